@@ -1,0 +1,57 @@
+// swift-tools-version:6.2
+// Tributary: streaming machine learning on Apache Kafka.
+// Layering (lower never imports higher):
+//   CKafka, CZmq        system libraries (librdkafka, libzmq) + tiny C shims
+//   Kafka, ZeroMQ       safe Swift wrappers; every C handle freed exactly once
+//   Config              cluster.conf (TOML subset) -> typed ClusterConfig, errors name key+line
+//   Features, Models    pure: event parsing, per-key state, online learners; no I/O
+//   Wire                versioned control-plane messages shared by all processes
+//   Coordinator, Worker pure state machines + thin I/O shells
+//   TributaryCLI        the one `tributary` executable
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Tributary",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tributary", targets: ["TributaryCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CKafka", pkgConfig: "rdkafka",
+                       providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CZmq", pkgConfig: "libzmq",
+                       providers: [.apt(["libzmq3-dev"])]),
+        .target(name: "Kafka", dependencies: ["CKafka"], swiftSettings: strict),
+        .target(name: "ZeroMQ", dependencies: ["CZmq"], swiftSettings: strict),
+        .target(name: "Config", swiftSettings: strict),
+        .target(name: "Features", swiftSettings: strict),
+        .target(name: "Models", swiftSettings: strict),
+        .target(name: "Wire", dependencies: ["ZeroMQ"], swiftSettings: strict),
+        .target(name: "Coordinator",
+                dependencies: ["Wire", "ZeroMQ", "Kafka", "Config", "Models"],
+                swiftSettings: strict),
+        .target(name: "Worker",
+                dependencies: ["Wire", "ZeroMQ", "Kafka", "Config", "Features", "Models"],
+                swiftSettings: strict),
+        .executableTarget(
+            name: "TributaryCLI",
+            dependencies: [
+                "Coordinator", "Worker", "Kafka", "Config", "Wire", "ZeroMQ", "Features",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        // Fast, socket-free tests of the pure parts (state machines, parsers, math).
+        .testTarget(name: "UnitTests",
+                    dependencies: ["Coordinator", "Worker", "Config", "Features", "Models", "Wire"],
+                    swiftSettings: strict),
+        // Real processes, real mock-cluster Kafka, real ZeroMQ sockets.
+        .testTarget(name: "IntegrationTests",
+                    dependencies: ["Kafka", "Wire", "ZeroMQ", "Config"],
+                    swiftSettings: strict),
+    ]
+)

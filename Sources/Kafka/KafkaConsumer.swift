@@ -1,0 +1,156 @@
+import CKafka
+
+/// A consumed record, valid only inside the closure that receives it: key and value point
+/// into librdkafka's buffer (no copy on the hot path). Copy what must outlive the call.
+public struct ConsumedRecord {
+    public let partition: Int32
+    public let offset: Int64
+    public let timestampMs: Int64
+    public let key: UnsafeRawBufferPointer
+    public let value: UnsafeRawBufferPointer
+
+    init(_ m: UnsafePointer<rd_kafka_message_t>) {
+        let msg = m.pointee
+        partition = msg.partition
+        offset = msg.offset
+        var tstype = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        timestampMs = rd_kafka_message_timestamp(m, &tstype)
+        key = UnsafeRawBufferPointer(start: msg.key, count: msg.key_len)
+        value = UnsafeRawBufferPointer(start: msg.payload, count: msg.len)
+    }
+}
+
+/// A consumer whose partitions are chosen by the caller (`assign`), never by Kafka's group
+/// protocol: Tributary's coordinator decides who owns what. `group.id` is only the place
+/// offsets are committed to. Owned by one thread; not Sendable on purpose.
+public final class KafkaConsumer {
+    private let rk: OpaquePointer
+    private let queue: OpaquePointer
+    private var batch: [UnsafeMutablePointer<rd_kafka_message_t>?]
+
+    public init(config: KafkaClientConfig, batchSize: Int = 1024) throws(KafkaError) {
+        var cfg = config
+        guard let group = cfg["group.id"], !group.isEmpty else {
+            throw KafkaError(code: -1, message: "Kafka setting 'group.id' is required (offsets are committed there)")
+        }
+        _ = group
+        // Offsets are committed explicitly, and only after the records' outputs are delivered.
+        cfg["enable.auto.commit"] = "false"
+        cfg["enable.auto.offset.store"] = "false"
+        if cfg["auto.offset.reset"] == nil { cfg["auto.offset.reset"] = "earliest" }
+        let conf = try cfg.makeConf()
+        rk = try makeHandle(RD_KAFKA_CONSUMER, conf)
+        rd_kafka_poll_set_consumer(rk)
+        queue = rd_kafka_queue_get_consumer(rk)
+        batch = .init(repeating: nil, count: max(1, batchSize))
+    }
+
+    deinit {
+        rd_kafka_queue_destroy(queue)
+        rd_kafka_consumer_close(rk)
+        rd_kafka_destroy(rk)
+    }
+
+    private func withList<T>(_ parts: [(TopicPartition, Int64)],
+                             _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> T) -> T {
+        let list = rd_kafka_topic_partition_list_new(Int32(parts.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for (tp, off) in parts {
+            let e = rd_kafka_topic_partition_list_add(list, tp.topic, tp.partition)!
+            e.pointee.offset = off
+        }
+        return body(list)
+    }
+
+    /// Adds partitions to the current assignment, each starting at `start`.
+    public func assign(_ partitions: [TopicPartition], start: StartOffset = .committed) throws(KafkaError) {
+        guard !partitions.isEmpty else { return }
+        let err = withList(partitions.map { ($0, start.raw) }) { rd_kafka_incremental_assign(rk, $0) }
+        if let err {
+            defer { rd_kafka_error_destroy(err) }
+            throw KafkaError(code: rd_kafka_error_code(err).rawValue,
+                             message: "assign \(partitions): \(String(cString: rd_kafka_error_string(err)))")
+        }
+    }
+
+    /// Removes partitions from the current assignment (buffered records of them are dropped
+    /// by librdkafka, which is what a revoke wants: the next owner resumes from the commit).
+    public func unassign(_ partitions: [TopicPartition]) throws(KafkaError) {
+        guard !partitions.isEmpty else { return }
+        let err = withList(partitions.map { ($0, 0) }) { rd_kafka_incremental_unassign(rk, $0) }
+        if let err {
+            defer { rd_kafka_error_destroy(err) }
+            throw KafkaError(code: rd_kafka_error_code(err).rawValue,
+                             message: "unassign \(partitions): \(String(cString: rd_kafka_error_string(err)))")
+        }
+    }
+
+    /// Reads up to the batch size of records, waiting at most `timeoutMs` for the first.
+    /// Consumer-level errors (not per-record data) go to `onError`; end-of-partition events
+    /// are skipped. Every message is destroyed exactly once, after `body` returns.
+    @discardableResult
+    public func poll(timeoutMs: Int32, onError: (KafkaError) -> Void = { _ in },
+                     _ body: (borrowing ConsumedRecord) -> Void) -> Int {
+        let n = batch.withUnsafeMutableBufferPointer { buf in
+            rd_kafka_consume_batch_queue(queue, Int32(timeoutMs), buf.baseAddress, buf.count)
+        }
+        if n <= 0 { return 0 }
+        var count = 0
+        for i in 0..<n {
+            guard let m = batch[i] else { continue }
+            defer { rd_kafka_message_destroy(m) }
+            if m.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                if m.pointee.err.rawValue != KafkaError.partitionEOF {
+                    onError(KafkaError(m.pointee.err, context: "consume"))
+                }
+                continue
+            }
+            body(ConsumedRecord(UnsafePointer(m)))
+            count += 1
+        }
+        return count
+    }
+
+    /// Commits "next offset to read" per partition, synchronously.
+    public func commit(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let err = withList(offsets.map { ($0.key, $0.value) }) { rd_kafka_commit(rk, $0, 0) }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            throw KafkaError(err, context: "commit")
+        }
+    }
+
+    /// Committed offsets of the group for these partitions (-1001 = none yet).
+    public func committed(_ partitions: [TopicPartition], timeoutMs: Int32 = 5000) throws(KafkaError) -> [TopicPartition: Int64] {
+        let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for tp in partitions { _ = rd_kafka_topic_partition_list_add(list, tp.topic, tp.partition) }
+        let err = rd_kafka_committed(rk, list, timeoutMs)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: "committed") }
+        var out: [TopicPartition: Int64] = [:]
+        for i in 0..<Int(list.pointee.cnt) {
+            let e = list.pointee.elems[i]
+            out[TopicPartition(String(cString: e.topic), e.partition)] = e.offset
+        }
+        return out
+    }
+
+    /// Low and high watermarks as last seen in fetch responses (no broker round trip).
+    public func cachedWatermarks(_ tp: TopicPartition) -> (low: Int64, high: Int64)? {
+        var lo: Int64 = -1, hi: Int64 = -1
+        let err = rd_kafka_get_watermark_offsets(rk, tp.topic, tp.partition, &lo, &hi)
+        return err == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0 ? (lo, hi) : nil
+    }
+
+    /// Low and high watermarks asked from the broker.
+    public func queryWatermarks(_ tp: TopicPartition, timeoutMs: Int32 = 5000) throws(KafkaError) -> (low: Int64, high: Int64) {
+        var lo: Int64 = -1, hi: Int64 = -1
+        let err = rd_kafka_query_watermark_offsets(rk, tp.topic, tp.partition, &lo, &hi, timeoutMs)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: "watermarks \(tp)") }
+        return (lo, hi)
+    }
+
+    public func partitionCount(topic: String, timeoutMs: Int32 = 5000) throws(KafkaError) -> Int {
+        try metadataPartitionCount(rk: rk, topic: topic, timeoutMs: timeoutMs)
+    }
+}

@@ -1,0 +1,66 @@
+import CKafka
+
+/// A librdkafka failure, with the library's own error name and a human explanation.
+public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// librdkafka's `rd_kafka_resp_err_t` value (negative: client-side, positive: broker).
+    public let code: Int32
+    public let message: String
+
+    public init(code: Int32, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    init(_ err: rd_kafka_resp_err_t, context: String) {
+        self.code = err.rawValue
+        let name = String(cString: rd_kafka_err2name(err))
+        let text = String(cString: rd_kafka_err2str(err))
+        self.message = "\(context): \(name) (\(text))"
+    }
+
+    public var description: String { message }
+
+    /// The local produce queue is full: serve delivery reports, then retry.
+    public var isQueueFull: Bool { code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue }
+    /// Fatal for the handle (e.g. fenced transactional producer).
+    public var isFatal: Bool { code == RD_KAFKA_RESP_ERR__FATAL.rawValue }
+    static let partitionEOF = RD_KAFKA_RESP_ERR__PARTITION_EOF.rawValue
+}
+
+/// One `topic`/`partition` (and, where it matters, offset).
+public struct TopicPartition: Hashable, Sendable, CustomStringConvertible, Comparable {
+    public var topic: String
+    public var partition: Int32
+    public init(_ topic: String, _ partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+    public var description: String { "\(topic)[\(partition)]" }
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.topic, a.partition) < (b.topic, b.partition)
+    }
+}
+
+/// Special start offsets for `assign`.
+public enum StartOffset: Sendable, Equatable {
+    /// Resume from the group's committed offset (falls back to `auto.offset.reset`).
+    case committed
+    case beginning
+    case end
+    case offset(Int64)
+
+    var raw: Int64 {
+        switch self {
+        case .committed: return tb_offset_stored()
+        case .beginning: return tb_offset_beginning()
+        case .end: return tb_offset_end()
+        case .offset(let o): return o
+        }
+    }
+}
+
+/// A NUL-terminated C buffer as a String.
+func cString(_ buf: [CChar]) -> String {
+    let bytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+}

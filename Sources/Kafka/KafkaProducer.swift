@@ -1,0 +1,201 @@
+import CKafka
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What became of one produced record. `tag` is the caller's number for it.
+public struct DeliveryReport: Sendable, Equatable {
+    public var tag: Int
+    public var partition: Int32
+    public var offset: Int64
+    public var error: KafkaError?
+}
+
+/// A librdkafka producer. Delivery reports arrive on librdkafka's event queue (not a C
+/// callback), so no Swift context crosses into C: `poll` turns them into values.
+/// Owned by one thread; not Sendable on purpose.
+public final class KafkaProducer {
+    private let rk: OpaquePointer
+    private let queue: OpaquePointer
+    /// Records handed to librdkafka whose delivery report has not been read yet.
+    public private(set) var inFlight = 0
+
+    public init(config: KafkaClientConfig) throws(KafkaError) {
+        let conf = try config.makeConf()
+        rd_kafka_conf_set_events(conf, Int32(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR))
+        rk = try makeHandle(RD_KAFKA_PRODUCER, conf)
+        queue = rd_kafka_queue_get_main(rk)
+    }
+
+    deinit {
+        rd_kafka_queue_destroy(queue)
+        rd_kafka_destroy(rk)
+    }
+
+    /// Queues one record. Throws `isQueueFull` when librdkafka's local queue is full:
+    /// call `poll` to serve delivery reports and retry (never drop).
+    public func produce(topic: String, partition: Int32? = nil,
+                        key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+                        headers: [(String, String)] = [], timestampMs: Int64 = 0,
+                        tag: Int) throws(KafkaError) {
+        var hdrs: OpaquePointer? = nil
+        if !headers.isEmpty {
+            hdrs = rd_kafka_headers_new(headers.count)
+            for (name, v) in headers {
+                var value = v
+                value.withUTF8 { buf in
+                    _ = rd_kafka_header_add(hdrs, name, -1, buf.baseAddress, buf.count)
+                }
+            }
+        }
+        let err = tb_produce(rk, topic, partition ?? tb_partition_ua(),
+                             key.baseAddress, key.count, value.baseAddress, value.count,
+                             hdrs, timestampMs, UnsafeMutableRawPointer(bitPattern: tag &+ 1))
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            // On failure ownership of the headers stays with us.
+            if let hdrs { rd_kafka_headers_destroy(hdrs) }
+            throw KafkaError(err, context: "produce to \(topic)")
+        }
+        inFlight += 1
+    }
+
+    /// Convenience for byte arrays / strings.
+    public func produce(topic: String, partition: Int32? = nil, key: [UInt8], value: [UInt8],
+                        headers: [(String, String)] = [], tag: Int) throws(KafkaError) {
+        // withUnsafeBytes is not typed-throws: carry the error out as a Result.
+        let result: Result<Void, KafkaError> = key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in
+                Result { () throws(KafkaError) in
+                    try produce(topic: topic, partition: partition, key: k, value: v,
+                                headers: headers, tag: tag)
+                }
+            }
+        }
+        try result.get()
+    }
+
+    /// Serves delivery reports, waiting at most `timeoutMs` for the first one.
+    /// Client-level errors (broker down, ...) are returned through `onError` and are
+    /// informational: librdkafka retries by itself, and a record that finally fails comes
+    /// back as a DeliveryReport with an error.
+    @discardableResult
+    public func poll(timeoutMs: Int32, onError: (KafkaError) -> Void = { _ in },
+                     _ body: (DeliveryReport) -> Void) -> Int {
+        var served = 0
+        var timeout = timeoutMs
+        while let ev = rd_kafka_queue_poll(queue, timeout) {
+            timeout = 0
+            defer { rd_kafka_event_destroy(ev) }
+            switch rd_kafka_event_type(ev) {
+            case RD_KAFKA_EVENT_DR:
+                var msgs = [UnsafePointer<rd_kafka_message_t>?](repeating: nil, count: 512)
+                while true {
+                    let n = rd_kafka_event_message_array(ev, &msgs, msgs.count)
+                    if n == 0 { break }
+                    for i in 0..<n {
+                        guard let m = msgs[i]?.pointee else { continue }
+                        let tag = Int(bitPattern: m._private) &- 1
+                        let error: KafkaError? = m.err == RD_KAFKA_RESP_ERR_NO_ERROR
+                            ? nil : KafkaError(m.err, context: "delivery")
+                        body(DeliveryReport(tag: tag, partition: m.partition, offset: m.offset, error: error))
+                        inFlight -= 1
+                        served += 1
+                    }
+                }
+            case RD_KAFKA_EVENT_ERROR:
+                onError(KafkaError(rd_kafka_event_error(ev),
+                                   context: String(cString: rd_kafka_event_error_string(ev))))
+            default:
+                break
+            }
+        }
+        return served
+    }
+
+    /// Serves delivery reports until none are in flight or the time is up.
+    /// Returns the number still in flight (0 = everything delivered or failed and reported).
+    public func drain(timeoutMs: Int, _ body: (DeliveryReport) -> Void) -> Int {
+        let deadline = Clock.nowMs() + Int64(timeoutMs)
+        while inFlight > 0 && Clock.nowMs() < deadline {
+            poll(timeoutMs: 50, body)
+        }
+        return inFlight
+    }
+
+    /// Number of partitions of `topic` per the broker's metadata.
+    public func partitionCount(topic: String, timeoutMs: Int32 = 5000) throws(KafkaError) -> Int {
+        try metadataPartitionCount(rk: rk, topic: topic, timeoutMs: timeoutMs)
+    }
+
+    /// Creates a topic with the Admin API (for real brokers; the embedded broker creates its
+    /// own). An existing topic is not an error.
+    public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1,
+                            configs: [String: String] = [:], timeoutMs: Int32 = 10_000) throws(KafkaError) {
+        try adminCreateTopic(rk: rk, name: name, partitions: partitions,
+                             replicationFactor: replicationFactor, configs: configs, timeoutMs: timeoutMs)
+    }
+}
+
+/// Monotonic milliseconds, for deadlines.
+public enum Clock {
+    public static func nowMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+    public static func wallMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+func metadataPartitionCount(rk: OpaquePointer, topic: String, timeoutMs: Int32) throws(KafkaError) -> Int {
+    guard let rkt = rd_kafka_topic_new(rk, topic, nil) else {
+        throw KafkaError(code: -1, message: "cannot create topic handle for \(topic)")
+    }
+    defer { rd_kafka_topic_destroy(rkt) }
+    var md: UnsafePointer<rd_kafka_metadata>? = nil
+    let err = rd_kafka_metadata(rk, 0, rkt, &md, timeoutMs)
+    guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else {
+        throw KafkaError(err, context: "metadata for \(topic)")
+    }
+    defer { rd_kafka_metadata_destroy(md) }
+    guard md.pointee.topic_cnt >= 1 else {
+        throw KafkaError(code: -1, message: "topic \(topic) not in metadata")
+    }
+    let t = md.pointee.topics[0]
+    if t.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        throw KafkaError(t.err, context: "topic \(topic)")
+    }
+    return Int(t.partition_cnt)
+}
+
+func adminCreateTopic(rk: OpaquePointer, name: String, partitions: Int, replicationFactor: Int,
+                      configs: [String: String], timeoutMs: Int32) throws(KafkaError) {
+    var errbuf = [CChar](repeating: 0, count: 256)
+    guard let nt = rd_kafka_NewTopic_new(name, Int32(partitions), Int32(replicationFactor),
+                                         &errbuf, errbuf.count) else {
+        throw KafkaError(code: -1, message: "topic \(name): \(cString(errbuf))")
+    }
+    defer { rd_kafka_NewTopic_destroy(nt) }
+    for (k, v) in configs { _ = rd_kafka_NewTopic_set_config(nt, k, v) }
+    let q = rd_kafka_queue_new(rk)!
+    defer { rd_kafka_queue_destroy(q) }
+    var topics: [OpaquePointer?] = [nt]
+    rd_kafka_CreateTopics(rk, &topics, 1, nil, q)
+    guard let ev = rd_kafka_queue_poll(q, timeoutMs) else {
+        throw KafkaError(code: -1, message: "create topic \(name): no answer within \(timeoutMs) ms")
+    }
+    defer { rd_kafka_event_destroy(ev) }
+    if rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR {
+        throw KafkaError(rd_kafka_event_error(ev), context: "create topic \(name)")
+    }
+    guard let res = rd_kafka_event_CreateTopics_result(ev) else { return }
+    var cnt = 0
+    guard let results = rd_kafka_CreateTopics_result_topics(res, &cnt), cnt > 0 else { return }
+    let err = rd_kafka_topic_result_error(results[0])
+    if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
+        throw KafkaError(err, context: "create topic \(name)")
+    }
+}

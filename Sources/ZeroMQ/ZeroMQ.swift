@@ -1,0 +1,154 @@
+import CZmq
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A libzmq failure: the call, errno and libzmq's text.
+public struct ZmqError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let errno: Int32
+    public let context: String
+    public var description: String { "\(context): \(String(cString: zmq_strerror(errno)))" }
+    init(_ context: String) {
+        self.errno = tb_zmq_errno()
+        self.context = context
+    }
+    /// The call timed out (ZMQ_RCVTIMEO / ZMQ_SNDTIMEO) or would block.
+    public var isTimeout: Bool { errno == EAGAIN }
+    /// Interrupted by a signal: the caller re-checks its stop flag.
+    public var isInterrupted: Bool { errno == EINTR }
+}
+
+/// One ZeroMQ context per process; sockets keep it alive.
+public final class ZmqContext {
+    let raw: UnsafeMutableRawPointer
+    public init() {
+        raw = zmq_ctx_new()
+    }
+    deinit { zmq_ctx_term(raw) }
+}
+
+public enum SocketType: Int32, Sendable {
+    case router, dealer, pub, sub, req, rep
+    var raw: Int32 {
+        switch self {
+        case .router: ZMQ_ROUTER
+        case .dealer: ZMQ_DEALER
+        case .pub: ZMQ_PUB
+        case .sub: ZMQ_SUB
+        case .req: ZMQ_REQ
+        case .rep: ZMQ_REP
+        }
+    }
+}
+
+/// A ZeroMQ socket with bounded waits and a clean close (linger bounded, so a process
+/// never hangs on exit waiting for an absent peer). Owned by one thread: ZeroMQ sockets are
+/// not thread-safe, and this type is deliberately not Sendable.
+public final class ZmqSocket {
+    let raw: UnsafeMutableRawPointer
+    private let context: ZmqContext
+    public let type: SocketType
+
+    /// - maxMessageSize: larger inbound messages drop the connection (ZMQ_MAXMSGSIZE),
+    ///   so a hostile peer cannot make us allocate without bound.
+    public init(_ context: ZmqContext, _ type: SocketType, lingerMs: Int32 = 200,
+                maxMessageSize: Int64 = 64 << 20) throws(ZmqError) {
+        guard let s = zmq_socket(context.raw, type.raw) else { throw ZmqError("zmq_socket") }
+        raw = s
+        self.context = context
+        self.type = type
+        try setInt(ZMQ_LINGER, lingerMs)
+        var max = maxMessageSize
+        if zmq_setsockopt(raw, ZMQ_MAXMSGSIZE, &max, MemoryLayout<Int64>.size) != 0 {
+            throw ZmqError("ZMQ_MAXMSGSIZE")
+        }
+    }
+
+    deinit { zmq_close(raw) }
+
+    public func setInt(_ option: Int32, _ value: Int32) throws(ZmqError) {
+        var v = value
+        if zmq_setsockopt(raw, option, &v, MemoryLayout<Int32>.size) != 0 {
+            throw ZmqError("zmq_setsockopt(\(option))")
+        }
+    }
+
+    public func setBytes(_ option: Int32, _ value: [UInt8]) throws(ZmqError) {
+        let rc = value.withUnsafeBytes { zmq_setsockopt(raw, option, $0.baseAddress, $0.count) }
+        if rc != 0 { throw ZmqError("zmq_setsockopt(\(option))") }
+    }
+
+    public var receiveTimeoutMs: Int32 {
+        get { 0 }
+        set { try? setInt(ZMQ_RCVTIMEO, newValue) }
+    }
+    public var sendTimeoutMs: Int32 {
+        get { 0 }
+        set { try? setInt(ZMQ_SNDTIMEO, newValue) }
+    }
+
+    public func setIdentity(_ id: [UInt8]) throws(ZmqError) { try setBytes(ZMQ_ROUTING_ID, id) }
+    /// ROUTER: fail instead of silently dropping a message to an unknown peer.
+    public func setRouterMandatory() throws(ZmqError) { try setInt(ZMQ_ROUTER_MANDATORY, 1) }
+    public func subscribe(_ prefix: [UInt8] = []) throws(ZmqError) { try setBytes(ZMQ_SUBSCRIBE, prefix) }
+    /// Reconnect backoff (Paranoid Pirate's reconnect with backoff is libzmq's own).
+    public func setReconnect(minMs: Int32, maxMs: Int32) throws(ZmqError) {
+        try setInt(ZMQ_RECONNECT_IVL, minMs)
+        try setInt(ZMQ_RECONNECT_IVL_MAX, maxMs)
+    }
+
+    public func bind(_ endpoint: String) throws(ZmqError) {
+        if zmq_bind(raw, endpoint) != 0 { throw ZmqError("bind \(endpoint)") }
+    }
+    public func connect(_ endpoint: String) throws(ZmqError) {
+        if zmq_connect(raw, endpoint) != 0 { throw ZmqError("connect \(endpoint)") }
+    }
+    public func disconnect(_ endpoint: String) {
+        _ = zmq_disconnect(raw, endpoint)
+    }
+
+    /// The endpoint actually bound (resolves `tcp://127.0.0.1:*` to its port).
+    public var lastEndpoint: String {
+        var buf = [CChar](repeating: 0, count: 256)
+        var len = buf.count
+        _ = zmq_getsockopt(raw, ZMQ_LAST_ENDPOINT, &buf, &len)
+        return String(cString: buf)
+    }
+
+    /// Sends a multipart message. `dontWait`: fail with EAGAIN instead of blocking.
+    public func send(_ frames: [[UInt8]], dontWait: Bool = false) throws(ZmqError) {
+        for (i, f) in frames.enumerated() {
+            var flags: Int32 = i < frames.count - 1 ? ZMQ_SNDMORE : 0
+            if dontWait { flags |= ZMQ_DONTWAIT }
+            let rc = f.withUnsafeBytes { zmq_send(raw, $0.baseAddress, $0.count, flags) }
+            if rc < 0 { throw ZmqError("send") }
+        }
+    }
+
+    /// Receives one multipart message; throws `isTimeout` when none arrives in time.
+    public func receive(dontWait: Bool = false) throws(ZmqError) -> [[UInt8]] {
+        var frames: [[UInt8]] = []
+        var msg = zmq_msg_t()
+        zmq_msg_init(&msg)
+        defer { zmq_msg_close(&msg) }
+        while true {
+            if zmq_msg_recv(&msg, raw, dontWait ? ZMQ_DONTWAIT : 0) < 0 { throw ZmqError("receive") }
+            let size = zmq_msg_size(&msg)
+            let data = zmq_msg_data(&msg)
+            frames.append(size == 0 ? [] : Array(UnsafeRawBufferPointer(start: data, count: size)))
+            if zmq_msg_more(&msg) == 0 { break }
+        }
+        return frames
+    }
+}
+
+/// `zmq_poll` over several sockets (zmq_poller_* is draft-only in Debian's libzmq).
+/// Returns, per socket, whether it is readable. EINTR counts as "nothing ready".
+public func zmqPollReadable(_ sockets: [ZmqSocket], timeoutMs: Int) -> [Bool] {
+    var items = sockets.map { zmq_pollitem_t(socket: $0.raw, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+    let rc = zmq_poll(&items, Int32(items.count), timeoutMs)
+    if rc <= 0 { return Array(repeating: false, count: sockets.count) }
+    return items.map { ($0.revents & Int16(ZMQ_POLLIN)) != 0 }
+}
+
+public func zmqHasCurve() -> Bool { zmq_has("curve") == 1 }
