@@ -1,0 +1,27 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Set by SIGINT/SIGTERM; the run loops check it at least every 100 ms and then stop
+/// gracefully (finish in-flight records, deliver, commit, hand back partitions).
+/// An Atomic global: a signal handler may only touch async-signal-safe state.
+public let stopRequested = Atomic<Bool>(false)
+
+public enum Signals {
+    /// Installs the handlers once per process.
+    public static func installStopHandlers() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig) { _ in stopRequested.store(true, ordering: .relaxed) }
+        }
+        // A closed pipe (status piped to `head`) is an error to handle, not a crash.
+        signal(SIGPIPE, SIG_IGN)
+    }
+    public static var shouldStop: Bool { stopRequested.load(ordering: .relaxed) }
+}
+
+/// A failure in a service shell, with a message meant for the person running it.
+public struct ServiceError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import Runtime
+
+struct Produce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write synthetic labelled events (or a JSON-lines file) to the input topic.")
+    @Option(help: "Kafka bootstrap servers.") var bootstrap: String?
+    @Option(help: "Ask this coordinator for the bootstrap and topic instead.") var coordinator: String?
+    @Option(help: "Topic (default: the cluster's input topic, else \"events\").") var topic: String?
+    @Option(help: "Number of events.") var count: Int = 10_000
+    @Option(help: "Events per second (0 = as fast as possible).") var rate: Double = 0
+    @Option(help: "Distinct users (keys).") var users: Int = 1000
+    @Option(help: "Random seed.") var seed: UInt64 = 42
+    @Option(help: "Fraction of malformed events to mix in (0...1), for dead-letter demos.") var malformed: Double = 0
+    @Option(help: "Send this JSON-lines file instead (one event per line; key = line's \"user\" field if any).")
+    var file: String?
+
+    func run() throws {
+        Signals.installStopHandlers()
+        guard (0...1).contains(malformed) else { fail("--malformed must be between 0 and 1, got \(malformed)") }
+        guard count >= 0, rate >= 0, users > 0 else { fail("--count, --rate must be >= 0 and --users > 0") }
+        var servers = bootstrap
+        var target = topic
+        if servers == nil, let coordinator {
+            do {
+                let s = try fetchStatus(coordinator)
+                servers = s.bootstrap
+                if target == nil { target = s.inputTopic }
+            } catch { fail(error.description) }
+        }
+        guard let servers else { fail("give --bootstrap HOST:PORT or --coordinator tcp://HOST:PORT") }
+        let topicName = target ?? "events"
+        let producer: KafkaProducer
+        do {
+            producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": servers, "linger.ms": "10"]))
+        } catch { fail("\(error)") }
+
+        var failures = 0
+        var delivered = 0
+        let onReport: (DeliveryReport) -> Void = { dr in
+            if let e = dr.error { failures += 1; if failures <= 5 { FileHandle.standardError.write(Data("delivery failed: \(e)\n".utf8)) } }
+            else { delivered += 1 }
+        }
+        func send(_ key: [UInt8], _ value: [UInt8], _ tag: Int) {
+            while true {
+                do { try producer.produce(topic: topicName, key: key, value: value, tag: tag); return } catch {
+                    if !error.isQueueFull { fail("produce to \(topicName): \(error)") }
+                    producer.poll(timeoutMs: 10, onReport)
+                }
+            }
+        }
+        let start = Clock.nowMs()
+        var lastProgress = start
+        let tty = isatty(2) != 0
+        var sent = 0
+        func pace() {
+            producer.poll(timeoutMs: 0, onReport)
+            if rate > 0 {
+                let due = start + Int64(Double(sent) * 1000 / rate)
+                let now = Clock.nowMs()
+                if due > now { usleep(UInt32(min(due - now, 100)) * 1000) }
+            }
+            let now = Clock.nowMs()
+            if tty && now - lastProgress >= 1000 {
+                lastProgress = now
+                FileHandle.standardError.write(Data("\rproduced \(sent) events (\(delivered) delivered)   ".utf8))
+            }
+        }
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
+            for line in text.split(separator: "\n", omittingEmptySubsequences: true) where !Signals.shouldStop {
+                let bytes = Array(line.utf8)
+                let key = userKey(of: line) ?? ""
+                send(Array(key.utf8), bytes, sent)
+                sent += 1
+                pace()
+            }
+        } else {
+            var stream = SyntheticStream(seed: seed, users: users)
+            var coin = SplitMix64(seed: seed ^ 0xBAD)
+            while sent < count && !Signals.shouldStop {
+                let ev = malformed > 0 && coin.nextDouble() < malformed ? stream.malformed() : stream.next()
+                send(Array(ev.key.utf8), ev.value, sent)
+                sent += 1
+                pace()
+            }
+        }
+        let left = producer.drain(timeoutMs: 30_000, onReport)
+        let secs = Double(max(1, Clock.nowMs() - start)) / 1000
+        if tty { FileHandle.standardError.write(Data("\r".utf8)) }
+        say("produced \(sent) events to \(topicName) in \(String(format: "%.1f", secs)) s (\(String(format: "%.0f", Double(sent) / secs))/s); delivered \(delivered), failed \(failures), undelivered \(left)")
+        if failures > 0 || left > 0 { throw ExitCode(1) }
+    }
+}
+
+/// The "user" value of a JSON line, for the record key (cheap scan; events without it get no key).
+func userKey(of line: Substring) -> String? {
+    guard let r = line.range(of: "\"user\"") else { return nil }
+    let rest = line[r.upperBound...].drop { $0 == " " || $0 == ":" }
+    guard rest.first == "\"" else { return nil }
+    let body = rest.dropFirst()
+    guard let end = body.firstIndex(of: "\"") else { return nil }
+    return String(body[..<end])
+}

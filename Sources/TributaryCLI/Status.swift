@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import Runtime
+import Wire
+import ZeroMQ
+
+/// Lazy Pirate: REQ with a timeout; on silence close the socket, retry, then give up.
+func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3) throws(ServiceError) -> ClusterStatus {
+    let ctx = ZmqContext()
+    var lastError = "no answer"
+    for _ in 0..<retries {
+        do {
+            let req = try ZmqSocket(ctx, .req, lingerMs: 0)
+            try req.connect(endpoint)
+            try req.send(WireCodec.encode(.statusRequest(StatusRequest())))
+            if zmqPollReadable([req], timeoutMs: timeoutMs)[0] {
+                let reply = try req.receive()
+                switch try WireCodec.decode(reply[...]) {
+                case .status(let s): return s
+                case .error(let e): lastError = "coordinator answered: \(e.message)"
+                case let other: lastError = "unexpected answer '\(other.typeName)'"
+                }
+            } else {
+                lastError = "no answer within \(timeoutMs) ms"
+            }
+        } catch {
+            lastError = "\(error)"
+        }
+    }
+    throw ServiceError("cannot read status from \(endpoint) (\(retries) tries): \(lastError). Is the coordinator running there?")
+}
+
+func formatStatus(_ s: ClusterStatus) -> String {
+    var out = "cluster \(s.cluster)  bootstrap \(s.bootstrap)  input \(s.inputTopic) (\(s.partitionCount) partitions)  up \(s.uptimeMs / 1000)s\n"
+    out += "WORKER".padding(24) + "HOST".padding(14) + "PID".padding(8) + "STATE".padding(9)
+        + "PARTITIONS".padding(22) + "EVENTS/S".padding(10) + "PROCESSED".padding(11) + "LAG".padding(9) + "DLQ".padding(7) + "ACC".padding(7) + "BEAT\n"
+    for w in s.workers {
+        let r = w.report
+        let parts = w.partitions.map { "\($0.partition)@\($0.epoch)" }.joined(separator: ",")
+        let lag = r?.partitions.reduce(Int64(0)) { $0 + max(0, $1.lag) } ?? 0
+        out += w.workerId.padding(24) + w.host.padding(14) + String(w.pid).padding(8) + w.state.rawValue.padding(9)
+            + (parts.isEmpty ? "-" : parts).padding(22)
+            + String(format: "%.0f", r?.eventsPerSecond ?? 0).padding(10) + String(r?.processed ?? 0).padding(11)
+            + String(lag).padding(9) + String(r?.deadLetters ?? 0).padding(7)
+            + String(format: "%.3f", r?.accuracy ?? 0).padding(7) + "\(w.lastHeartbeatMsAgo)ms ago\n"
+    }
+    let un = s.unassigned.isEmpty ? "none" : s.unassigned.map(String.init).joined(separator: ",")
+    out += "total: \(s.workers.count) workers, \(String(format: "%.0f", s.totalEventsPerSecond)) events/s, \(s.totalProcessed) processed, \(s.totalDeadLetters) dead letters, accuracy \(String(format: "%.4f", s.accuracy)), unassigned partitions: \(un)"
+    return out
+}
+
+extension String {
+    func padding(_ n: Int) -> String {
+        count >= n ? String(prefix(n - 1)) + " " : self + String(repeating: " ", count: n - count)
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show cluster status read from the coordinator over ZeroMQ.")
+    @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
+    @Flag(help: "Print the status as JSON (the wire message body).") var json = false
+    @Flag(help: "Refresh every second until Ctrl-C.") var watch = false
+
+    func run() throws {
+        Signals.installStopHandlers()
+        repeat {
+            let s: ClusterStatus
+            do { s = try fetchStatus(coordinator) } catch { fail(error.description) }
+            if json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+                say(String(decoding: try enc.encode(s), as: UTF8.self))
+            } else {
+                if watch { print("\u{1B}[2J\u{1B}[H", terminator: "") }
+                say(formatStatus(s))
+            }
+            if watch { for _ in 0..<10 where !Signals.shouldStop { usleep(100_000) } }
+        } while watch && !Signals.shouldStop
+    }
+}

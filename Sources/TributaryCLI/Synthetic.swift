@@ -1,0 +1,63 @@
+/// Deterministic synthetic events in the shape of the Python peer's `gen.py`:
+/// `{"user": "u17", "ts": 1700000000.001, "x": {"f0": 0.63, ...}, "y": 1}`.
+/// Features and label follow River's Hyperplane generator (x ~ U[0,1]^d, fixed random
+/// weights w, y = [w·x > ½Σw], 5 % label noise): learnable by a linear model. The random
+/// source is SplitMix64, so a seed gives the same stream on every machine.
+struct SyntheticStream {
+    var rng: SplitMix64
+    let weights: [Double]
+    let users: Int
+    let noise: Double
+    var index = 0
+    static let ts0 = 1_700_000_000.0
+
+    init(seed: UInt64, features: Int = 8, users: Int = 1000, noise: Double = 0.05) {
+        var r = SplitMix64(seed: seed)
+        weights = (0..<features).map { _ in r.nextDouble() }
+        rng = r
+        self.users = users
+        self.noise = noise
+    }
+
+    /// The next event as JSON bytes, and its key.
+    mutating func next() -> (key: String, value: [UInt8]) {
+        let user = "u\(rng.next() % UInt64(users))"
+        var x: [Double] = []
+        var dot = 0.0
+        for w in weights {
+            let v = rng.nextDouble()
+            x.append(v)
+            dot += w * v
+        }
+        var y = dot > 0.5 * weights.reduce(0, +) ? 1 : 0
+        if rng.nextDouble() < noise { y = 1 - y }
+        let ts = SyntheticStream.ts0 + Double(index) * 0.001
+        index += 1
+        var s = "{\"user\": \"\(user)\", \"ts\": \(ts), \"x\": {"
+        for (i, v) in x.enumerated() { s += "\(i > 0 ? ", " : "")\"f\(i)\": \(v)" }
+        s += "}, \"y\": \(y)}"
+        return (user, Array(s.utf8))
+    }
+
+    /// A malformed event of one of the kinds a real stream carries.
+    mutating func malformed() -> (key: String, value: [UInt8]) {
+        let kinds = ["not json at all", "{\"user\": \"u1\", \"x\": {\"f0\": ", "{\"ts\": 1, \"x\": {\"f0\": 1}, \"y\": 0}",
+                     "{\"user\": \"u2\", \"ts\": 1, \"x\": {\"f0\": \"high\"}, \"y\": 1}", "[1, 2, 3]"]
+        let k = kinds[Int(rng.next() % UInt64(kinds.count))]
+        index += 1
+        return ("bad", Array(k.utf8))
+    }
+}
+
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+}

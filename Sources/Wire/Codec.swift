@@ -1,0 +1,88 @@
+import Foundation
+
+public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
+    case wrongVersion(String)
+    case malformed(String)
+    case unknownType(String)
+
+    public var description: String {
+        switch self {
+        case .wrongVersion(let v): "wrong protocol tag '\(v)' (expected TRB1)"
+        case .malformed(let why): "malformed message: \(why)"
+        case .unknownType(let t): "unknown message type '\(t)'"
+        }
+    }
+}
+
+public enum WireCodec {
+    public static let tag: [UInt8] = Array("TRB1".utf8)
+    /// Control messages are small; anything bigger is refused before decoding.
+    public static let maxBodyBytes = 16 << 20
+
+    private struct Envelope<Body: Encodable>: Encodable {
+        var type: String
+        var body: Body
+    }
+    private struct Head: Decodable { var type: String }
+    private struct BodyOf<Body: Decodable>: Decodable { var body: Body }
+
+    public static func encode(_ m: WireMessage) -> [[UInt8]] {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        func e<B: Encodable>(_ b: B) -> [UInt8] {
+            // Keys are the Swift property names (camelCase), no key strategy: a strategy would
+        // also rewrite dictionary keys such as reason codes and librdkafka settings.
+        // Encoding our own Codable structs cannot fail (no non-finite doubles: metrics
+            // are finite by construction); an empty body would be rejected by the peer.
+            (try? Array(enc.encode(Envelope(type: m.typeName, body: b)))) ?? []
+        }
+        let body: [UInt8]
+        switch m {
+        case .hello(let b): body = e(b)
+        case .heartbeat(let b): body = e(b)
+        case .revoked(let b): body = e(b)
+        case .leaving(let b): body = e(b)
+        case .welcome(let b): body = e(b)
+        case .assign(let b): body = e(b)
+        case .revoke(let b): body = e(b)
+        case .ping(let b): body = e(b)
+        case .reregister(let b): body = e(b)
+        case .statusRequest(let b): body = e(b)
+        case .status(let b): body = e(b)
+        case .error(let b): body = e(b)
+        }
+        return [tag, body]
+    }
+
+    /// Decodes [tag, body]; anything else is a typed error, never a crash.
+    public static func decode(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> WireMessage {
+        guard frames.count == 2 else { throw .malformed("expected 2 frames, got \(frames.count)") }
+        let t = frames[frames.startIndex]
+        guard t == tag else { throw .wrongVersion(String(decoding: t.prefix(16), as: UTF8.self)) }
+        let data = Data(frames[frames.startIndex + 1])
+        guard data.count <= maxBodyBytes else { throw .malformed("body of \(data.count) bytes") }
+        let dec = JSONDecoder()
+        let type: String
+        do { type = try dec.decode(Head.self, from: data).type } catch { throw .malformed("no type: \(error)") }
+        func d<B: Decodable>(_: B.Type) throws(WireError) -> B {
+            do { return try dec.decode(BodyOf<B>.self, from: data).body } catch {
+                throw .malformed("\(type): \(error)")
+            }
+        }
+        switch type {
+        case "hello": return .hello(try d(Hello.self))
+        case "heartbeat": return .heartbeat(try d(WorkerReport.self))
+        case "revoked": return .revoked(try d(Revoked.self))
+        case "leaving": return .leaving(try d(Leaving.self))
+        case "welcome": return .welcome(try d(Welcome.self))
+        case "assign": return .assign(try d(Assignment.self))
+        case "revoke": return .revoke(try d(Assignment.self))
+        case "ping": return .ping(try d(Ping.self))
+        case "reregister": return .reregister(try d(Reregister.self))
+        case "status_request": return .statusRequest(try d(StatusRequest.self))
+        case "status": return .status(try d(ClusterStatus.self))
+        case "error": return .error(try d(WireFailure.self))
+        default: throw .unknownType(String(type.prefix(64)))
+        }
+    }
+}

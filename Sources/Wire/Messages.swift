@@ -1,0 +1,229 @@
+import Foundation
+import Config
+
+/// Tributary's control-plane protocol, version 1 (docs/PROTOCOL.md).
+///
+/// Every message is a ZeroMQ multipart message: frame 0 is the 4-byte protocol tag "TRB1",
+/// frame 1 a JSON object `{"type": "...", "body": {...}}`. JSON keeps the protocol readable
+/// from any language (the pyzmq status example is a few lines); these messages are control
+/// traffic (heartbeats, assignments, status), far from the per-record hot path.
+/// A message with another tag, unknown type or malformed body is rejected as a `WireError`.
+public enum WireMessage: Sendable, Equatable {
+    // worker -> coordinator
+    case hello(Hello)
+    case heartbeat(WorkerReport)
+    case revoked(Revoked)
+    case leaving(Leaving)
+    // coordinator -> worker
+    case welcome(Welcome)
+    case assign(Assignment)
+    case revoke(Assignment)
+    case ping(Ping)
+    /// "I do not know you (any more): say hello again." Sent after a coordinator restart or
+    /// to a worker already declared dead.
+    case reregister(Reregister)
+    // status client <-> coordinator
+    case statusRequest(StatusRequest)
+    case status(ClusterStatus)
+    case error(WireFailure)
+
+    public var typeName: String {
+        switch self {
+        case .hello: "hello"
+        case .heartbeat: "heartbeat"
+        case .revoked: "revoked"
+        case .leaving: "leaving"
+        case .welcome: "welcome"
+        case .assign: "assign"
+        case .revoke: "revoke"
+        case .ping: "ping"
+        case .reregister: "reregister"
+        case .statusRequest: "status_request"
+        case .status: "status"
+        case .error: "error"
+        }
+    }
+}
+
+/// One partition held under an epoch. The epoch grows on every (re)assignment of that
+/// partition; predictions carry it, so two owners can be told apart.
+public struct PartitionLease: Sendable, Codable, Equatable, Hashable {
+    public var partition: Int32
+    public var epoch: Int
+    public init(partition: Int32, epoch: Int) {
+        self.partition = partition
+        self.epoch = epoch
+    }
+}
+
+public struct Hello: Sendable, Codable, Equatable {
+    public var workerId: String
+    public var host: String
+    public var pid: Int32
+    /// Partitions this worker still runs (after a coordinator restart): adopted, not moved.
+    public var held: [PartitionLease]
+    public init(workerId: String, host: String, pid: Int32, held: [PartitionLease]) {
+        self.workerId = workerId
+        self.host = host
+        self.pid = pid
+        self.held = held
+    }
+}
+
+public struct Welcome: Sendable, Codable, Equatable {
+    public var workerId: String
+    /// The Kafka bootstrap servers in use (the embedded broker's when embedded).
+    public var bootstrap: String
+    public var config: ClusterConfig
+    public var heartbeatMs: Int
+    /// Stop all partitions when nothing is heard from the coordinator for this long.
+    public var leaseMs: Int
+    public init(workerId: String, bootstrap: String, config: ClusterConfig, heartbeatMs: Int, leaseMs: Int) {
+        self.workerId = workerId
+        self.bootstrap = bootstrap
+        self.config = config
+        self.heartbeatMs = heartbeatMs
+        self.leaseMs = leaseMs
+    }
+}
+
+public struct Assignment: Sendable, Codable, Equatable {
+    public var partitions: [PartitionLease]
+    public init(partitions: [PartitionLease]) { self.partitions = partitions }
+}
+
+public struct Revoked: Sendable, Codable, Equatable {
+    public var workerId: String
+    /// Released partitions with their epochs and the offset committed for each.
+    public var partitions: [PartitionLease]
+    public var committed: [Int64]
+    public init(workerId: String, partitions: [PartitionLease], committed: [Int64]) {
+        self.workerId = workerId
+        self.partitions = partitions
+        self.committed = committed
+    }
+}
+
+public struct Leaving: Sendable, Codable, Equatable {
+    public var workerId: String
+    public init(workerId: String) { self.workerId = workerId }
+}
+
+public struct Ping: Sendable, Codable, Equatable {
+    public var nowMs: Int64
+    public init(nowMs: Int64) { self.nowMs = nowMs }
+}
+
+public struct Reregister: Sendable, Codable, Equatable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}
+
+public struct StatusRequest: Sendable, Codable, Equatable {
+    public init() {}
+}
+
+public struct WireFailure: Sendable, Codable, Equatable {
+    public var message: String
+    public init(message: String) { self.message = message }
+}
+
+/// Per-partition progress as a worker reports it.
+public struct PartitionReport: Sendable, Codable, Equatable {
+    public var partition: Int32
+    public var epoch: Int
+    /// Next offset to read.
+    public var position: Int64
+    /// Last committed offset (next to read after a restart).
+    public var committed: Int64
+    /// High watermark minus position (records not yet read), -1 if unknown.
+    public var lag: Int64
+    public var processed: Int64
+    public var keys: Int
+    public init(partition: Int32, epoch: Int, position: Int64, committed: Int64, lag: Int64, processed: Int64, keys: Int) {
+        self.partition = partition
+        self.epoch = epoch
+        self.position = position
+        self.committed = committed
+        self.lag = lag
+        self.processed = processed
+        self.keys = keys
+    }
+}
+
+/// What a worker tells the coordinator with every heartbeat.
+public struct WorkerReport: Sendable, Codable, Equatable {
+    public var workerId: String
+    public var processed: Int64 = 0
+    public var predictions: Int64 = 0
+    public var deadLetters: Int64 = 0
+    public var deadLettersByReason: [String: Int64] = [:]
+    public var deliveryErrors: Int64 = 0
+    public var eventsPerSecond: Double = 0
+    public var labelled: Int64 = 0
+    public var accuracy: Double = 0
+    public var logLoss: Double = 0
+    public var modelVersion: Int = 0
+    public var inFlight: Int = 0
+    public var partitions: [PartitionReport] = []
+    public init(workerId: String) { self.workerId = workerId }
+}
+
+public enum MemberState: String, Sendable, Codable, Equatable {
+    case joining, up, leaving, suspect, dead
+}
+
+public struct WorkerStatus: Sendable, Codable, Equatable {
+    public var workerId: String
+    public var host: String
+    public var pid: Int32
+    public var state: MemberState
+    public var partitions: [PartitionLease]
+    public var lastHeartbeatMsAgo: Int64
+    public var report: WorkerReport?
+    public init(workerId: String, host: String, pid: Int32, state: MemberState, partitions: [PartitionLease],
+                lastHeartbeatMsAgo: Int64, report: WorkerReport?) {
+        self.workerId = workerId
+        self.host = host
+        self.pid = pid
+        self.state = state
+        self.partitions = partitions
+        self.lastHeartbeatMsAgo = lastHeartbeatMsAgo
+        self.report = report
+    }
+}
+
+public struct ClusterStatus: Sendable, Codable, Equatable {
+    public var cluster: String
+    public var bootstrap: String
+    public var inputTopic: String
+    public var outputTopic: String
+    public var deadLetterTopic: String
+    public var partitionCount: Int
+    public var unassigned: [Int32]
+    public var workers: [WorkerStatus]
+    public var uptimeMs: Int64
+    public init(cluster: String, bootstrap: String, inputTopic: String, outputTopic: String, deadLetterTopic: String,
+                partitionCount: Int, unassigned: [Int32], workers: [WorkerStatus], uptimeMs: Int64) {
+        self.cluster = cluster
+        self.bootstrap = bootstrap
+        self.inputTopic = inputTopic
+        self.outputTopic = outputTopic
+        self.deadLetterTopic = deadLetterTopic
+        self.partitionCount = partitionCount
+        self.unassigned = unassigned
+        self.workers = workers
+        self.uptimeMs = uptimeMs
+    }
+
+    // Totals over live workers.
+    public var totalProcessed: Int64 { workers.compactMap(\.report).reduce(0) { $0 + $1.processed } }
+    public var totalEventsPerSecond: Double { workers.compactMap(\.report).reduce(0) { $0 + $1.eventsPerSecond } }
+    public var totalDeadLetters: Int64 { workers.compactMap(\.report).reduce(0) { $0 + $1.deadLetters } }
+    /// Label-weighted accuracy over workers.
+    public var accuracy: Double {
+        let r = workers.compactMap(\.report)
+        let n = r.reduce(0) { $0 + $1.labelled }
+        return n > 0 ? r.reduce(0) { $0 + $1.accuracy * Double($1.labelled) } / Double(n) : 0
+    }
+}

@@ -1,0 +1,70 @@
+/// Builds the prediction record's JSON into a reused byte buffer: no Foundation, no
+/// per-record allocation once the buffer has grown. The output shape (docs/PROTOCOL.md):
+/// {"partition":0,"offset":42,"key":"u17","score":0.73,"label":1,"model_version":3,
+///  "worker":"host-123","epoch":2,"ts":1700000000.042}
+public struct OutputWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() { bytes.reserveCapacity(256) }
+
+    public mutating func prediction(partition: Int32, offset: Int64, key: String, score: Double,
+                                    label: Double?, modelVersion: Int, worker: String, epoch: Int,
+                                    timestamp: Double?) {
+        bytes.removeAll(keepingCapacity: true)
+        raw("{\"partition\":"); int(Int64(partition))
+        raw(",\"offset\":"); int(offset)
+        raw(",\"key\":"); string(key)
+        raw(",\"score\":"); double(score)
+        if let label { raw(",\"label\":"); double(label) }
+        raw(",\"model_version\":"); int(Int64(modelVersion))
+        raw(",\"worker\":"); string(worker)
+        raw(",\"epoch\":"); int(Int64(epoch))
+        if let timestamp { raw(",\"ts\":"); double(timestamp) }
+        raw("}")
+    }
+
+    @inline(__always) mutating func raw(_ s: StaticString) {
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func int(_ v: Int64) {
+        if v == 0 { bytes.append(0x30); return }
+        var x = v.magnitude
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &tmp) { buf in
+            while x > 0 { buf[n] = UInt8(x % 10) + 0x30; x /= 10; n += 1 }
+            for i in stride(from: n - 1, through: 0, by: -1) { bytes.append(buf[i]) }
+        }
+    }
+
+    mutating func double(_ v: Double) {
+        // JSON has no NaN/Infinity; a model never emits them (guarded), but be safe.
+        guard v.isFinite else { raw("null"); return }
+        if v == v.rounded(), abs(v) < 1e15 { int(Int64(v)); return }
+        // Swift's description is the shortest string that round-trips.
+        bytes.append(contentsOf: v.description.utf8)
+    }
+
+    mutating func string(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for c in s.utf8 {
+            switch c {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case 0x0A: raw("\\n")
+            case 0x0D: raw("\\r")
+            case 0x09: raw("\\t")
+            case 0..<0x20:
+                raw("\\u00")
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(hex[Int(c >> 4)]); bytes.append(hex[Int(c & 15)])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

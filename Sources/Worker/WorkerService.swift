@@ -1,0 +1,402 @@
+import Foundation
+import Config
+import Features
+import Kafka
+import Models
+import Wire
+import ZeroMQ
+import Runtime
+
+public struct WorkerOptions: Sendable {
+    public var coordinator: String
+    public var workerId: String
+    public var host: String
+    public init(coordinator: String, workerId: String? = nil) {
+        self.coordinator = coordinator
+        host = ProcessInfo.processInfo.hostName
+        self.workerId = workerId ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+    }
+}
+
+/// One input partition this worker runs: its lease, offsets and per-key feature state.
+struct PartitionRun {
+    var lease: PartitionLease
+    var tracker = OffsetTracker()
+    var state: KeyedState
+    var processed: Int64 = 0
+    /// Next offset to read (last seen + 1), -1 until the first record.
+    var position: Int64 = -1
+    var committed: Int64 = -1
+}
+
+/// The worker's I/O shell. One thread runs everything: the DEALER to the coordinator, the
+/// Kafka consumer (partitions chosen by the coordinator) and producer. Per record:
+/// parse -> features -> predict -> learn (if labelled) -> produce prediction; bad records
+/// become dead letters with the reason. Offsets are committed only after the record's
+/// output is delivered (at-least-once).
+public final class WorkerService {
+    let options: WorkerOptions
+    var log: Logger
+    let context = ZmqContext()
+    let dealer: ZmqSocket
+
+    // Set by the coordinator's welcome.
+    var config: ClusterConfig?
+    var bootstrap = ""
+    var heartbeatMs: Int64 = 500
+    var leaseMs: Int64 = 2000
+    var consumer: KafkaConsumer?
+    var producer: KafkaProducer?
+    var pipeline: FeaturePipeline?
+    var model: OnlineClassifier?
+
+    var parts: [Int32: PartitionRun] = [:]
+    var event = ParsedEvent(slotsPlaceholder: ())
+    var features: [Double] = []
+    var writer = OutputWriter()
+    var report: WorkerReport
+    var metrics = BinaryMetrics()
+    var lastHeardMs: Int64 = 0
+    var welcomed = false
+
+    public init(options: WorkerOptions) throws {
+        self.options = options
+        log = Logger(label: "worker \(options.workerId)")
+        report = WorkerReport(workerId: options.workerId)
+        dealer = try ZmqSocket(context, .dealer, lingerMs: 1000, maxMessageSize: 16 << 20)
+        try dealer.setIdentity(Array(options.workerId.utf8))
+        try dealer.setReconnect(minMs: 100, maxMs: 2000)
+        do { try dealer.connect(options.coordinator) } catch {
+            throw ServiceError("cannot connect to coordinator \(options.coordinator): \(error)")
+        }
+    }
+
+    // MARK: loop
+
+    /// Runs until `shouldStop()`; then hands back every partition (delivered, committed)
+    /// and tells the coordinator it leaves. Returns the process exit code.
+    public func run(shouldStop: () -> Bool) -> Int32 {
+        log.info("connecting to coordinator \(options.coordinator)")
+        var lastHello: Int64 = 0
+        var lastHeartbeat: Int64 = 0
+        var lastCommit: Int64 = 0
+        var rateWindowStart = Clock.nowMs()
+        var rateWindowCount: Int64 = 0
+        while !shouldStop() {
+            let now = Clock.nowMs()
+            // Control plane first: assignments and revokes take effect before more data.
+            let idle = parts.isEmpty
+            if zmqPollReadable([dealer], timeoutMs: idle ? 50 : 0)[0] {
+                while let frames = try? dealer.receive(dontWait: true) {
+                    handleControl(frames)
+                }
+            }
+            if !welcomed && now - lastHello >= 1000 {
+                lastHello = now
+                sendHello()
+            }
+            if welcomed && now - lastHeardMs > leaseMs {
+                if !parts.isEmpty {
+                    log.warning("no word from the coordinator for \(now - lastHeardMs) ms (lease \(leaseMs) ms): stopping all partitions")
+                    stop(partitions: Array(parts.keys), ack: false)
+                }
+                welcomed = false
+            }
+            if welcomed && now - lastHeartbeat >= heartbeatMs {
+                lastHeartbeat = now
+                let elapsed = max(1, now - rateWindowStart)
+                report.eventsPerSecond = Double(report.processed - rateWindowCount) * 1000 / Double(elapsed)
+                rateWindowStart = now
+                rateWindowCount = report.processed
+                send(.heartbeat(currentReport()))
+            }
+            // Data plane.
+            if let consumer, !parts.isEmpty {
+                if let producer, producer.inFlight >= (config?.worker.maxInFlight ?? 50_000) {
+                    // Backpressure: wait for deliveries instead of reading more.
+                    serveDeliveries(timeoutMs: 10)
+                } else {
+                    consumer.poll(timeoutMs: 5, onError: { log.warning("consumer: \($0)") }) { rec in
+                        process(rec)
+                    }
+                    serveDeliveries(timeoutMs: 0)
+                }
+                if now - lastCommit >= Int64(config?.worker.commitIntervalMs ?? 200) {
+                    lastCommit = now
+                    commit(Array(parts.keys))
+                }
+            } else if producer != nil {
+                serveDeliveries(timeoutMs: 0)
+            }
+        }
+        log.info("stopping: handing back \(parts.count) partitions")
+        stop(partitions: Array(parts.keys), ack: true)
+        if welcomed { send(.leaving(Leaving(workerId: options.workerId))) }
+        if let producer, producer.inFlight > 0 {
+            _ = producer.drain(timeoutMs: 10_000) { _ in }
+        }
+        log.info("stopped after \(report.processed) records (\(report.deadLetters) dead letters)")
+        return 0
+    }
+
+    // MARK: control plane
+
+    func sendHello() {
+        let held = parts.values.map(\.lease).sorted { $0.partition < $1.partition }
+        send(.hello(Hello(workerId: options.workerId, host: options.host, pid: getpid(), held: held)))
+    }
+
+    func send(_ m: WireMessage) {
+        do { try dealer.send(WireCodec.encode(m), dontWait: true) } catch {
+            log.debug("send \(m.typeName) failed: \(error)")
+        }
+    }
+
+    func handleControl(_ frames: [[UInt8]]) {
+        let msg: WireMessage
+        do { msg = try WireCodec.decode(frames[...]) } catch {
+            log.warning("dropped a message from the coordinator: \(error)")
+            return
+        }
+        lastHeardMs = Clock.nowMs()
+        switch msg {
+        case .welcome(let w):
+            do { try adopt(w) } catch {
+                log.error("cannot start Kafka clients for \(w.bootstrap): \(error)")
+                return
+            }
+            welcomed = true
+        case .assign(let a): start(a.partitions)
+        case .revoke(let a): stop(partitions: a.partitions.map(\.partition), ack: true)
+        case .ping: break
+        case .reregister(let r):
+            log.info("coordinator asks to register again (\(r.reason))")
+            welcomed = false
+            sendHello()
+        default:
+            log.debug("ignored \(msg.typeName)")
+        }
+    }
+
+    func adopt(_ w: Welcome) throws {
+        heartbeatMs = Int64(w.heartbeatMs)
+        leaseMs = Int64(w.leaseMs)
+        log.level = Logger.Level(w.config.cluster.logLevel)
+        if consumer != nil && w.bootstrap == bootstrap && config == w.config { return }
+        if consumer != nil {
+            log.warning("cluster changed (bootstrap \(bootstrap) -> \(w.bootstrap)); restarting Kafka clients")
+            stop(partitions: Array(parts.keys), ack: false)
+        }
+        let k = w.config.kafka
+        var common = KafkaClientConfig(k.client)
+        common["bootstrap.servers"] = w.bootstrap
+        var cc = common
+        if k.isEmbedded && cc["fetch.wait.max.ms"] == nil && k.consumer["fetch.wait.max.ms"] == nil {
+            // The mock broker answers fetches slowly with librdkafka's default (500 ms).
+            cc["fetch.wait.max.ms"] = "5"
+        }
+        cc["group.id"] = k.groupId
+        for (key, v) in k.consumer { cc[key] = v }
+        var pc = common
+        if pc["linger.ms"] == nil && k.producer["linger.ms"] == nil { pc["linger.ms"] = "5" }
+        for (key, v) in k.producer { pc[key] = v }
+        consumer = try KafkaConsumer(config: cc, batchSize: w.config.worker.batchSize)
+        producer = try KafkaProducer(config: pc)
+        let f = w.config.features
+        let p = FeaturePipeline(key: f.key, timestamp: f.timestamp, label: f.label, numeric: f.numeric,
+                                aggregates: f.aggregates.map { a in
+                                    (a.field, a.stats.map { FeatureSpecStat(rawValue: $0.rawValue)! })
+                                })
+        pipeline = p
+        event = p.parser.makeEvent()
+        features = .init(repeating: 0, count: p.width)
+        let m = w.config.model
+        model = OnlineClassifier(width: p.width, learningRate: m.learningRate, l2: m.l2, standardize: m.standardize)
+        config = w.config
+        bootstrap = w.bootstrap
+        log.info("registered; Kafka at \(w.bootstrap), input \(k.inputTopic), \(p.width) features")
+    }
+
+    func start(_ leases: [PartitionLease]) {
+        guard let consumer, let pipeline, let topic = config?.kafka.inputTopic else { return }
+        var fresh: [TopicPartition] = []
+        for l in leases {
+            if var run = parts[l.partition] {
+                if l.epoch > run.lease.epoch { run.lease = l; parts[l.partition] = run }
+                continue
+            }
+            parts[l.partition] = PartitionRun(lease: l, state: pipeline.makeState())
+            fresh.append(TopicPartition(topic, l.partition))
+        }
+        guard !fresh.isEmpty else { return }
+        do {
+            try consumer.assign(fresh, start: .committed)
+            log.info("started partitions \(leases.map { "\($0.partition)@\($0.epoch)" })")
+        } catch {
+            log.error("cannot start partitions: \(error)")
+            for tp in fresh { parts[tp.partition] = nil }
+        }
+    }
+
+    /// Stops partitions: no more reads, wait for their outputs to be delivered, commit,
+    /// forget their state, and (ack) tell the coordinator they are free.
+    func stop(partitions ps: [Int32], ack: Bool) {
+        guard !ps.isEmpty else { return }
+        let mine = ps.filter { parts[$0] != nil }
+        if let consumer, let topic = config?.kafka.inputTopic {
+            try? consumer.unassign(mine.map { TopicPartition(topic, $0) })
+        }
+        let deadline = Clock.nowMs() + 10_000
+        while mine.contains(where: { (parts[$0]?.tracker.pending ?? 0) > 0 }) && Clock.nowMs() < deadline {
+            serveDeliveries(timeoutMs: 20)
+        }
+        commit(mine)
+        var released: [PartitionLease] = []
+        var offsets: [Int64] = []
+        for p in mine {
+            guard let run = parts.removeValue(forKey: p) else { continue }
+            if run.tracker.pending > 0 {
+                log.warning("partition \(p): \(run.tracker.pending) outputs undelivered at stop; they will be replayed by the next owner")
+            }
+            released.append(run.lease)
+            offsets.append(run.committed)
+        }
+        if !mine.isEmpty { log.info("stopped partitions \(mine.sorted())") }
+        if ack {
+            // Acknowledge even partitions we did not hold, so the coordinator never waits on us.
+            for p in ps where !mine.contains(p) {
+                released.append(PartitionLease(partition: p, epoch: 0))
+                offsets.append(-1)
+            }
+            send(.revoked(Revoked(workerId: options.workerId, partitions: released, committed: offsets)))
+        }
+    }
+
+    func commit(_ ps: [Int32]) {
+        guard let consumer, let topic = config?.kafka.inputTopic else { return }
+        var offsets: [TopicPartition: Int64] = [:]
+        for p in ps {
+            guard let run = parts[p], let c = run.tracker.committable, c > run.committed else { continue }
+            offsets[TopicPartition(topic, p)] = c
+        }
+        guard !offsets.isEmpty else { return }
+        do {
+            try consumer.commit(offsets)
+            for (tp, o) in offsets { parts[tp.partition]?.committed = o }
+        } catch {
+            log.warning("commit failed (will retry): \(error)")
+        }
+    }
+
+    // MARK: data plane
+
+    func process(_ rec: borrowing ConsumedRecord) {
+        let p = rec.partition
+        // A record fetched before a revoke took effect: leave it to the next owner.
+        guard var run = parts[p], let config, let producer else { return }
+        defer { parts[p] = run }
+        run.position = rec.offset + 1
+        run.processed += 1
+        report.processed += 1
+        let tag = Int(rec.offset) << 20 | Int(p)
+        do {
+            try pipeline!.parser.parse(rec.value, into: &event)
+        } catch {
+            report.deadLetters += 1
+            report.deadLettersByReason[error.reason, default: 0] += 1
+            let headers = [("tributary.reason", error.reason), ("tributary.error", error.description),
+                           ("tributary.source.topic", config.kafka.inputTopic),
+                           ("tributary.source.partition", String(p)), ("tributary.source.offset", String(rec.offset)),
+                           ("tributary.worker", options.workerId)]
+            produceRetrying(producer, topic: config.kafka.deadLetterTopic, key: rec.key, value: rec.value,
+                            headers: headers, tag: tag)
+            run.tracker.produced(rec.offset)
+            return
+        }
+        pipeline!.features(of: event, state: &run.state, into: &features)
+        let score = model!.predictThenLearn(features, label: event.label)
+        if let y = event.label {
+            metrics.update(probability: score, label: y)
+            report.labelled += 1
+        }
+        writer.prediction(partition: p, offset: rec.offset, key: event.key, score: score, label: event.label,
+                          modelVersion: report.modelVersion, worker: options.workerId, epoch: run.lease.epoch,
+                          timestamp: event.timestamp)
+        let value = writer.bytes
+        value.withUnsafeBytes { v in
+            Array(event.key.utf8).withUnsafeBytes { k in
+                produceRetrying(producer, topic: config.kafka.outputTopic, key: k, value: v, headers: [], tag: tag)
+            }
+        }
+        report.predictions += 1
+        run.tracker.produced(rec.offset)
+    }
+
+    /// Never drops: a full local queue is served (delivery reports) and retried.
+    func produceRetrying(_ producer: KafkaProducer, topic: String, key: UnsafeRawBufferPointer,
+                         value: UnsafeRawBufferPointer, headers: [(String, String)], tag: Int) {
+        while true {
+            do {
+                try producer.produce(topic: topic, key: key, value: value, headers: headers, tag: tag)
+                return
+            } catch {
+                if error.isQueueFull {
+                    serveDeliveries(timeoutMs: 10)
+                } else {
+                    log.error("produce to \(topic) failed: \(error); retrying")
+                    serveDeliveries(timeoutMs: 100)
+                }
+            }
+        }
+    }
+
+    func serveDeliveries(timeoutMs: Int32) {
+        guard let producer else { return }
+        producer.poll(timeoutMs: timeoutMs, onError: { log.warning("producer: \($0)") }) { dr in
+            let p = Int32(dr.tag & 0xFFFFF)
+            let offset = Int64(dr.tag >> 20)
+            if let e = dr.error {
+                report.deliveryErrors += 1
+                log.error("output for partition \(p) offset \(offset) not delivered: \(e); replaying the partition from its last commit")
+                rewind(p)
+                return
+            }
+            parts[p]?.tracker.delivered(offset)
+        }
+    }
+
+    /// A delivery failed after librdkafka's own retries: restart the partition from its
+    /// committed offset so the record is processed again (at-least-once, never lost).
+    func rewind(_ p: Int32) {
+        guard let run = parts[p], let consumer, let pipeline, let topic = config?.kafka.inputTopic else { return }
+        let tp = TopicPartition(topic, p)
+        try? consumer.unassign([tp])
+        parts[p] = PartitionRun(lease: run.lease, state: pipeline.makeState(), committed: run.committed)
+        try? consumer.assign([tp], start: .committed)
+    }
+
+    func currentReport() -> WorkerReport {
+        var r = report
+        r.accuracy = metrics.accuracy
+        r.logLoss = metrics.logLoss
+        r.inFlight = producer?.inFlight ?? 0
+        let topic = config?.kafka.inputTopic ?? ""
+        r.partitions = parts.values.sorted { $0.lease.partition < $1.lease.partition }.map { run in
+            var lag: Int64 = -1
+            if let wm = consumer?.cachedWatermarks(TopicPartition(topic, run.lease.partition)) {
+                let pos = run.position >= 0 ? run.position : max(run.committed, wm.low)
+                lag = max(0, wm.high - pos)
+            }
+            return PartitionReport(partition: run.lease.partition, epoch: run.lease.epoch, position: run.position,
+                                   committed: run.committed, lag: lag, processed: run.processed, keys: run.state.keyCount)
+        }
+        return r
+    }
+}
+
+extension ParsedEvent {
+    /// An empty event until the feature spec is known (the welcome carries it).
+    init(slotsPlaceholder: ()) {
+        self = EventParser(keyPath: "k", timestampPath: "", labelPath: "", numericPaths: []).makeEvent()
+    }
+}
