@@ -11,6 +11,13 @@ public let stopRequested = Atomic<Bool>(false)
 public enum Signals {
     /// Installs the handlers once per process.
     public static func installStopHandlers() {
+        // A parent (a test runner, a supervisor) may have spawned us with these signals
+        // blocked; the mask is inherited, and a blocked SIGTERM would never stop us.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         for sig in [SIGINT, SIGTERM] {
             signal(sig) { _ in stopRequested.store(true, ordering: .relaxed) }
         }

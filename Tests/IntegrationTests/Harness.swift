@@ -1,0 +1,176 @@
+import Foundation
+import Kafka
+import Wire
+import ZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `tributary` executable: next to the test bundle (swift build puts every
+/// product in one directory), or $TRIBUTARY_BIN.
+func tributaryBinary() -> String {
+    if let env = ProcessInfo.processInfo.environment["TRIBUTARY_BIN"] { return env }
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<3 {
+        let candidate = dir.appendingPathComponent("tributary").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    return "tributary-not-built-run-swift-build-first"
+}
+
+/// A real OS process running one `tributary` subcommand; killed at the latest on deinit,
+/// so a failing test leaves no orphans.
+final class Proc {
+    let process = Process()
+    let out = Pipe()
+    let name: String
+    private(set) var stderrPath: String
+
+    init(_ name: String, _ args: [String], env: [String: String] = [:]) throws {
+        self.name = name
+        stderrPath = NSTemporaryDirectory() + "tributary-test-\(name)-\(UUID().uuidString.prefix(8)).log"
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: tributaryBinary())
+        process.arguments = args
+        process.standardOutput = out
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        var e = ProcessInfo.processInfo.environment
+        for (k, v) in env { e[k] = v }
+        process.environment = e
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    func readLine() -> String? {
+        var bytes: [UInt8] = []
+        let h = out.fileHandleForReading
+        while true {
+            let d = h.readData(ofLength: 1)
+            if d.isEmpty { return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self) }
+            if d[0] == 0x0A { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(d[0])
+        }
+    }
+
+    func signal(_ sig: Int32) { if process.isRunning { kill(process.processIdentifier, sig) } }
+
+    /// Waits for exit; nil if still running after `seconds`.
+    func wait(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    func remainingOutput() -> String {
+        String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
+
+/// A coordinator (with its embedded broker) on a free port.
+struct Cluster {
+    let coordinator: Proc
+    let endpoint: String
+    let bootstrap: String
+
+    static func start(config: String? = nil) throws -> Cluster {
+        var args = ["coordinator", "--bind", "tcp://127.0.0.1:*"]
+        if let config {
+            let path = NSTemporaryDirectory() + "cluster-\(UUID().uuidString.prefix(8)).conf"
+            try config.write(toFile: path, atomically: true, encoding: .utf8)
+            args += ["--config", path]
+        }
+        let c = try Proc("coordinator", args)
+        guard let line = c.readLine(), line.hasPrefix("coordinator ") else {
+            throw HarnessError("coordinator did not start: \(c.log)")
+        }
+        let parts = line.split(separator: " ").map(String.init)
+        return Cluster(coordinator: c, endpoint: parts[1], bootstrap: parts[3])
+    }
+
+    func worker(_ id: String) throws -> Proc {
+        try Proc(id, ["worker", "--coordinator", endpoint, "--id", id])
+    }
+
+    func status() throws -> ClusterStatus {
+        let ctx = ZmqContext()
+        let req = try ZmqSocket(ctx, .req, lingerMs: 0)
+        try req.connect(endpoint)
+        try req.send(WireCodec.encode(.statusRequest(StatusRequest())))
+        guard zmqPollReadable([req], timeoutMs: 3000)[0] else { throw HarnessError("no status answer") }
+        guard case .status(let s) = try WireCodec.decode(try req.receive()[...]) else {
+            throw HarnessError("unexpected status answer")
+        }
+        return s
+    }
+
+    /// Polls status until `ok` or the timeout; returns the last status.
+    @discardableResult
+    func waitFor(seconds: Double, _ what: String, _ ok: (ClusterStatus) -> Bool) throws -> ClusterStatus {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last: ClusterStatus?
+        while Date() < deadline {
+            if let s = try? status() {
+                last = s
+                if ok(s) { return s }
+            }
+            usleep(200_000)
+        }
+        throw HarnessError("timed out after \(seconds) s waiting for \(what); last status: \(String(describing: last))")
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// One record read back from a topic.
+struct ReadRecord {
+    var partition: Int32
+    var offset: Int64
+    var key: String
+    var value: [UInt8]
+    var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(value))) as? [String: Any] }
+}
+
+/// Reads every record of `topic` from the beginning up to the high watermarks.
+func readAll(bootstrap: String, topic: String, timeoutSeconds: Double = 30) throws -> [ReadRecord] {
+    let c = try KafkaConsumer(config: KafkaClientConfig([
+        "bootstrap.servers": bootstrap, "group.id": "test-reader-\(UUID().uuidString)", "fetch.wait.max.ms": "5",
+    ]))
+    let n = try c.partitionCount(topic: topic)
+    let tps = (0..<n).map { TopicPartition(topic, Int32($0)) }
+    var highs: [Int32: Int64] = [:]
+    for tp in tps { highs[tp.partition] = try c.queryWatermarks(tp).high }
+    try c.assign(tps, start: .beginning)
+    var out: [ReadRecord] = []
+    var next: [Int32: Int64] = [:]
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    while Date() < deadline && tps.contains(where: { (next[$0.partition] ?? 0) < highs[$0.partition]! }) {
+        c.poll(timeoutMs: 100) { r in
+            out.append(ReadRecord(partition: r.partition, offset: r.offset,
+                                  key: String(decoding: r.key, as: UTF8.self), value: Array(r.value)))
+            next[r.partition] = r.offset + 1
+        }
+    }
+    return out
+}
+
+/// Input high watermarks per partition.
+func highWatermarks(bootstrap: String, topic: String) throws -> [Int32: Int64] {
+    let c = try KafkaConsumer(config: KafkaClientConfig(["bootstrap.servers": bootstrap, "group.id": "test-wm"]))
+    let n = try c.partitionCount(topic: topic)
+    var out: [Int32: Int64] = [:]
+    for p in 0..<n { out[Int32(p)] = try c.queryWatermarks(TopicPartition(topic, Int32(p))).high }
+    return out
+}
