@@ -65,6 +65,7 @@ public struct LogisticRegression: Sendable, Equatable, Codable {
     /// d(log loss)/d(raw) = p - y, clipped. NaN/Inf inputs are refused so that they never
     /// enter the weights (the caller dead-letters such events before they get here).
     public mutating func learn(_ x: [Double], label y: Double) {
+        for v in x where !v.isFinite { return }
         var g = sigmoid(raw(x)) - (y > 0.5 ? 1 : 0)
         g = Swift.max(-clipGradient, Swift.min(clipGradient, g))
         guard g.isFinite else { return }

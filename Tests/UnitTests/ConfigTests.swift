@@ -1,0 +1,92 @@
+import Testing
+@testable import Config
+
+@Suite("cluster.conf")
+struct ConfigTests {
+    @Test("the shipped cluster.conf is valid and equals the defaults it documents")
+    func shippedFile() throws {
+        let path = #filePath.replacingOccurrences(of: "Tests/UnitTests/ConfigTests.swift", with: "cluster.conf")
+        let c = try ClusterConfig.load(path: path)
+        #expect(c == ClusterConfig())
+    }
+
+    @Test("an empty file is a valid local cluster")
+    func empty() throws {
+        #expect(try ClusterConfig.parse("") == ClusterConfig())
+    }
+
+    @Test("values are read with their types")
+    func values() throws {
+        let c = try ClusterConfig.parse("""
+        [kafka]
+        bootstrap = "b1:9092,b2:9092"  # comment
+        partitions = 8
+        [kafka.consumer]
+        "fetch.wait.max.ms" = 1
+        [coordinator]
+        bind = 'tcp://0.0.0.0:7400'
+        [features]
+        numeric = ["a.b", "c",
+                   "d"]
+        aggregates = [{ field = "c", stats = ["sum", "variance"] }]
+        [model]
+        learning_rate = 0.05
+        standardize = false
+        """)
+        #expect(c.kafka.bootstrap == "b1:9092,b2:9092")
+        #expect(c.kafka.partitions == 8)
+        #expect(c.kafka.consumer["fetch.wait.max.ms"] == "1")
+        #expect(c.coordinator.bind == "tcp://0.0.0.0:7400")
+        #expect(c.features.numeric == ["a.b", "c", "d"])
+        #expect(c.features.aggregates == [.init(field: "c", stats: [.sum, .variance])])
+        #expect(c.model.learningRate == 0.05)
+        #expect(c.model.standardize == false)
+    }
+
+    // Golden messages: each class of bad configuration names the key, the line and what is expected.
+    @Test("bad configuration gives an error naming key and line", arguments: [
+        ("[kafka]\npartitons = 4", "line 2: 'kafka.partitons': unknown key (did you mean 'partitions'?)"),
+        ("[kafka]\npartitions = \"four\"", "line 2: 'kafka.partitions': expected an integer, found string \"four\""),
+        ("[kafka]\npartitions = 0", "line 2: 'kafka.partitions': 0 is too small (at least 1)"),
+        ("[cluster]\nlog_level = \"loud\"", "line 2: 'cluster.log_level': 'loud' is not one of"),
+        ("[coordinator]\nbind = \"localhost:7400\"", "line 2: 'coordinator.bind': 'localhost:7400' is not a ZeroMQ endpoint"),
+        ("[coordinator]\nheartbeat_ms = 1000\nfailure_timeout_ms = 1500", "line 3: 'coordinator.failure_timeout_ms': 1500 must be at least twice heartbeat_ms"),
+        ("[kafka]\noutput_topic = \"events\"", "line 2: 'kafka.output_topic': must differ from kafka.input_topic"),
+        ("[features]\naggregates = [{ field = \"x\", stats = [\"median\"] }]", "line 2: 'features.aggregates[0].stats': 'median' is not one of"),
+        ("[model]\nlearning_rate = true", "line 2: 'model.learning_rate': expected a number, found boolean true"),
+        ("[kafka]\nbootstrap = embedded", "line 2: 'embedded' is not a valid value (strings need quotes)"),
+        ("[kafka\nx = 1", "line 1: expected ']' to close table header"),
+        ("[kafka]\na = 1\na = 2", "line 3: 'kafka.a': set twice"),
+        ("[nonsense]\nx = 1", "line 1: 'nonsense': unknown key"),
+        ("x = \"\"\"multi\"\"\"", "line 1: multi-line strings are not supported"),
+    ])
+    func badConfig(text: String, expected: String) {
+        do {
+            _ = try ClusterConfig.parse(text)
+            Issue.record("accepted bad config: \(text)")
+        } catch {
+            #expect(error.description.hasPrefix(expected), "got: \(error.description)")
+        }
+    }
+
+    @Test("TOML parser: nested tables, arrays of tables, escapes, numbers")
+    func parser() throws {
+        let t = try TOMLParser.parse("""
+        a.b = 1_000
+        s = "tab\\tquote\\" \\u00e9"
+        f = -1.5e3
+        [[srv]]
+        name = "x"
+        [[srv]]
+        name = "y"
+        """)
+        guard case .table(let a) = t["a"]?.value, case .integer(1000) = a["b"]?.value else {
+            Issue.record("a.b"); return
+        }
+        #expect(t["s"]?.value == .string("tab\tquote\" é"))
+        #expect(t["f"]?.value == .float(-1500))
+        guard case .array(let srv) = t["srv"]?.value else { Issue.record("srv"); return }
+        #expect(srv.count == 2)
+        #expect(t["srv"]?.line == 4)
+    }
+}

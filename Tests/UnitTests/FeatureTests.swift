@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import Features
+
+@Suite("Event parsing and features")
+struct FeatureTests {
+    let parser = EventParser(keyPath: "user", timestampPath: "ts", labelPath: "y",
+                             numericPaths: ["x.f0", "x.f1", "amount"])
+
+    func parse(_ s: String) throws(EventError) -> ParsedEvent {
+        var e = parser.makeEvent()
+        try parser.parse(Array(s.utf8), into: &e)
+        return e
+    }
+
+    @Test("extracts only the named fields, skipping everything else")
+    func extracts() throws {
+        let e = try parse(#"{"skip": {"deep": [1, {"x": "]}"}]}, "user": "u\"1", "ts": 1700000000.5, "x": {"f1": -2.5e-3, "f0": 3, "other": null}, "amount": 12.25, "y": true}"#)
+        #expect(e.key == "u\"1")
+        #expect(e.timestamp == 1700000000.5)
+        #expect(e.values == [3, -0.0025, 12.25])
+        #expect(e.label == 1)
+    }
+
+    @Test("numbers parse exactly like a correct parser", arguments: [
+        "0.6394267984578837", "0.1", "1e-300", "123456789012345678901234", "-0.0", "2.2250738585072014e-308",
+        "0.30000000000000004", "1.7976931348623157e308", "5e-324", "9007199254740993", "3.14159265358979323846",
+    ])
+    func numbers(_ text: String) throws {
+        let e = try parse(#"{"user": 1, "x": {"f0": \#(text), "f1": 0}, "amount": 0}"#)
+        #expect(e.values[0] == Double(text)!)
+        #expect(e.key == "1")
+    }
+
+    @Test("labels: absent or null = unlabelled")
+    func labels() throws {
+        #expect(try parse(#"{"user":"a","x":{"f0":1,"f1":2},"amount":3}"#).label == nil)
+        #expect(try parse(#"{"user":"a","x":{"f0":1,"f1":2},"amount":3,"y":null}"#).label == nil)
+        #expect(try parse(#"{"user":"a","x":{"f0":1,"f1":2},"amount":3,"y":0}"#).label == 0)
+    }
+
+    @Test("malformed events give a reason naming the field", arguments: [
+        ("not json", "not_json"),
+        ("", "not_json"),
+        ("[1,2]", "not_object"),
+        (#"{"user": "a", "x": {"f0": 1, "f1": 2}, "amount": 3"#, "not_json"),
+        (#"{"x": {"f0": 1, "f1": 2}, "amount": 3}"#, "missing_field"),
+        (#"{"user": "a", "x": {"f0": 1}, "amount": 3}"#, "missing_field"),
+        (#"{"user": "a", "x": {"f0": "high", "f1": 2}, "amount": 3}"#, "wrong_type"),
+        (#"{"user": {"id": 1}, "x": {"f0": 1, "f1": 2}, "amount": 3}"#, "wrong_type"),
+        (#"{"user": "a", "x": {"f0": 1e999, "f1": 2}, "amount": 3}"#, "not_finite"),
+        (#"{"user": "a", "x": {"f0": 1, "f1": 2}, "amount": 3} trailing"#, "not_json"),
+        (#"{"user": "a", "x": {"f0": 1, "f1": 2}, "amount": 3, "deep": [[[[["#, "not_json"),
+    ])
+    func malformed(text: String, reason: String) {
+        do {
+            _ = try parse(text)
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.reason == reason, "\(text): \(error)")
+        }
+    }
+
+    @Test("missing field error names the path")
+    func missingName() {
+        #expect(throws: EventError.missingField("x.f1")) { try parse(#"{"user": "a", "x": {"f0": 1}, "amount": 3}"#) }
+    }
+
+    @Test("per-key running count, mean, variance, min, max against hand-computed values")
+    func aggregates() {
+        var st = KeyedState(aggregates: [AggregateSpec(valueIndex: 0, stats: [.count, .mean, .variance, .sum, .min, .max])])
+        var out = [Double](repeating: 0, count: 6)
+        for v in [2.0, 4.0, 9.0] { st.update(key: "a", values: [v], into: &out, offset: 0) }
+        // count 3, mean 5, sample variance ((9 + 1 + 16) / 2) = 13, sum 15, min 2, max 9
+        #expect(out == [3, 5, 13, 15, 2, 9])
+        st.update(key: "b", values: [7], into: &out, offset: 0)
+        #expect(out == [1, 7, 0, 7, 7, 7])  // keys are independent; read after the update
+        #expect(st.keyCount == 2)
+    }
+
+    @Test("feature pipeline: numeric fields then per-key aggregates")
+    func pipeline() throws {
+        let p = FeaturePipeline(key: "user", timestamp: "ts", label: "y", numeric: ["x.f0"],
+                                aggregates: [("x.f0", [.mean, .count])])
+        var st = p.makeState()
+        var e = p.parser.makeEvent()
+        var f = [Double](repeating: 0, count: p.width)
+        try p.parser.parse(Array(#"{"user":"u","x":{"f0":2}}"#.utf8), into: &e)
+        p.features(of: e, state: &st, into: &f)
+        try p.parser.parse(Array(#"{"user":"u","x":{"f0":4}}"#.utf8), into: &e)
+        p.features(of: e, state: &st, into: &f)
+        #expect(f == [4, 3, 2])
+    }
+}
