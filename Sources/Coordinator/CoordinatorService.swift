@@ -39,12 +39,17 @@ public final class CoordinatorService {
             var c = KafkaClientConfig(k.client)
             c["bootstrap.servers"] = bootstrap
             let a = try KafkaProducer(config: c)
+            // Create only what is missing: a restart must be quick (workers hold their
+            // partitions only for their lease), and some brokers never answer CreateTopics.
             for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic] {
-                do { try a.createTopic(t, partitions: k.partitions) } catch {
-                    log.warning("could not create topic \(t): \(error) (continuing if it exists)")
+                if (try? a.partitionCount(topic: t, timeoutMs: 5000)) != nil { continue }
+                do { try a.createTopic(t, partitions: k.partitions, timeoutMs: 5000) } catch {
+                    log.warning("could not create topic \(t): \(error)")
                 }
             }
-            partitions = try a.partitionCount(topic: k.inputTopic)
+            do { partitions = try a.partitionCount(topic: k.inputTopic) } catch {
+                throw ServiceError("input topic \(k.inputTopic) at \(bootstrap): \(error)")
+            }
             admin = a
         }
         router = try ZmqSocket(context, .router, maxMessageSize: 1 << 20)

@@ -95,7 +95,9 @@ public final class WorkerService {
                 lastHello = now
                 sendHello()
             }
-            if welcomed && now - lastHeardMs > leaseMs {
+            // The lease runs whether or not we are registered: partitions held while the
+            // coordinator is silent must stop on time (it may have given them away).
+            if now - lastHeardMs > leaseMs && (welcomed || !parts.isEmpty) {
                 if !parts.isEmpty {
                     log.warning("no word from the coordinator for \(now - lastHeardMs) ms (lease \(leaseMs) ms): stopping all partitions")
                     stop(partitions: Array(parts.keys), ack: false)
@@ -170,7 +172,10 @@ public final class WorkerService {
         case .revoke(let a): stop(partitions: a.partitions.map(\.partition), ack: true)
         case .ping: break
         case .reregister(let r):
-            log.info("coordinator asks to register again (\(r.reason))")
+            // Several may arrive at once (one per queued heartbeat): answer the first; the
+            // hello loop repeats it until a welcome arrives.
+            guard welcomed else { break }
+            log.info("coordinator asks to register again (\(r.reason)); holding \(parts.count) partitions")
             welcomed = false
             sendHello()
         default:
@@ -182,7 +187,13 @@ public final class WorkerService {
         heartbeatMs = Int64(w.heartbeatMs)
         leaseMs = Int64(w.leaseMs)
         log.level = Logger.Level(w.config.cluster.logLevel)
-        if consumer != nil && w.bootstrap == bootstrap && config == w.config { return }
+        // Only what the data path uses decides whether the Kafka clients must restart (a
+        // restarted coordinator may listen elsewhere; that changes nothing here).
+        if consumer != nil, w.bootstrap == bootstrap, let c = config, c.kafka == w.config.kafka,
+           c.features == w.config.features, c.model == w.config.model, c.worker == w.config.worker {
+            config = w.config
+            return
+        }
         if consumer != nil {
             log.warning("cluster changed (bootstrap \(bootstrap) -> \(w.bootstrap)); restarting Kafka clients")
             stop(partitions: Array(parts.keys), ack: false)

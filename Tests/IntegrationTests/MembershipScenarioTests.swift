@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+import Wire
+
+/// Issue 3's scenarios with real processes: 8 partitions, a steady stream, workers killed,
+/// added, stopped; the coordinator restarted. Failure timeout 2 s, heartbeats every 250 ms.
+@Suite("Membership scenarios", .serialized)
+struct MembershipScenarioTests {
+    static let config = """
+    [kafka]
+    partitions = 8
+    [coordinator]
+    heartbeat_ms = 250
+    failure_timeout_ms = 2000
+    """
+
+    /// All predictions, grouped: partition -> offset -> [(worker, epoch)].
+    func predictionsByOffset(_ cluster: Cluster) throws -> [Int: [Int: [(String, Int)]]] {
+        var out: [Int: [Int: [(String, Int)]]] = [:]
+        for r in try readAll(bootstrap: cluster.bootstrap, topic: "predictions") {
+            guard let j = r.json, let p = j["partition"] as? Int, let o = j["offset"] as? Int,
+                  let w = j["worker"] as? String, let e = j["epoch"] as? Int else { continue }
+            out[p, default: [:]][o, default: []].append((w, e))
+        }
+        return out
+    }
+
+    func waitCommitted(_ cluster: Cluster, seconds: Double = 90) throws -> [Int32: Int64] {
+        let highs = try highWatermarks(bootstrap: cluster.bootstrap, topic: "events")
+        try cluster.waitFor(seconds: seconds, "every partition committed to its high watermark \(highs)") { s in
+            let committed = Dictionary(s.workers.filter { $0.state != .dead }.compactMap(\.report).flatMap(\.partitions)
+                .map { ($0.partition, $0.committed) }, uniquingKeysWith: max)
+            return highs.allSatisfy { committed[$0.key] == $0.value }
+        }
+        return highs
+    }
+
+    @Test("kill -9 a worker: its partitions resume elsewhere within 2 x the failure timeout; no offset lost")
+    func killNine() throws {
+        let cluster = try Cluster.start(config: Self.config)
+        let ws = try ["k1", "k2", "k3"].map { try cluster.worker($0) }
+        try cluster.waitFor(seconds: 20, "3 workers own all 8 partitions") { s in
+            s.workers.count == 3 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count >= 2 }
+        }
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "12000", "--rate", "3000"])
+        usleep(1_500_000)
+        let before = try cluster.status()
+        let victim = try #require(before.workers.first { $0.workerId == "k2" })
+        let victimParts = Set(victim.partitions.map(\.partition))
+        ws[1].signal(SIGKILL)
+        let killedAt = Date()
+        // Processing again: each of its partitions owned by a survivor that has read from it.
+        try cluster.waitFor(seconds: 4, "k2's partitions processing on survivors") { s in
+            let reports = s.workers.filter { $0.workerId != "k2" && $0.state == .up }.compactMap(\.report)
+            let running = Set(reports.flatMap(\.partitions).filter { $0.processed > 0 }.map(\.partition))
+            return victimParts.isSubset(of: running)
+        }
+        #expect(Date().timeIntervalSince(killedAt) < 4.0)
+        #expect(gen.wait(seconds: 60) == 0)
+        let highs = try waitCommitted(cluster)
+        let preds = try predictionsByOffset(cluster)
+        var missing = 0
+        for (p, high) in highs { for o in 0..<Int(high) where preds[Int(p)]?[o] == nil { missing += 1 } }
+        #expect(missing == 0, "\(missing) input offsets without a prediction")
+        // Only the killed worker's uncommitted tail may be predicted twice.
+        let dupPartitions = Set(preds.filter { $0.value.values.contains { $0.count > 1 } }.keys.map(Int32.init))
+        #expect(dupPartitions.isSubset(of: victimParts))
+        for w in [ws[0], ws[2]] { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
+
+    @Test("add a 4th worker: only the partitions balance needs move; none processed by two workers")
+    func scaleOut() throws {
+        let cluster = try Cluster.start(config: Self.config)
+        var ws = try ["s1", "s2", "s3"].map { try cluster.worker($0) }
+        try cluster.waitFor(seconds: 20, "3 workers own all 8 partitions") { s in
+            s.workers.count == 3 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count >= 2 }
+        }
+        let before = try cluster.status()
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "10000", "--rate", "3000"])
+        usleep(1_000_000)
+        ws.append(try cluster.worker("s4"))
+        let after = try cluster.waitFor(seconds: 20, "4 workers with 2 partitions each") { s in
+            s.workers.count == 4 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count == 2 }
+        }
+        // (3,3,2) -> (2,2,2,2): exactly two partitions change owner.
+        func owner(_ s: ClusterStatus) -> [Int32: String] {
+            Dictionary(s.workers.flatMap { w in w.partitions.map { ($0.partition, w.workerId) } }, uniquingKeysWith: { a, _ in a })
+        }
+        let moved = owner(before).filter { owner(after)[$0.key] != $0.value }
+        #expect(moved.count == 2, "moved: \(moved)")
+        #expect(gen.wait(seconds: 60) == 0)
+        let highs = try waitCommitted(cluster)
+        let preds = try predictionsByOffset(cluster)
+        for (p, high) in highs {
+            let byOffset = preds[Int(p)] ?? [:]
+            #expect(byOffset.count == Int(high), "partition \(p): \(byOffset.count) of \(high) offsets predicted")
+            #expect(byOffset.values.allSatisfy { $0.count == 1 }, "partition \(p) has offsets predicted twice")
+            // One worker per epoch, and epochs never go back as offsets advance.
+            var workerOfEpoch: [Int: String] = [:]
+            var lastEpoch = 0
+            for o in byOffset.keys.sorted() {
+                let (w, e) = byOffset[o]![0]
+                #expect(workerOfEpoch[e, default: w] == w)
+                workerOfEpoch[e] = w
+                #expect(e >= lastEpoch)
+                lastEpoch = e
+            }
+        }
+        for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
+
+    @Test("SIGTERM a worker mid-stream: it exits 0 and no input offset gets a second prediction")
+    func gracefulLeave() throws {
+        let cluster = try Cluster.start(config: Self.config)
+        let ws = try ["g1", "g2", "g3"].map { try cluster.worker($0) }
+        try cluster.waitFor(seconds: 20, "3 workers own all 8 partitions") { s in
+            s.workers.count == 3 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count >= 2 }
+        }
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "10000", "--rate", "3000"])
+        usleep(1_500_000)
+        ws[0].signal(SIGTERM)
+        #expect(ws[0].wait(seconds: 20) == 0, "\(ws[0].log)")
+        try cluster.waitFor(seconds: 5, "g1 gone, its partitions reassigned") { s in
+            s.workers.count == 2 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count == 4 }
+        }
+        #expect(gen.wait(seconds: 60) == 0)
+        let highs = try waitCommitted(cluster)
+        let preds = try predictionsByOffset(cluster)
+        for (p, high) in highs {
+            let byOffset = preds[Int(p)] ?? [:]
+            #expect(byOffset.count == Int(high))
+            let twice = byOffset.filter { $0.value.count > 1 }.keys.sorted()
+            #expect(twice.isEmpty, "partition \(p): offsets predicted twice: \(twice.prefix(5))")
+        }
+        for w in ws.dropFirst() { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
+
+    @Test("restart the coordinator mid-stream: workers keep their partitions, the map is unchanged")
+    func coordinatorRestart() throws {
+        // The broker must outlive the coordinator: run it as its own process.
+        let cfg = Self.config + "\n" + """
+        [cluster]
+        name = "restart"
+        """
+        // Partitions come from the broker's metadata (8 = what `broker` creates from this config).
+        let path = NSTemporaryDirectory() + "restart-\(getpid()).conf"
+        try cfg.write(toFile: path, atomically: true, encoding: .utf8)
+        let broker8 = try Proc("broker8", ["broker", "--config", path, "--brokers", "1"])
+        let b8 = String(try #require(broker8.readLine()).dropFirst("bootstrap ".count))
+
+        var coord = try Proc("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*", "--bootstrap", b8])
+        let line = try #require(coord.readLine())
+        let endpoint = line.split(separator: " ").map(String.init)[1]
+        let cluster = Cluster(coordinator: coord, endpoint: endpoint, bootstrap: b8)
+        let ws = try ["r1", "r2"].map { try cluster.worker($0) }
+        let before = try cluster.waitFor(seconds: 20, "2 workers with 4 partitions each") { s in
+            s.workers.count == 2 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count == 4 }
+        }
+        let gen = try Proc("produce", ["produce", "--bootstrap", b8, "--count", "9000", "--rate", "3000"])
+        usleep(1_000_000)
+        coord.signal(SIGKILL)
+        _ = coord.wait(seconds: 5)
+        coord = try Proc("coordinator2", ["coordinator", "--config", path, "--bind", endpoint, "--bootstrap", b8])
+        #expect(coord.readLine()?.hasPrefix("coordinator ") == true, "\(coord.log)")
+        let restarted = Cluster(coordinator: coord, endpoint: endpoint, bootstrap: b8)
+        let after = try restarted.waitFor(seconds: 10, "both workers re-registered with their partitions") { s in
+            s.workers.count == 2 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count == 4 }
+        }
+        func owner(_ s: ClusterStatus) -> [Int32: String] {
+            Dictionary(s.workers.flatMap { w in w.partitions.map { ($0.partition, w.workerId) } }, uniquingKeysWith: { a, _ in a })
+        }
+        #expect(owner(after) == owner(before), "the map changed across the restart")
+        #expect(gen.wait(seconds: 60) == 0)
+        _ = try waitCommitted(restarted)
+        // The workers never stopped their partitions (the restart was shorter than the lease).
+        for w in ws { #expect(!w.log.contains("stopping all partitions"), "\(w.log)") }
+        for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
+}
