@@ -242,7 +242,11 @@ public final class WorkerService {
         guard !fresh.isEmpty else { return }
         do {
             try consumer.assign(fresh, start: .committed)
-            log.info("started partitions \(leases.map { "\($0.partition)@\($0.epoch)" })")
+            // Where we resume from, so status shows true commit and lag before the first record.
+            if let committed = try? consumer.committed(fresh, timeoutMs: 2000) {
+                for (tp, o) in committed where o >= 0 { parts[tp.partition]?.committed = o }
+            }
+            log.info("started partitions \(leases.map { "\($0.partition)@\($0.epoch)" }) at committed offsets \(fresh.map { parts[$0.partition]?.committed ?? -1 })")
         } catch {
             log.error("cannot start partitions: \(error)")
             for tp in fresh { parts[tp.partition] = nil }
