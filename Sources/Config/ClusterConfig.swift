@@ -27,6 +27,8 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         public var inputTopic = "events"
         public var outputTopic = "predictions"
         public var deadLetterTopic = "events.dlq"
+        /// Every global model version is written here (one partition; compacted on real brokers).
+        public var modelTopic = "tributary.models"
         /// Partitions of the input topic when Tributary creates it.
         public var partitions = 4
         /// Where workers commit input offsets (never used for group-protocol assignment).
@@ -78,13 +80,15 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             kafka.inputTopic = try t.string("input_topic", kafka.inputTopic)
             kafka.outputTopic = try t.string("output_topic", kafka.outputTopic)
             kafka.deadLetterTopic = try t.string("dead_letter_topic", kafka.deadLetterTopic)
+            kafka.modelTopic = try t.string("model_topic", kafka.modelTopic)
             kafka.partitions = try t.int("partitions", kafka.partitions, min: 1, max: 10_000)
             kafka.groupId = try t.string("group_id", kafka.groupId)
             kafka.client = try t.stringMap("client")
             kafka.consumer = try t.stringMap("consumer")
             kafka.producer = try t.stringMap("producer")
             for (key, name) in [("input_topic", kafka.inputTopic), ("output_topic", kafka.outputTopic),
-                                ("dead_letter_topic", kafka.deadLetterTopic), ("group_id", kafka.groupId)]
+                                ("dead_letter_topic", kafka.deadLetterTopic), ("model_topic", kafka.modelTopic),
+                                ("group_id", kafka.groupId)]
             where name.isEmpty {
                 throw ConfigError(line: t.table[key]?.line ?? 0, key: "kafka.\(key)", "must not be empty")
             }
@@ -230,6 +234,8 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var standardize = true
     /// Workers send weight deltas this often; the coordinator averages them. 0 = off.
     public var syncIntervalMs = 1000
+    /// Also write each global version to this JSON file (atomically); "" = Kafka topic only.
+    public var checkpointFile = ""
 
     public init() {}
 
@@ -239,5 +245,6 @@ public struct ModelSpec: Sendable, Codable, Equatable {
         l2 = try t.double("l2", l2, min: 0, max: 10)
         standardize = try t.bool("standardize", standardize)
         syncIntervalMs = try t.int("sync_interval_ms", syncIntervalMs, min: 0, max: 3_600_000)
+        checkpointFile = try t.string("checkpoint_file", checkpointFile)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Config
 import Kafka
+import Models
 import Wire
 import ZeroMQ
 import Runtime
@@ -18,8 +19,13 @@ public final class CoordinatorService {
     private var broker: EmbeddedBroker?
     private var admin: KafkaProducer?
     private var membership: Membership
+    private var aggregator: ModelAggregator
+    /// Writes model checkpoints (and, for real brokers, creates topics).
+    private let checkpoints: KafkaProducer
     private let started = Clock.nowMs()
     private var badMessages = 0
+    private var syncBytes = 0
+    private var syncBytesPerSecond = 0.0
 
     public init(config: ClusterConfig) throws {
         self.config = config
@@ -31,6 +37,7 @@ public final class CoordinatorService {
             for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic] {
                 try b.createTopic(t, partitions: k.partitions)
             }
+            try b.createTopic(k.modelTopic, partitions: 1)
             broker = b
             bootstrap = b.bootstrap
             log.info("embedded Kafka broker (librdkafka mock cluster, \(k.embeddedBrokers) brokers) at \(bootstrap); topics \(k.inputTopic), \(k.outputTopic), \(k.deadLetterTopic) with \(k.partitions) partitions")
@@ -41,9 +48,13 @@ public final class CoordinatorService {
             let a = try KafkaProducer(config: c)
             // Create only what is missing: a restart must be quick (workers hold their
             // partitions only for their lease), and some brokers never answer CreateTopics.
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic] {
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.modelTopic] {
                 if (try? a.partitionCount(topic: t, timeoutMs: 5000)) != nil { continue }
-                do { try a.createTopic(t, partitions: k.partitions, timeoutMs: 5000) } catch {
+                let model = t == k.modelTopic
+                do {
+                    try a.createTopic(t, partitions: model ? 1 : k.partitions,
+                                      configs: model ? ["cleanup.policy": "compact"] : [:], timeoutMs: 5000)
+                } catch {
                     log.warning("could not create topic \(t): \(error)")
                 }
             }
@@ -52,7 +63,15 @@ public final class CoordinatorService {
             }
             admin = a
         }
-        router = try ZmqSocket(context, .router, maxMessageSize: 1 << 20)
+        var pc = KafkaClientConfig(k.client)
+        pc["bootstrap.servers"] = bootstrap
+        for (key, v) in k.producer { pc[key] = v }
+        pc["message.max.bytes"] = pc["message.max.bytes"] ?? "100000000"
+        checkpoints = try admin ?? KafkaProducer(config: pc)
+        aggregator = ModelAggregator(width: config.features.featureNames.count,
+                                     syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs())
+        // Model deltas of large models travel on this link: allow them (64 MiB).
+        router = try ZmqSocket(context, .router, maxMessageSize: 64 << 20)
         try router.setRouterMandatory()
         do { try router.bind(config.coordinator.bind) } catch {
             throw ServiceError("cannot listen on coordinator.bind = \(config.coordinator.bind): \(error)")
@@ -68,6 +87,61 @@ public final class CoordinatorService {
             settings: .init(failureTimeoutMs: Int64(config.coordinator.failureTimeoutMs), startupGraceMs: grace),
             now: Clock.nowMs())
         log.info("listening on \(router.lastEndpoint) (workers connect to \(endpoint)); \(partitions) input partitions")
+        restoreCheckpoint()
+    }
+
+    /// Resumes the global model from the newest checkpoint in the model topic (or file).
+    private func restoreCheckpoint() {
+        var best: ModelCheckpoint?
+        if !config.model.checkpointFile.isEmpty, let d = FileManager.default.contents(atPath: config.model.checkpointFile) {
+            best = try? JSONDecoder().decode(ModelCheckpoint.self, from: d)
+        }
+        do {
+            var c = KafkaClientConfig(config.kafka.client)
+            c["bootstrap.servers"] = bootstrap
+            c["group.id"] = "tributary-coordinator-checkpoints"
+            c["fetch.wait.max.ms"] = "10"
+            let consumer = try KafkaConsumer(config: c)
+            let tp = TopicPartition(config.kafka.modelTopic, 0)
+            let wm = try consumer.queryWatermarks(tp, timeoutMs: 5000)
+            if wm.high > wm.low {
+                try consumer.assign([tp], start: .offset(wm.high - 1))
+                let deadline = Clock.nowMs() + 5000
+                var got = false
+                while !got && Clock.nowMs() < deadline {
+                    consumer.poll(timeoutMs: 100) { r in
+                        if let cp = try? JSONDecoder().decode(ModelCheckpoint.self, from: Data(r.value)),
+                           cp.version > (best?.version ?? -1) { best = cp }
+                        got = true
+                    }
+                }
+            }
+        } catch {
+            log.warning("cannot read model checkpoints from \(config.kafka.modelTopic): \(error)")
+        }
+        guard let cp = best else { return }
+        if cp.features != config.features.featureNames {
+            log.warning("checkpoint version \(cp.version) has other features (\(cp.features)); starting a new model")
+        } else if aggregator.restore(version: cp.version, parameters: cp.parameters) {
+            log.info("resumed global model version \(cp.version) from checkpoint")
+        }
+    }
+
+    private func checkpoint(_ u: ModelUpdate) {
+        let cp = ModelCheckpoint(version: u.version, parameters: u.parameters,
+                                 features: config.features.featureNames, wallMs: Clock.wallMs())
+        guard let data = try? JSONEncoder().encode(cp) else { return }
+        do {
+            try checkpoints.produce(topic: config.kafka.modelTopic, partition: 0, key: Array("model".utf8),
+                                    value: Array(data), tag: u.version)
+        } catch {
+            log.warning("model checkpoint \(u.version) not written: \(error)")
+        }
+        if !config.model.checkpointFile.isEmpty {
+            do { try data.write(to: URL(fileURLWithPath: config.model.checkpointFile), options: .atomic) } catch {
+                log.warning("model checkpoint file \(config.model.checkpointFile): \(error)")
+            }
+        }
     }
 
     /// Runs until `shouldStop()` returns true (checked at least every 100 ms).
@@ -75,6 +149,7 @@ public final class CoordinatorService {
         var lastTick: Int64 = 0
         var lastPing: Int64 = 0
         var lastMetadata = Clock.nowMs()
+        var lastRate = Clock.nowMs()
         while !shouldStop() {
             if zmqPollReadable([router], timeoutMs: 50)[0] {
                 // Drain what is there, bounded so ticks still happen under a flood.
@@ -87,6 +162,15 @@ public final class CoordinatorService {
             if now - lastTick >= 100 {
                 lastTick = now
                 execute(membership.handle(.tick, now: now))
+                for d in aggregator.tick(now: now) { executeModel(d) }
+                checkpoints.poll(timeoutMs: 0, onError: { log.warning("checkpoint producer: \($0)") }) { dr in
+                    if let e = dr.error { log.warning("model checkpoint \(dr.tag) not delivered: \(e)") }
+                }
+            }
+            if now - lastRate >= 1000 {
+                syncBytesPerSecond = Double(syncBytes) * 1000 / Double(now - lastRate)
+                syncBytes = 0
+                lastRate = now
             }
             if now - lastPing >= Int64(config.coordinator.heartbeatMs) {
                 lastPing = now
@@ -122,6 +206,16 @@ public final class CoordinatorService {
             reply(identity, isReq: isReq, .status(status()))
             return
         }
+        if case .modelDelta(let d) = msg {
+            syncBytes += frames.reduce(0) { $0 + $1.count }
+            // Only members may move the model.
+            guard let m = membership.members[printable(identity)], m.state != .dead, d.workerId == m.id else {
+                log.warning("ignored a model delta from non-member \(printable(identity))")
+                return
+            }
+            for dir in aggregator.receive(d) { executeModel(dir) }
+            return
+        }
         let from = printable(identity)
         execute(membership.handle(.message(from: from, msg), now: Clock.nowMs()))
     }
@@ -131,6 +225,22 @@ public final class CoordinatorService {
         try? router.send(frames, dontWait: true)
     }
 
+    private func executeModel(_ d: ModelAggregator.Directive) {
+        switch d {
+        case .log(let line): log.warning(line)
+        case .publish(let u):
+            log.debug("global model version \(u.version) from \(u.contributions.keys.sorted())")
+            let frames = WireCodec.encode(.modelUpdate(u))
+            for (id, m) in membership.members where m.state != .dead {
+                do {
+                    try router.send([Array(id.utf8)] + frames, dontWait: true)
+                    syncBytes += frames.reduce(0) { $0 + $1.count }
+                } catch { log.debug("cannot reach \(id): \(error)") }
+            }
+            checkpoint(u)
+        }
+    }
+
     private func execute(_ directives: [Membership.Directive]) {
         for d in directives {
             switch d {
@@ -138,7 +248,8 @@ public final class CoordinatorService {
             case .welcome(let to):
                 let lease = config.worker.leaseMs > 0 ? config.worker.leaseMs : config.coordinator.failureTimeoutMs * 2 / 3
                 send(to: to, .welcome(Welcome(workerId: to, bootstrap: bootstrap, config: config,
-                                              heartbeatMs: config.coordinator.heartbeatMs, leaseMs: lease)))
+                                              heartbeatMs: config.coordinator.heartbeatMs, leaseMs: lease,
+                                              modelVersion: aggregator.version, modelParameters: aggregator.parameters)))
             case .send(let to, let m): send(to: to, m)
             }
         }
@@ -158,14 +269,27 @@ public final class CoordinatorService {
                          lastHeartbeatMsAgo: now - m.lastSeenMs, report: m.report)
         }
         let k = config.kafka
-        return ClusterStatus(cluster: config.cluster.name, bootstrap: bootstrap, inputTopic: k.inputTopic,
-                             outputTopic: k.outputTopic, deadLetterTopic: k.deadLetterTopic,
-                             partitionCount: membership.slots.count, unassigned: membership.unassigned,
-                             workers: workers, uptimeMs: now - started)
+        var s = ClusterStatus(cluster: config.cluster.name, bootstrap: bootstrap, inputTopic: k.inputTopic,
+                              outputTopic: k.outputTopic, deadLetterTopic: k.deadLetterTopic,
+                              partitionCount: membership.slots.count, unassigned: membership.unassigned,
+                              workers: workers, uptimeMs: now - started)
+        s.modelVersion = aggregator.version
+        s.syncBytesPerSecond = syncBytesPerSecond
+        s.rejectedDeltas = aggregator.rejected.values.reduce(0, +)
+        return s
     }
 }
 
 func printable(_ id: [UInt8]) -> String {
     if id.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return String(decoding: id, as: UTF8.self) }
     return "0x" + id.map { String(format: "%02x", $0) }.joined()
+}
+
+/// What the model topic (and checkpoint file) holds for each global version.
+public struct ModelCheckpoint: Codable, Sendable, Equatable {
+    public var version: Int
+    public var parameters: [Double]
+    /// The feature names the parameters belong to (a checkpoint of another spec is not used).
+    public var features: [String]
+    public var wallMs: Int64
 }

@@ -149,7 +149,8 @@ public struct Membership: Sendable {
             for p in slots.indices where slots[p].movingTo == from { slots[p].movingTo = nil }
             members[from] = nil
 
-        case .statusRequest, .welcome, .assign, .revoke, .ping, .reregister, .status, .error:
+        case .statusRequest, .welcome, .assign, .revoke, .ping, .reregister, .status, .error,
+             .modelDelta, .modelUpdate:
             break  // not ours to handle here (status is answered by the shell)
         }
     }

@@ -32,8 +32,9 @@ func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3) th
 
 func formatStatus(_ s: ClusterStatus) -> String {
     var out = "cluster \(s.cluster)  bootstrap \(s.bootstrap)  input \(s.inputTopic) (\(s.partitionCount) partitions)  up \(s.uptimeMs / 1000)s\n"
+    out += "global model v\(s.modelVersion)  sync \(String(format: "%.0f", s.syncBytesPerSecond)) B/s  rejected deltas \(s.rejectedDeltas)\n"
     out += "WORKER".padding(24) + "HOST".padding(14) + "PID".padding(8) + "STATE".padding(9)
-        + "PARTITIONS".padding(22) + "EVENTS/S".padding(10) + "PROCESSED".padding(11) + "LAG".padding(9) + "DLQ".padding(7) + "ACC".padding(7) + "BEAT\n"
+        + "PARTITIONS".padding(22) + "EVENTS/S".padding(10) + "PROCESSED".padding(11) + "LAG".padding(9) + "DLQ".padding(7) + "ACC".padding(7) + "MODEL".padding(7) + "BEAT\n"
     for w in s.workers {
         let r = w.report
         let parts = w.partitions.map { "\($0.partition)@\($0.epoch)" }.joined(separator: ",")
@@ -42,7 +43,8 @@ func formatStatus(_ s: ClusterStatus) -> String {
             + (parts.isEmpty ? "-" : parts).padding(22)
             + String(format: "%.0f", r?.eventsPerSecond ?? 0).padding(10) + String(r?.processed ?? 0).padding(11)
             + String(lag).padding(9) + String(r?.deadLetters ?? 0).padding(7)
-            + String(format: "%.3f", r?.accuracy ?? 0).padding(7) + "\(w.lastHeartbeatMsAgo)ms ago\n"
+            + String(format: "%.3f", r?.accuracy ?? 0).padding(7) + "v\(r?.modelVersion ?? 0)".padding(7)
+            + "\(w.lastHeartbeatMsAgo)ms ago\n"
     }
     let un = s.unassigned.isEmpty ? "none" : s.unassigned.map(String.init).joined(separator: ",")
     out += "total: \(s.workers.count) workers, \(String(format: "%.0f", s.totalEventsPerSecond)) events/s, \(s.totalProcessed) processed, \(s.totalDeadLetters) dead letters, accuracy \(String(format: "%.4f", s.accuracy)), unassigned partitions: \(un)"

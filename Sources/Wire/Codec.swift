@@ -42,6 +42,8 @@ public enum WireCodec {
         case .heartbeat(let b): body = e(b)
         case .revoked(let b): body = e(b)
         case .leaving(let b): body = e(b)
+        case .modelDelta(let b): return [tag, e(b), packDoubles(b.delta)]
+        case .modelUpdate(let b): return [tag, e(b), packDoubles(b.parameters)]
         case .welcome(let b): body = e(b)
         case .assign(let b): body = e(b)
         case .revoke(let b): body = e(b)
@@ -56,7 +58,7 @@ public enum WireCodec {
 
     /// Decodes [tag, body]; anything else is a typed error, never a crash.
     public static func decode(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> WireMessage {
-        guard frames.count == 2 else { throw .malformed("expected 2 frames, got \(frames.count)") }
+        guard frames.count == 2 || frames.count == 3 else { throw .malformed("expected 2 or 3 frames, got \(frames.count)") }
         let t = frames[frames.startIndex]
         guard t == tag else { throw .wrongVersion(String(decoding: t.prefix(16), as: UTF8.self)) }
         let data = Data(frames[frames.startIndex + 1])
@@ -74,6 +76,14 @@ public enum WireCodec {
         case "heartbeat": return .heartbeat(try d(WorkerReport.self))
         case "revoked": return .revoked(try d(Revoked.self))
         case "leaving": return .leaving(try d(Leaving.self))
+        case "model_delta":
+            var m = try d(ModelDelta.self)
+            m.delta = try unpackDoubles(frames)
+            return .modelDelta(m)
+        case "model_update":
+            var m = try d(ModelUpdate.self)
+            m.parameters = try unpackDoubles(frames)
+            return .modelUpdate(m)
         case "welcome": return .welcome(try d(Welcome.self))
         case "assign": return .assign(try d(Assignment.self))
         case "revoke": return .revoke(try d(Assignment.self))
@@ -83,6 +93,25 @@ public enum WireCodec {
         case "status": return .status(try d(ClusterStatus.self))
         case "error": return .error(try d(WireFailure.self))
         default: throw .unknownType(String(type.prefix(64)))
+        }
+    }
+
+    /// Parameters travel as raw little-endian float64 (a 2^20-weight model is 8 MiB, not
+    /// ~20 MiB of JSON text, and needs no parsing).
+    static func packDoubles(_ v: [Double]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: v.count * 8)
+        out.withUnsafeMutableBytes { buf in
+            for (i, d) in v.enumerated() { buf.storeBytes(of: d.bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self) }
+        }
+        return out
+    }
+
+    static func unpackDoubles(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> [Double] {
+        guard frames.count == 3 else { throw .malformed("model parameters frame missing") }
+        let f = frames[frames.startIndex + 2]
+        guard f.count % 8 == 0 else { throw .malformed("parameter frame of \(f.count) bytes is not a whole number of float64") }
+        return f.withUnsafeBytes { buf in
+            (0..<f.count / 8).map { Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
         }
     }
 }

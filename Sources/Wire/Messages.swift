@@ -14,11 +14,15 @@ public enum WireMessage: Sendable, Equatable {
     case heartbeat(WorkerReport)
     case revoked(Revoked)
     case leaving(Leaving)
+    /// What a worker's model learnt since the global version it last adopted.
+    case modelDelta(ModelDelta)
     // coordinator -> worker
     case welcome(Welcome)
     case assign(Assignment)
     case revoke(Assignment)
     case ping(Ping)
+    /// A new global model version (sent to every worker on its own link, so none is missed).
+    case modelUpdate(ModelUpdate)
     /// "I do not know you (any more): say hello again." Sent after a coordinator restart or
     /// to a worker already declared dead.
     case reregister(Reregister)
@@ -33,6 +37,8 @@ public enum WireMessage: Sendable, Equatable {
         case .heartbeat: "heartbeat"
         case .revoked: "revoked"
         case .leaving: "leaving"
+        case .modelDelta: "model_delta"
+        case .modelUpdate: "model_update"
         case .welcome: "welcome"
         case .assign: "assign"
         case .revoke: "revoke"
@@ -78,12 +84,18 @@ public struct Welcome: Sendable, Codable, Equatable {
     public var heartbeatMs: Int
     /// Stop all partitions when nothing is heard from the coordinator for this long.
     public var leaseMs: Int
-    public init(workerId: String, bootstrap: String, config: ClusterConfig, heartbeatMs: Int, leaseMs: Int) {
+    /// The global model to start from (version 0 = untrained).
+    public var modelVersion: Int
+    public var modelParameters: [Double]
+    public init(workerId: String, bootstrap: String, config: ClusterConfig, heartbeatMs: Int, leaseMs: Int,
+                modelVersion: Int = 0, modelParameters: [Double] = []) {
         self.workerId = workerId
         self.bootstrap = bootstrap
         self.config = config
         self.heartbeatMs = heartbeatMs
         self.leaseMs = leaseMs
+        self.modelVersion = modelVersion
+        self.modelParameters = modelParameters
     }
 }
 
@@ -101,6 +113,52 @@ public struct Revoked: Sendable, Codable, Equatable {
         self.workerId = workerId
         self.partitions = partitions
         self.committed = committed
+    }
+}
+
+/// Frame 2 carries the parameters (little-endian float64); the JSON says how many.
+public struct ModelDelta: Sendable, Codable, Equatable {
+    public var workerId: String
+    /// Per-worker sequence number: the update that merged it names it back.
+    public var seq: Int
+    public var baseVersion: Int
+    public var samples: Int
+    public var delta: [Double]
+    public init(workerId: String, seq: Int, baseVersion: Int, samples: Int, delta: [Double]) {
+        self.workerId = workerId
+        self.seq = seq
+        self.baseVersion = baseVersion
+        self.samples = samples
+        self.delta = delta
+    }
+    enum CodingKeys: String, CodingKey { case workerId, seq, baseVersion, samples }
+    public init(from d: Decoder) throws {
+        let c = try d.container(keyedBy: CodingKeys.self)
+        workerId = try c.decode(String.self, forKey: .workerId)
+        seq = try c.decode(Int.self, forKey: .seq)
+        baseVersion = try c.decode(Int.self, forKey: .baseVersion)
+        samples = try c.decode(Int.self, forKey: .samples)
+        delta = []
+    }
+}
+
+/// A global model version. Frame 2 carries the parameters.
+public struct ModelUpdate: Sendable, Codable, Equatable {
+    public var version: Int
+    /// worker id -> the delta `seq` merged into this version.
+    public var contributions: [String: Int]
+    public var parameters: [Double]
+    public init(version: Int, contributions: [String: Int], parameters: [Double]) {
+        self.version = version
+        self.contributions = contributions
+        self.parameters = parameters
+    }
+    enum CodingKeys: String, CodingKey { case version, contributions }
+    public init(from d: Decoder) throws {
+        let c = try d.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        contributions = try c.decode([String: Int].self, forKey: .contributions)
+        parameters = []
     }
 }
 
@@ -203,6 +261,10 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     public var unassigned: [Int32]
     public var workers: [WorkerStatus]
     public var uptimeMs: Int64
+    public var modelVersion: Int = 0
+    /// Bytes of model deltas received plus updates sent, per second (last interval).
+    public var syncBytesPerSecond: Double = 0
+    public var rejectedDeltas: Int = 0
     public init(cluster: String, bootstrap: String, inputTopic: String, outputTopic: String, deadLetterTopic: String,
                 partitionCount: Int, unassigned: [Int32], workers: [WorkerStatus], uptimeMs: Int64) {
         self.cluster = cluster

@@ -58,6 +58,7 @@ public final class WorkerService {
     var metrics = BinaryMetrics()
     var lastHeardMs: Int64 = 0
     var welcomed = false
+    var sync = SyncState()
 
     public init(options: WorkerOptions) throws {
         self.options = options
@@ -80,6 +81,8 @@ public final class WorkerService {
         var lastHello: Int64 = 0
         var lastHeartbeat: Int64 = 0
         var lastCommit: Int64 = 0
+        var lastSync = Clock.nowMs()
+        var pendingSince: Int64 = 0
         var rateWindowStart = Clock.nowMs()
         var rateWindowCount: Int64 = 0
         while !shouldStop() {
@@ -111,6 +114,17 @@ public final class WorkerService {
                 rateWindowStart = now
                 rateWindowCount = report.processed
                 send(.heartbeat(currentReport()))
+            }
+            let syncMs = Int64(config?.model.syncIntervalMs ?? 0)
+            if welcomed && syncMs > 0 && now - lastSync >= syncMs, let m = model {
+                lastSync = now
+                // A delta never merged (coordinator restarted, delta rejected) is abandoned
+                // after 5 intervals; its progress is still in `local − base`, so none is lost.
+                if sync.pending != nil && now - pendingSince > 5 * syncMs { sync.abandonPending() }
+                if let d = sync.makeDelta(current: m.model.parameters, worker: options.workerId) {
+                    pendingSince = now
+                    send(.modelDelta(d))
+                }
             }
             // Data plane.
             if let consumer, !parts.isEmpty {
@@ -171,6 +185,14 @@ public final class WorkerService {
         case .assign(let a): start(a.partitions)
         case .revoke(let a): stop(partitions: a.partitions.map(\.partition), ack: true)
         case .ping: break
+        case .modelUpdate(let u):
+            guard var m = model, u.parameters.count == m.model.parameters.count else {
+                log.warning("ignored model version \(u.version): \(u.parameters.count) parameters")
+                break
+            }
+            m.model.setParameters(sync.rebase(current: m.model.parameters, onto: u, me: options.workerId))
+            model = m
+            report.modelVersion = u.version
         case .reregister(let r):
             // Several may arrive at once (one per queued heartbeat): answer the first; the
             // hello loop repeats it until a welcome arrives.
@@ -222,7 +244,14 @@ public final class WorkerService {
         event = p.parser.makeEvent()
         features = .init(repeating: 0, count: p.width)
         let m = w.config.model
-        model = OnlineClassifier(width: p.width, learningRate: m.learningRate, l2: m.l2, standardize: m.standardize)
+        var classifier = OnlineClassifier(width: p.width, learningRate: m.learningRate, l2: m.l2, standardize: m.standardize)
+        // Start from the cluster's global model (the scaler stays local: see ARCHITECTURE.md).
+        if w.modelVersion > 0 && w.modelParameters.count == classifier.model.parameters.count {
+            classifier.model.setParameters(w.modelParameters)
+        }
+        sync = SyncState(version: w.modelVersion, base: classifier.model.parameters)
+        report.modelVersion = w.modelVersion
+        model = classifier
         config = w.config
         bootstrap = w.bootstrap
         log.info("registered; Kafka at \(w.bootstrap), input \(k.inputTopic), \(p.width) features")
@@ -333,6 +362,7 @@ public final class WorkerService {
         if let y = event.label {
             metrics.update(probability: score, label: y)
             report.labelled += 1
+            sync.samples += 1
         }
         writer.prediction(partition: p, offset: rec.offset, key: event.key, score: score, label: event.label,
                           modelVersion: report.modelVersion, worker: options.workerId, epoch: run.lease.epoch,

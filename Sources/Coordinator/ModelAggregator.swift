@@ -1,0 +1,72 @@
+import Models
+import Wire
+
+/// The global model as a value type: deltas in, new versions out. Pure (no I/O, time is
+/// passed in), like `Membership`.
+///
+/// Merge rule (docs/ARCHITECTURE.md): every sync interval, the deltas received since the last
+/// version are validated and merged by sample-weighted averaging (`ModelAveraging.merge`):
+///   w(v+1) = w(v) + Σ nᵢ·Δᵢ / Σ nᵢ
+/// A worker keeps at most one delta in flight; a newer one from the same worker replaces
+/// an unmerged older one only if it carries the older one's progress (the worker never
+/// sends a second before the first is merged, so this does not happen in practice).
+/// Stale deltas (taken against an older version) are merged all the same: they are real
+/// learning, and averaging bounds their effect. Invalid deltas (wrong size, NaN/Inf, no
+/// samples) are rejected and counted against their worker.
+public struct ModelAggregator: Sendable {
+    public private(set) var version: Int
+    public private(set) var parameters: [Double]
+    public let syncIntervalMs: Int64
+    private var pending: [String: ModelDelta] = [:]
+    private var lastMerge: Int64
+    public private(set) var rejected: [String: Int] = [:]
+
+    public enum Directive: Sendable, Equatable {
+        /// Send this version to every live worker and checkpoint it.
+        case publish(ModelUpdate)
+        case log(String)
+    }
+
+    public init(width: Int, syncIntervalMs: Int, now: Int64, version: Int = 0, parameters: [Double]? = nil) {
+        self.version = version
+        self.parameters = parameters ?? .init(repeating: 0, count: width + 1)
+        self.syncIntervalMs = Int64(syncIntervalMs)
+        lastMerge = now
+    }
+
+    public var width: Int { parameters.count }
+
+    public mutating func receive(_ d: ModelDelta) -> [Directive] {
+        do {
+            try ModelAveraging.validate(ParameterDelta(worker: d.workerId, baseVersion: d.baseVersion,
+                                                       samples: d.samples, delta: d.delta), width: width)
+        } catch {
+            rejected[d.workerId, default: 0] += 1
+            return [.log("rejected model delta \(d.seq) from \(d.workerId): \(error)")]
+        }
+        pending[d.workerId] = d
+        return []
+    }
+
+    /// Merges what arrived once the sync interval has passed.
+    public mutating func tick(now: Int64) -> [Directive] {
+        guard syncIntervalMs > 0, now - lastMerge >= syncIntervalMs, !pending.isEmpty else { return [] }
+        lastMerge = now
+        let deltas = pending.values.sorted { $0.workerId < $1.workerId }
+        parameters = ModelAveraging.merge(global: parameters, deltas: deltas.map {
+            ParameterDelta(worker: $0.workerId, baseVersion: $0.baseVersion, samples: $0.samples, delta: $0.delta)
+        })
+        version += 1
+        let contributions = Dictionary(uniqueKeysWithValues: deltas.map { ($0.workerId, $0.seq) })
+        pending.removeAll()
+        return [.publish(ModelUpdate(version: version, contributions: contributions, parameters: parameters))]
+    }
+
+    /// Resume from a checkpoint (never backwards).
+    public mutating func restore(version v: Int, parameters p: [Double]) -> Bool {
+        guard v >= version, p.count == width, p.allSatisfy(\.isFinite) else { return false }
+        version = v
+        parameters = p
+        return true
+    }
+}

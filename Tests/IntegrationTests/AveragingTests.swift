@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+import Config
+import Wire
+import ZeroMQ
+
+/// The coordinator's averaging over real ZeroMQ: test-driven DEALER sockets register as
+/// workers (the coordinator cannot tell them from real ones) and send known deltas.
+@Suite("Parameter averaging, live", .serialized)
+struct AveragingTests {
+    static let width = ClusterConfig().features.featureNames.count + 1
+
+    final class FakeWorker {
+        let socket: ZmqSocket
+        let id: String
+        init(_ ctx: ZmqContext, _ endpoint: String, _ id: String) throws {
+            self.id = id
+            socket = try ZmqSocket(ctx, .dealer, lingerMs: 0)
+            try socket.setIdentity(Array(id.utf8))
+            try socket.connect(endpoint)
+            try socket.send(WireCodec.encode(.hello(Hello(workerId: id, host: "test", pid: 1, held: []))))
+        }
+        /// Reads messages until `match` returns a value (answers nothing; heartbeats via `beat`).
+        func await<T>(seconds: Double, _ match: (WireMessage) -> T?) throws -> T {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                try socket.send(WireCodec.encode(.heartbeat(WorkerReport(workerId: id))))
+                if zmqPollReadable([socket], timeoutMs: 100)[0], let m = try? WireCodec.decode(try socket.receive()[...]),
+                   let v = match(m) { return v }
+            }
+            throw HarnessError("\(id): nothing matching within \(seconds) s")
+        }
+    }
+
+    @Test("three workers' known deltas give exactly the sample-weighted average, versioned")
+    func handCheckedMerge() throws {
+        let cluster = try Cluster.start(config: "[model]\nsync_interval_ms = 300\n[kafka]\npartitions = 3")
+        let ctx = ZmqContext()
+        let ws = try ["a", "b", "c"].map { try FakeWorker(ctx, cluster.endpoint, $0) }
+        let w = Self.width
+        for fw in ws {
+            let welcome = try fw.await(seconds: 10) { if case .welcome(let x) = $0 { return x } else { return nil } }
+            #expect(welcome.modelVersion == 0 && welcome.modelParameters == [Double](repeating: 0, count: w))
+        }
+        let samples = [100, 300, 600]
+        var deltas: [[Double]] = []
+        for k in 0..<3 {
+            let sign: Double = k == 1 ? -0.5 : 1
+            deltas.append((0..<w).map { i in Double((k + 1) * (i + 1)) * sign })
+        }
+        for (k, fw) in ws.enumerated() {
+            try fw.socket.send(WireCodec.encode(.modelDelta(ModelDelta(workerId: fw.id, seq: 1, baseVersion: 0,
+                                                                       samples: samples[k], delta: deltas[k]))))
+        }
+        let update = try ws[0].await(seconds: 10) { m -> ModelUpdate? in
+            if case .modelUpdate(let u) = m, u.contributions.count == 3 { return u } else { return nil }
+        }
+        #expect(update.contributions == ["a": 1, "b": 1, "c": 1])
+        #expect(update.version == 1)
+        for i in 0..<w {
+            let expected = (0.1 * deltas[0][i] + 0.3 * deltas[1][i] + 0.6 * deltas[2][i])
+            #expect(abs(update.parameters[i] - expected) < 1e-12, "parameter \(i): \(update.parameters[i]) vs \(expected)")
+        }
+        // Every worker receives the same version.
+        for fw in ws.dropFirst() {
+            let u = try fw.await(seconds: 5) { m -> ModelUpdate? in if case .modelUpdate(let u) = m { return u } else { return nil } }
+            #expect(u == update)
+        }
+        #expect(try cluster.status().modelVersion == 1)
+
+        // A poisoned delta (NaN) is rejected and counted; the model does not move.
+        try ws[1].socket.send(WireCodec.encode(.modelDelta(ModelDelta(workerId: "b", seq: 2, baseVersion: 1, samples: 10,
+                                                                      delta: [Double](repeating: .nan, count: w)))))
+        let s = try cluster.waitFor(seconds: 5, "the NaN delta counted as rejected") { $0.rejectedDeltas == 1 }
+        #expect(s.modelVersion == 1)
+    }
+
+    @Test("kill -9 and restart the coordinator: the global version continues from the checkpoint")
+    func checkpointResume() throws {
+        let path = NSTemporaryDirectory() + "avg-\(getpid()).conf"
+        try "[model]\nsync_interval_ms = 300\n[kafka]\npartitions = 4".write(toFile: path, atomically: true, encoding: .utf8)
+        let broker = try Proc("broker", ["broker", "--config", path, "--brokers", "1"])
+        let bootstrap = String(try #require(broker.readLine()).dropFirst("bootstrap ".count))
+        var coord = try Proc("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*", "--bootstrap", bootstrap])
+        let endpoint = try #require(coord.readLine()).split(separator: " ").map(String.init)[1]
+        var cluster = Cluster(coordinator: coord, endpoint: endpoint, bootstrap: bootstrap)
+        let workers = try ["m1", "m2"].map { try cluster.worker($0) }
+        try cluster.waitFor(seconds: 20, "2 workers") { $0.workers.count == 2 && $0.unassigned.isEmpty }
+        let gen = try Proc("produce", ["produce", "--bootstrap", bootstrap, "--count", "20000", "--rate", "4000"])
+        let before = try cluster.waitFor(seconds: 20, "a few global versions") { $0.modelVersion >= 3 }
+        coord.signal(SIGKILL)
+        _ = coord.wait(seconds: 5)
+        coord = try Proc("coordinator2", ["coordinator", "--config", path, "--bind", endpoint, "--bootstrap", bootstrap])
+        _ = coord.readLine()
+        cluster = Cluster(coordinator: coord, endpoint: endpoint, bootstrap: bootstrap)
+        // Right after the restart: resumed, never behind what was published before the kill.
+        let resumed = try cluster.status()
+        #expect(resumed.modelVersion >= before.modelVersion)
+        #expect(coord.log.contains("resumed global model version"), "\(coord.log)")
+        // Workers re-register, follow the new coordinator's versions and keep what they learnt:
+        // their progressive accuracy stays high.
+        let later = try cluster.waitFor(seconds: 20, "new versions after the restart, workers reporting") { s in
+            s.modelVersion > resumed.modelVersion && s.workers.count == 2 && s.workers.allSatisfy { $0.report != nil }
+        }
+        #expect(later.accuracy > 0.8)
+        #expect(later.workers.allSatisfy { ($0.report?.modelVersion ?? 0) > before.modelVersion - 1 })
+        #expect(gen.wait(seconds: 60) == 0)
+        for w in workers { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
+}

@@ -1,0 +1,78 @@
+import Testing
+@testable import Coordinator
+@testable import Worker
+import Wire
+
+@Suite("Parameter averaging")
+struct SyncTests {
+    @Test("aggregator merges pending deltas into the next version, sample-weighted")
+    func aggregator() {
+        var a = ModelAggregator(width: 2, syncIntervalMs: 1000, now: 0)  // 3 parameters
+        let r1 = a.receive(ModelDelta(workerId: "a", seq: 1, baseVersion: 0, samples: 1, delta: [3, 0, 0]))
+        let r2 = a.receive(ModelDelta(workerId: "b", seq: 4, baseVersion: 0, samples: 3, delta: [-1, 4, 0]))
+        #expect(r1.isEmpty && r2.isEmpty)
+        let early = a.tick(now: 500)
+        #expect(early.isEmpty)  // not before the interval
+        let d = a.tick(now: 1000)
+        #expect(d == [.publish(ModelUpdate(version: 1, contributions: ["a": 1, "b": 4], parameters: [0, 3, 0]))])
+        let idle = a.tick(now: 2500)
+        #expect(idle.isEmpty)  // nothing pending: no empty versions
+    }
+
+    @Test("aggregator rejects a NaN or wrong-sized delta and counts it against its worker")
+    func rejects() {
+        var a = ModelAggregator(width: 1, syncIntervalMs: 10, now: 0)
+        let r1 = a.receive(ModelDelta(workerId: "bad", seq: 1, baseVersion: 0, samples: 5, delta: [.nan, 0]))
+        let r2 = a.receive(ModelDelta(workerId: "bad", seq: 2, baseVersion: 0, samples: 5, delta: [1, 2, 3]))
+        #expect(!r1.isEmpty && !r2.isEmpty)
+        #expect(a.rejected["bad"] == 2)
+        let t = a.tick(now: 100)
+        #expect(t.isEmpty)
+        #expect(a.parameters == [0, 0])
+    }
+
+    @Test("restore never goes backwards")
+    func restore() {
+        var a = ModelAggregator(width: 1, syncIntervalMs: 10, now: 0, version: 5, parameters: [1, 1])
+        let back = a.restore(version: 4, parameters: [2, 2])
+        let forward = a.restore(version: 9, parameters: [2, 2])
+        #expect(!back && forward)
+        #expect(a.version == 9)
+    }
+
+    @Test("worker rebase keeps what was learnt after the delta, counts nothing twice")
+    func rebase() {
+        var s = SyncState(version: 0, base: [0, 0])
+        s.samples = 10
+        let d = s.makeDelta(current: [1, 2], worker: "w")!
+        #expect(d.delta == [1, 2] && d.samples == 10 && d.seq == 1)
+        let second = s.makeDelta(current: [5, 5], worker: "w")
+        #expect(second == nil)  // one in flight at a time
+        // Meanwhile the worker learnt more: local = [1.5, 2]. The global merged our delta.
+        let local = s.rebase(current: [1.5, 2], onto: ModelUpdate(version: 1, contributions: ["w": 1], parameters: [0.5, 1]), me: "w")
+        #expect(local == [1.0, 1.0])  // global + (local − snapshot) = [0.5+0.5, 1+0]
+        #expect(s.pending == nil && s.base == [0.5, 1] && s.version == 1)
+    }
+
+    @Test("a version without our delta keeps all our progress; the delta merges later")
+    func rebaseNotMerged() {
+        var s = SyncState(version: 0, base: [0])
+        s.samples = 1
+        _ = s.makeDelta(current: [2], worker: "w")                   // pending: +2
+        var local = s.rebase(current: [3], onto: ModelUpdate(version: 1, contributions: ["x": 1], parameters: [10]), me: "w")
+        #expect(local == [13])                                      // 10 + (3 − 0)
+        local = s.rebase(current: local, onto: ModelUpdate(version: 2, contributions: ["w": 1], parameters: [12]), me: "w")
+        #expect(local == [13])                                      // 12 + (13 − (10 + 2 − 0)) = 13
+        #expect(s.pending == nil)
+    }
+
+    @Test("an abandoned delta's samples count again")
+    func abandon() {
+        var s = SyncState(version: 0, base: [0])
+        s.samples = 7
+        _ = s.makeDelta(current: [1], worker: "w")
+        s.abandonPending()
+        let d = s.makeDelta(current: [1.5], worker: "w")!
+        #expect(d.samples == 7 && d.delta == [1.5])
+    }
+}
