@@ -25,6 +25,8 @@ public final class CoordinatorService {
     private let started = Clock.nowMs()
     private var badMessages = 0
     private var syncBytes = 0
+    /// The newest version checkpointed and sent to workers.
+    private var publishedVersion = 0
     private var syncBytesPerSecond = 0.0
 
     public init(config: ClusterConfig) throws {
@@ -123,6 +125,7 @@ public final class CoordinatorService {
         if cp.features != config.features.featureNames {
             log.warning("checkpoint version \(cp.version) has other features (\(cp.features)); starting a new model")
         } else if aggregator.restore(version: cp.version, parameters: cp.parameters) {
+            publishedVersion = cp.version
             log.info("resumed global model version \(cp.version) from checkpoint")
         }
     }
@@ -134,6 +137,11 @@ public final class CoordinatorService {
         do {
             try checkpoints.produce(topic: config.kafka.modelTopic, partition: 0, key: Array("model".utf8),
                                     value: Array(data), tag: u.version)
+            // Bounded wait: with the broker down the model still moves on (logged).
+            var failure: KafkaError?
+            if checkpoints.drain(timeoutMs: 5000, { if let e = $0.error { failure = e } }) > 0 || failure != nil {
+                log.warning("model checkpoint \(u.version) not confirmed: \(failure.map { "\($0)" } ?? "timeout")")
+            }
         } catch {
             log.warning("model checkpoint \(u.version) not written: \(error)")
         }
@@ -163,9 +171,6 @@ public final class CoordinatorService {
                 lastTick = now
                 execute(membership.handle(.tick, now: now))
                 for d in aggregator.tick(now: now) { executeModel(d) }
-                checkpoints.poll(timeoutMs: 0, onError: { log.warning("checkpoint producer: \($0)") }) { dr in
-                    if let e = dr.error { log.warning("model checkpoint \(dr.tag) not delivered: \(e)") }
-                }
             }
             if now - lastRate >= 1000 {
                 syncBytesPerSecond = Double(syncBytes) * 1000 / Double(now - lastRate)
@@ -230,6 +235,10 @@ public final class CoordinatorService {
         case .log(let line): log.warning(line)
         case .publish(let u):
             log.debug("global model version \(u.version) from \(u.contributions.keys.sorted())")
+            // Write-ahead: a version is checkpointed before anyone sees it, so a restarted
+            // coordinator never resumes behind a version a worker already runs.
+            checkpoint(u)
+            publishedVersion = u.version
             let frames = WireCodec.encode(.modelUpdate(u))
             for (id, m) in membership.members where m.state != .dead {
                 do {
@@ -237,7 +246,6 @@ public final class CoordinatorService {
                     syncBytes += frames.reduce(0) { $0 + $1.count }
                 } catch { log.debug("cannot reach \(id): \(error)") }
             }
-            checkpoint(u)
         }
     }
 
@@ -273,7 +281,7 @@ public final class CoordinatorService {
                               outputTopic: k.outputTopic, deadLetterTopic: k.deadLetterTopic,
                               partitionCount: membership.slots.count, unassigned: membership.unassigned,
                               workers: workers, uptimeMs: now - started)
-        s.modelVersion = aggregator.version
+        s.modelVersion = publishedVersion
         s.syncBytesPerSecond = syncBytesPerSecond
         s.rejectedDeltas = aggregator.rejected.values.reduce(0, +)
         return s
