@@ -112,6 +112,21 @@ struct EndToEndTests {
         #expect(workers.count == 2)
         let partitions = workers.flatMap { ($0["partitions"] as? [[String: Any]] ?? []).compactMap { $0["partition"] as? Int } }
         #expect(partitions.sorted() == [0, 1, 2, 3])
+        // The documented pyzmq example reads the same status.
+        let py = Process()
+        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        py.arguments = ["python3", repoRoot + "/tools/status.py", cluster.endpoint]
+        let pipe = Pipe()
+        py.standardOutput = pipe
+        try py.run()
+        let pyOut = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        py.waitUntilExit()
+        #expect(py.terminationStatus == 0, "tools/status.py: \(pyOut)")
+        let resultLine = try #require(pyOut.split(separator: "\n").first { $0.hasPrefix("RESULT ") })
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(resultLine.dropFirst(7).utf8)) as? [String: Any])
+        #expect(summary["workers"] as? Int == 2)
+        #expect(summary["partitions"] as? [Int] == [0, 1, 2, 3])
+
         for w in [w1, w2] { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
 
         // An absent coordinator: a clear error, not a hang.

@@ -174,3 +174,10 @@ func highWatermarks(bootstrap: String, topic: String) throws -> [Int32: Int64] {
     for p in 0..<n { out[Int32(p)] = try c.queryWatermarks(TopicPartition(topic, Int32(p))).high }
     return out
 }
+
+/// The repository's root (tools/, cluster.conf).
+let repoRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
