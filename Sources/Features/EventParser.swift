@@ -62,15 +62,27 @@ public struct EventParser: Sendable {
     let timestampPath: String
     let labelPath: String
 
-    // Path trie. Node 0 is the root object.
+    // Path trie, flattened into plain-data arrays (no per-lookup retain/release on the hot
+    // path). Node 0 is the root object; a node's children are children[start..<start+count].
     struct Node: Sendable {
-        var children: [(name: [UInt8], node: Int)] = []
+        var childStart = 0
+        var childCount = 0
         var slot: Slot? = nil
+    }
+    /// A field name to match: its first <= 8 bytes packed into `prefix` (one compare decides
+    /// for short names such as "user", "ts", "f0"), the rest checked in `names`.
+    struct Child: Sendable {
+        var prefix: UInt64
+        var length: Int
+        var nameOffset: Int
+        var node: Int
     }
     enum Slot: Sendable, Equatable {
         case key, timestamp, label, numeric(Int)
     }
     var nodes: [Node] = [Node()]
+    var children: [Child] = []
+    var names: [UInt8] = []
 
     public init(keyPath: String, timestampPath: String, labelPath: String, numericPaths: [String]) {
         self.keyPath = keyPath
@@ -79,25 +91,65 @@ public struct EventParser: Sendable {
         var unique: [String] = []
         for p in numericPaths where !unique.contains(p) { unique.append(p) }
         self.numericPaths = unique
+        // Build a nested tree first, then flatten it breadth-first.
+        final class Tree {
+            var kids: [(String, Tree)] = []
+            var slot: Slot?
+        }
+        let root = Tree()
+        func add(_ path: String, _ slot: Slot) {
+            var cur = root
+            for part in path.split(separator: ".", omittingEmptySubsequences: false).map(String.init) {
+                if let c = cur.kids.first(where: { $0.0 == part }) { cur = c.1 } else {
+                    let t = Tree()
+                    cur.kids.append((part, t))
+                    cur = t
+                }
+            }
+            cur.slot = slot
+        }
         add(keyPath, .key)
         if !timestampPath.isEmpty { add(timestampPath, .timestamp) }
         if !labelPath.isEmpty { add(labelPath, .label) }
         for (i, p) in unique.enumerated() { add(p, .numeric(i)) }
-    }
-
-    private mutating func add(_ path: String, _ slot: Slot) {
-        var cur = 0
-        for part in path.split(separator: ".", omittingEmptySubsequences: false) {
-            let name = Array(part.utf8)
-            if let c = nodes[cur].children.first(where: { $0.name == name }) {
-                cur = c.node
-            } else {
-                nodes.append(Node())
-                nodes[cur].children.append((name, nodes.count - 1))
-                cur = nodes.count - 1
+        var queue: [(Tree, Int)] = [(root, 0)]
+        nodes = [Node(slot: root.slot)]
+        while !queue.isEmpty {
+            let (t, idx) = queue.removeFirst()
+            nodes[idx].childStart = children.count
+            nodes[idx].childCount = t.kids.count
+            for (name, kid) in t.kids {
+                nodes.append(Node(slot: kid.slot))
+                let bytes = Array(name.utf8)
+                children.append(Child(prefix: Self.pack(bytes[...]), length: bytes.count,
+                                      nameOffset: names.count, node: nodes.count - 1))
+                names.append(contentsOf: bytes)
+                queue.append((kid, nodes.count - 1))
             }
         }
-        nodes[cur].slot = slot
+    }
+
+    static func pack(_ b: ArraySlice<UInt8>) -> UInt64 {
+        var v: UInt64 = 0
+        for (i, c) in b.prefix(8).enumerated() { v |= UInt64(c) << (8 * UInt64(i)) }
+        return v
+    }
+
+    /// The child of `node` named by bytes [start, end) of the scanner's input, if any.
+    @inline(__always)
+    func child(of node: Int, _ s: Scanner, _ start: Int, _ end: Int) -> Int? {
+        let len = end - start
+        var prefix: UInt64 = 0
+        for i in 0..<min(len, 8) { prefix |= UInt64(s.at(start + i)) << (8 * UInt64(i)) }
+        let n = nodes[node]
+        for i in n.childStart..<(n.childStart + n.childCount) {
+            let c = children[i]
+            guard c.length == len, c.prefix == prefix else { continue }
+            if len <= 8 { return c.node }
+            let same = names.withUnsafeBytes { memcmp($0.baseAddress! + c.nameOffset + 8, s.base + start + 8, len - 8) == 0 }
+            if same { return c.node }
+        }
+        return nil
     }
 
     public func makeEvent() -> ParsedEvent { ParsedEvent(slots: numericPaths.count) }
@@ -147,15 +199,7 @@ public struct EventParser: Sendable {
             guard s.peek == UInt8(ascii: ":") else { throw .notJSON("expected ':' at \(s.i)") }
             s.i += 1
             s.skipWS()
-            var child: Int? = nil
-            if !escaped {
-                for c in nodes[node].children where c.name.count == end - start {
-                    if c.name.withUnsafeBytes({ memcmp($0.baseAddress!, s.base + start, end - start) }) == 0 {
-                        child = c.node
-                        break
-                    }
-                }
-            }
+            let child: Int? = escaped ? nil : self.child(of: node, s, start, end)
             if let child {
                 if let slot = nodes[child].slot {
                     try value(&s, slot: slot, event: &event, keyFound: &keyFound)

@@ -1,4 +1,7 @@
 import CKafka
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A consumed record, valid only inside the closure that receives it: key and value point
 /// into librdkafka's buffer (no copy on the hot path). Copy what must outlive the call.
@@ -46,9 +49,31 @@ public final class KafkaConsumer {
     }
 
     deinit {
+        if let w = wakeup { rd_kafka_queue_io_event_enable(queue, -1, nil, 0); close(w.read); close(w.write) }
         rd_kafka_queue_destroy(queue)
         rd_kafka_consumer_close(rk)
         rd_kafka_destroy(rk)
+    }
+
+    private var wakeup: (read: Int32, write: Int32)?
+
+    /// A file descriptor that becomes readable when records arrive after the queue was
+    /// empty, so one poll (zmq_poll) can wait on Kafka and sockets together. librdkafka
+    /// signals only the empty -> non-empty transition: read until `poll` returns 0 before
+    /// waiting again, and `clearWakeup()` after waking.
+    public func wakeupFD() -> Int32 {
+        if let w = wakeup { return w.read }
+        var fds: [Int32] = [0, 0]
+        guard makeWakeupPipe(&fds) else { return -1 }
+        wakeup = (fds[0], fds[1])
+        rd_kafka_queue_io_event_enable(queue, fds[1], "1", 1)
+        return fds[0]
+    }
+
+    public func clearWakeup() {
+        guard let w = wakeup else { return }
+        var buf = [UInt8](repeating: 0, count: 64)
+        while read(w.read, &buf, buf.count) > 0 {}
     }
 
     private func withList<T>(_ parts: [(TopicPartition, Int64)],
@@ -111,10 +136,10 @@ public final class KafkaConsumer {
         return count
     }
 
-    /// Commits "next offset to read" per partition, synchronously.
-    public func commit(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
+    /// Commits "next offset to read" per partition (synchronously unless `async`).
+    public func commit(_ offsets: [TopicPartition: Int64], async: Bool = false) throws(KafkaError) {
         guard !offsets.isEmpty else { return }
-        let err = withList(offsets.map { ($0.key, $0.value) }) { rd_kafka_commit(rk, $0, 0) }
+        let err = withList(offsets.map { ($0.key, $0.value) }) { rd_kafka_commit(rk, $0, async ? 1 : 0) }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
             throw KafkaError(err, context: "commit")
         }

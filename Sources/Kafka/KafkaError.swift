@@ -1,4 +1,7 @@
 import CKafka
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A librdkafka failure, with the library's own error name and a human explanation.
 public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -63,4 +66,14 @@ public enum StartOffset: Sendable, Equatable {
 func cString(_ buf: [CChar]) -> String {
     let bytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     return String(decoding: bytes, as: UTF8.self)
+}
+
+/// A non-blocking, close-on-exec pipe for librdkafka's queue wake-ups.
+func makeWakeupPipe(_ fds: inout [Int32]) -> Bool {
+    guard pipe(&fds) == 0 else { return false }
+    for fd in fds {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    }
+    return true
 }

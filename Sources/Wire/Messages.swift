@@ -223,6 +223,9 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     public var logLoss: Double = 0
     public var modelVersion: Int = 0
     public var inFlight: Int = 0
+    /// Wall-clock ms of the first and the latest record processed (exact rates for benchmarks).
+    public var firstRecordWallMs: Int64 = 0
+    public var lastRecordWallMs: Int64 = 0
     public var partitions: [PartitionReport] = []
     public init(workerId: String) { self.workerId = workerId }
 }

@@ -151,4 +151,15 @@ public func zmqPollReadable(_ sockets: [ZmqSocket], timeoutMs: Int) -> [Bool] {
     return items.map { ($0.revents & Int16(ZMQ_POLLIN)) != 0 }
 }
 
+/// `zmq_poll` over sockets and plain file descriptors (e.g. librdkafka's queue wake-up
+/// pipes), so one wait covers the control plane and the data plane.
+public func zmqPollReadable(_ sockets: [ZmqSocket], fds: [Int32], timeoutMs: Int) -> (sockets: [Bool], fds: [Bool]) {
+    var items = sockets.map { zmq_pollitem_t(socket: $0.raw, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+    items += fds.map { zmq_pollitem_t(socket: nil, fd: $0, events: Int16(ZMQ_POLLIN), revents: 0) }
+    let rc = zmq_poll(&items, Int32(items.count), timeoutMs)
+    if rc <= 0 { return (Array(repeating: false, count: sockets.count), Array(repeating: false, count: fds.count)) }
+    let ready = items.map { ($0.revents & Int16(ZMQ_POLLIN)) != 0 }
+    return (Array(ready[0..<sockets.count]), Array(ready[sockets.count...]))
+}
+
 public func zmqHasCurve() -> Bool { zmq_has("curve") == 1 }

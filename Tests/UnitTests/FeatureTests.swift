@@ -61,6 +61,16 @@ struct FeatureTests {
         }
     }
 
+    @Test("long and prefix-sharing field names are told apart")
+    func longNames() throws {
+        let p = EventParser(keyPath: "customer_identifier", timestampPath: "", labelPath: "",
+                            numericPaths: ["transaction.amount_in_cents", "transaction.amount", "transaction.amount_in_centz"])
+        var e = p.makeEvent()
+        try p.parser(#"{"customer_identifier_x": "no", "customer_identifier": "c1", "transaction": {"amount_in_centz": 3, "amount": 1, "amount_in_cents": 2, "amount_in": 9}}"#, &e)
+        #expect(e.key == "c1")
+        #expect(e.values == [2, 1, 3])
+    }
+
     @Test("missing field error names the path")
     func missingName() {
         #expect(throws: EventError.missingField("x.f1")) { try parse(#"{"user": "a", "x": {"f0": 1}, "amount": 3}"#) }
@@ -91,4 +101,8 @@ struct FeatureTests {
         p.features(of: e, state: &st, into: &f)
         #expect(f == [4, 3, 2])
     }
+}
+
+extension EventParser {
+    func parser(_ s: String, _ e: inout ParsedEvent) throws(EventError) { try parse(Array(s.utf8), into: &e) }
 }

@@ -1,0 +1,273 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import Runtime
+import Wire
+
+/// One benchmark run's measurements.
+struct RunResult: Codable {
+    var name: String
+    var events: Int
+    var seconds: Double
+    var eventsPerSecond: Double
+    var cpuMicrosPerEvent: Double?
+    var peakRSSMiB: Double?
+    var accuracy: Double?
+    /// CPU of the embedded broker (this process) during the run: the mock broker shares the
+    /// machine's cores with what is measured.
+    var brokerCpuMicrosPerEvent: Double?
+}
+
+/// CPU seconds (user + system) of a process, from /proc.
+func cpuSeconds(pid: Int32) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // After the command: state(0) ... utime is field 14 overall -> index 11 here, stime 12.
+    guard fields.count > 12, let u = Double(fields[11]), let s = Double(fields[12]) else { return nil }
+    return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// Peak resident memory (VmHWM) of a process in MiB.
+func peakRSSMiB(pid: Int32) -> Double? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+    return kb / 1024
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark on the embedded broker: bare librdkafka consume, Tributary's full path (1 and 2 workers, with and without parameter sync) and the Python peer, on the same records in one run.")
+    @Option(help: "Events to produce and consume.") var events: Int = 300_000
+    @Option(help: "Partitions of the input topic (the mock keeps ~5 MB per partition).") var partitions: Int = 32
+    @Option(help: "The Python peer's folder (confluent-kafka + River); \"\" skips it.")
+    var peer: String = "../shared/peers/python-river"
+    @Option(help: "Events the Python peer processes (it is ~20k/s; its rate is per event).") var peerEvents: Int = 100_000
+    @Option(help: "librdkafka consumer settings used by every side, key=value,...") var consumerConf: String = "fetch.wait.max.ms=1"
+    @Option(help: "Write the JSON result here too.") var output: String?
+    @Option(help: "worker.max_in_flight for the Tributary runs.") var maxInFlight: Int = 50_000
+    @Option(help: "Brokers in the embedded (mock) cluster.") var brokers: Int = 3
+
+    func run() throws {
+        Signals.installStopHandlers()
+        let conf = Dictionary(consumerConf.split(separator: ",").compactMap { kv -> (String, String)? in
+            let p = kv.split(separator: "=", maxSplits: 1)
+            return p.count == 2 ? (String(p[0]), String(p[1])) : nil
+        }, uniquingKeysWith: { _, b in b })
+        let broker: EmbeddedBroker
+        do {
+            broker = try EmbeddedBroker(brokers: brokers)
+            for t in ["events", "predictions", "events.dlq", "tributary.models"] {
+                try broker.createTopic(t, partitions: t == "tributary.models" ? 1 : partitions)
+            }
+        } catch { fail("\(error)") }
+        let bootstrap = broker.bootstrap
+        say("broker \(bootstrap); producing \(events) events to \(partitions) partitions")
+        produceEvents(bootstrap: bootstrap)
+
+        var results: [RunResult] = []
+        results.append(bareConsume(bootstrap: bootstrap, conf: conf))
+        say(line(results.last!))
+        // The Kafka I/O of any pipeline (consume, produce one ~150-byte record each), no work:
+        // on the mock broker this, not the bare consume, is the ceiling for a full path.
+        results.append(bareConsume(bootstrap: bootstrap, conf: conf, produce: true))
+        say(line(results.last!))
+        for (workers, sync) in [(1, 0), (1, 1000), (2, 1000)] {
+            guard !Signals.shouldStop else { break }
+            let r = tributaryRun(bootstrap: bootstrap, workers: workers, syncMs: sync, conf: conf)
+            results.append(r)
+            say(line(r))
+        }
+        if !peer.isEmpty, !Signals.shouldStop {
+            if let r = pythonPeer(bootstrap: bootstrap, conf: conf) { results.append(r); say(line(r)) }
+        }
+        report(results)
+    }
+
+    func line(_ r: RunResult) -> String {
+        var s = String(format: "%-34@ %9.0f events/s  (%d events in %.2f s)", r.name as NSString, r.eventsPerSecond, r.events, r.seconds)
+        if let c = r.cpuMicrosPerEvent { s += String(format: "  cpu %.2f µs/event", c) }
+        if let m = r.peakRSSMiB { s += String(format: "  peak RSS %.0f MiB", m) }
+        if let a = r.accuracy { s += String(format: "  accuracy %.4f", a) }
+        if let b = r.brokerCpuMicrosPerEvent { s += String(format: "  broker cpu %.2f µs/event", b) }
+        return s
+    }
+
+    func produceEvents(bootstrap: String) {
+        do {
+            let p = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": bootstrap, "linger.ms": "20",
+                                                                 "batch.num.messages": "10000"]))
+            var stream = SyntheticStream(seed: 42)
+            for i in 0..<events {
+                let ev = stream.next()
+                while true {
+                    do { try p.produce(topic: "events", key: Array(ev.key.utf8), value: ev.value, tag: i); break } catch {
+                        if !error.isQueueFull { fail("\(error)") }
+                        p.poll(timeoutMs: 10) { _ in }
+                    }
+                }
+                if i % 1000 == 0 { p.poll(timeoutMs: 0) { _ in } }
+            }
+            var failed = 0
+            let left = p.drain(timeoutMs: 60_000) { if $0.error != nil { failed += 1 } }
+            if left > 0 || failed > 0 { fail("could not produce the benchmark events (\(failed) failed, \(left) undelivered)") }
+        } catch { fail("\(error)") }
+    }
+
+    /// The limit: librdkafka consuming the same records with no processing at all (through
+    /// our thin wrapper: batch consume, no copy), committing every 1,000 records. With
+    /// `produce`, also producing one small record per input (linger 20 ms, as the worker).
+    func bareConsume(bootstrap: String, conf: [String: String], produce: Bool = false) -> RunResult {
+        do {
+            var c = KafkaClientConfig(conf)
+            c["bootstrap.servers"] = bootstrap
+            c["group.id"] = "bench-bare-\(getpid())"
+            let consumer = try KafkaConsumer(config: c)
+            let producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": bootstrap, "linger.ms": "20"]))
+            let value = [UInt8](repeating: 65, count: 150)
+            let tps = (0..<partitions).map { TopicPartition("events", Int32($0)) }
+            try consumer.assign(tps, start: .beginning)
+            var n = 0
+            var sinceCommit = 0
+            var bytes = 0
+            var start: Int64 = 0
+            var last: [TopicPartition: Int64] = [:]
+            let cpu0 = cpuSeconds(pid: getpid()) ?? 0
+            while n < events && !Signals.shouldStop {
+                if start == 0 { start = Clock.nowMs() }
+                sinceCommit += consumer.poll(timeoutMs: 100) { r in
+                    n += 1
+                    bytes &+= r.value.count
+                    last[TopicPartition("events", r.partition)] = r.offset + 1
+                    if produce {
+                        while (try? producer.produce(topic: "predictions", key: [], value: value, tag: 0)) == nil {
+                            producer.poll(timeoutMs: 1) { _ in }
+                        }
+                    }
+                }
+                if produce { producer.poll(timeoutMs: 0) { _ in } }
+                // Commit every 1,000 records (asynchronously: this is the limit, not a pipeline).
+                if sinceCommit >= 1000 { try? consumer.commit(last, async: true); sinceCommit = 0 }
+            }
+            try? consumer.commit(last)
+            let secs = Double(Clock.nowMs() - start) / 1000
+            let cpu = (cpuSeconds(pid: getpid()) ?? 0) - cpu0
+            return RunResult(name: produce ? "bare consume + produce" : "bare librdkafka consume", events: n, seconds: secs,
+                             eventsPerSecond: Double(n) / secs, cpuMicrosPerEvent: cpu * 1e6 / Double(max(n, 1)))
+        } catch { fail("\(error)") }
+    }
+
+    /// Tributary's full path in real processes: coordinator + workers against the broker.
+    func tributaryRun(bootstrap: String, workers: Int, syncMs: Int, conf: [String: String]) -> RunResult {
+        let group = "bench-\(workers)w-\(syncMs)-\(getpid())"
+        var cfg = """
+        [kafka]
+        partitions = \(partitions)
+        group_id = "\(group)"
+        [kafka.consumer]
+
+        """
+        for (k, v) in conf { cfg += "\"\(k)\" = \"\(v)\"\n" }
+        cfg += """
+        [worker]
+        max_in_flight = \(maxInFlight)
+        [coordinator]
+        heartbeat_ms = 100
+        failure_timeout_ms = 3000
+        [model]
+        sync_interval_ms = \(syncMs)
+        """
+        let path = NSTemporaryDirectory() + "tributary-bench-\(getpid()).conf"
+        do { try cfg.write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("\(error)") }
+        let name = "tributary \(workers) worker\(workers > 1 ? "s" : ""), sync \(syncMs > 0 ? "\(syncMs / 1000) s" : "off")"
+        do {
+            let log = FileHandle(forWritingAtPath: "/dev/null")
+            let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*",
+                                                  "--bootstrap", bootstrap], logTo: log)
+            guard let l = coord.firstLine() else { fail("bench: coordinator did not start") }
+            let endpoint = String(l.split(separator: " ")[1])
+            let ws = try (1...workers).map { try Child("w\($0)", ["worker", "--coordinator", endpoint, "--id", "bench-w\($0)"], logTo: log) }
+            defer {
+                for w in ws { w.terminate() }
+                for w in ws { _ = w.wait(seconds: 20) }
+                coord.terminate()
+                _ = coord.wait(seconds: 10)
+            }
+            let brokerCpu0 = cpuSeconds(pid: getpid()) ?? 0
+            let deadline = Clock.nowMs() + 300_000
+            var final: ClusterStatus?
+            while Clock.nowMs() < deadline && !Signals.shouldStop {
+                usleep(50_000)
+                guard let s = try? fetchStatus(endpoint, timeoutMs: 1000, retries: 1) else { continue }
+                if s.totalProcessed >= Int64(events) && s.workers.count == workers { final = s; break }
+            }
+            guard let s = final else { fail("bench: \(name) did not finish") }
+            let reports = s.workers.compactMap(\.report)
+            let first = reports.map(\.firstRecordWallMs).filter { $0 > 0 }.min() ?? 0
+            let last = reports.map(\.lastRecordWallMs).max() ?? 0
+            let secs = Double(max(1, last - first)) / 1000
+            let cpu = ws.compactMap { cpuSeconds(pid: $0.process.processIdentifier) }.reduce(0, +)
+            let rss = ws.compactMap { peakRSSMiB(pid: $0.process.processIdentifier) }.max()
+            let brokerCpu = (cpuSeconds(pid: getpid()) ?? 0) - brokerCpu0
+            return RunResult(name: name, events: Int(s.totalProcessed), seconds: secs,
+                             eventsPerSecond: Double(s.totalProcessed) / secs,
+                             cpuMicrosPerEvent: cpu * 1e6 / Double(s.totalProcessed), peakRSSMiB: rss, accuracy: s.accuracy,
+                             brokerCpuMicrosPerEvent: brokerCpu * 1e6 / Double(s.totalProcessed))
+        } catch { fail("\(error)") }
+    }
+
+    func pythonPeer(bootstrap: String, conf: [String: String]) -> RunResult? {
+        let dir = URL(fileURLWithPath: peer).standardizedFileURL.path
+        guard FileManager.default.fileExists(atPath: dir + "/baseline.py") else {
+            say("python peer: \(dir)/baseline.py not found; skipped")
+            return nil
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "baseline.py", "--group", "bench-py-\(getpid())", "--max-messages", String(peerEvents),
+                       "--bootstrap", bootstrap]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        var env = ProcessInfo.processInfo.environment
+        env["KAFKA_CONSUMER_CONF"] = conf.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        do { try p.run() } catch { say("python peer: \(error)"); return nil }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("RESULT ") }),
+              let obj = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any],
+              let rate = obj["events_per_s"] as? Double, let n = obj["n"] as? Int else {
+            say("python peer failed (is `pip install confluent-kafka river` done?): \(text.suffix(300))")
+            return nil
+        }
+        return RunResult(name: "python peer (confluent-kafka + River)", events: n, seconds: obj["elapsed_s"] as? Double ?? 0,
+                         eventsPerSecond: rate,
+                         cpuMicrosPerEvent: (obj["cpu_s"] as? Double).map { $0 * 1e6 / Double(n) },
+                         peakRSSMiB: (obj["maxrss_kb"] as? Double).map { $0 / 1024 } ?? (obj["maxrss_kb"] as? Int).map { Double($0) / 1024 },
+                         accuracy: obj["accuracy"] as? Double)
+    }
+
+    func report(_ results: [RunResult]) {
+        func rate(_ prefix: String) -> Double? { results.first { $0.name.hasPrefix(prefix) }?.eventsPerSecond }
+        var ratios: [String: Double] = [:]
+        if let t = rate("tributary 1 worker, sync off") {
+            if let py = rate("python peer") { ratios["tributary_1w_over_python"] = t / py }
+            if let bare = rate("bare librdkafka") { ratios["tributary_1w_over_bare_librdkafka"] = t / bare }
+            if let io = rate("bare consume + produce") { ratios["tributary_1w_over_bare_consume_produce"] = t / io }
+            if let synced = rate("tributary 1 worker, sync 1 s") { ratios["sync_1s_cost_fraction"] = 1 - synced / t }
+            if let two = rate("tributary 2 workers") { ratios["scaling_2w_over_1w"] = two / t }
+        }
+        say("\nratios (same run, same broker, same records):")
+        for (k, v) in ratios.sorted(by: { $0.key < $1.key }) { say(String(format: "  %-36@ %.3f", k as NSString, v)) }
+        struct Out: Codable { var results: [RunResult]; var ratios: [String: Double]; var cores: Int }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        if let data = try? enc.encode(Out(results: results, ratios: ratios, cores: ProcessInfo.processInfo.activeProcessorCount)) {
+            say("RESULT " + String(decoding: data, as: UTF8.self))
+            if let output { try? data.write(to: URL(fileURLWithPath: output)) }
+        }
+    }
+}

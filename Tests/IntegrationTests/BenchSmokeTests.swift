@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+
+/// The benchmark command works end to end (embedded broker, worker processes, the Python
+/// peer). Speed is not asserted here: benchmarks measure it, tests do not.
+@Suite("Benchmark command", .serialized)
+struct BenchSmokeTests {
+    @Test("tributary bench runs every side on the same records and reports the ratios")
+    func benchRuns() throws {
+        let peer = repoRoot + "/../shared/peers/python-river"
+        let b = try Proc("bench", ["bench", "--events", "20000", "--partitions", "8", "--peer-events", "5000", "--peer", peer])
+        #expect(b.wait(seconds: 240) == 0, "\(b.log)")
+        let out = b.remainingOutput()
+        let line = try #require(out.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(out)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any])
+        let results = try #require(obj["results"] as? [[String: Any]])
+        let names = results.compactMap { $0["name"] as? String }
+        #expect(names.contains("bare librdkafka consume"))
+        #expect(names.contains("tributary 1 worker, sync off"))
+        // Every Tributary run processed every record.
+        for r in results where (r["name"] as? String)?.hasPrefix("tributary") == true {
+            #expect(r["events"] as? Int == 20000)
+            #expect((r["accuracy"] as? Double ?? 0) > 0.8)
+        }
+        let ratios = try #require(obj["ratios"] as? [String: Double])
+        #expect(ratios["tributary_1w_over_bare_librdkafka"] != nil)
+        if FileManager.default.fileExists(atPath: peer + "/baseline.py") {
+            #expect(names.contains { $0.hasPrefix("python peer") }, "python peer did not run: \(out)")
+            #expect(ratios["tributary_1w_over_python"] != nil)
+        }
+    }
+}
