@@ -58,10 +58,21 @@ struct EndToEndTests {
                 if (score > 0.5) == (y == 1) { correct += 1 }
             }
         }
-        // Dead letters: the reason and the source in headers are checked in unit tests of
-        // the header writer; here: the source offset is in the record via a status counter
-        // and each bad record is accounted for exactly once.
+        // Dead letters carry the original bytes, the reason and their source in headers;
+        // each names an input offset that has no prediction.
         #expect(dead.count == Int(done.totalDeadLetters))
+        let reasons = Set(["not_json", "not_object", "missing_field", "wrong_type", "not_finite"])
+        for d in dead {
+            #expect(reasons.contains(d.headers["tributary.reason"] ?? ""), "headers: \(d.headers)")
+            #expect(!(d.headers["tributary.error"] ?? "").isEmpty)
+            #expect(d.headers["tributary.source.topic"] == "events")
+            let p = try #require(Int(d.headers["tributary.source.partition"] ?? ""))
+            let o = try #require(Int(d.headers["tributary.source.offset"] ?? ""))
+            #expect(seen["\(p):\(o)"] == nil, "dead letter for an offset that also has a prediction")
+            #expect(o < Int(highs[Int32(p)] ?? 0))
+        }
+        let byReason = Dictionary(grouping: dead, by: { $0.headers["tributary.reason"] ?? "" }).mapValues(\.count)
+        #expect(byReason.count >= 3, "several kinds of bad input: \(byReason)")
         #expect(dead.count > 50 && dead.count < 200, "expected ~2 % of 5000 malformed, got \(dead.count)")
         #expect(predictions.count + dead.count == Int(total))
 

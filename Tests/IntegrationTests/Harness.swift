@@ -140,6 +140,7 @@ struct ReadRecord {
     var offset: Int64
     var key: String
     var value: [UInt8]
+    var headers: [String: String] = [:]
     var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(value))) as? [String: Any] }
 }
 
@@ -159,7 +160,9 @@ func readAll(bootstrap: String, topic: String, timeoutSeconds: Double = 30) thro
     while Date() < deadline && tps.contains(where: { (next[$0.partition] ?? 0) < highs[$0.partition]! }) {
         c.poll(timeoutMs: 100) { r in
             out.append(ReadRecord(partition: r.partition, offset: r.offset,
-                                  key: String(decoding: r.key, as: UTF8.self), value: Array(r.value)))
+                                  key: String(decoding: r.key, as: UTF8.self), value: Array(r.value),
+                                  headers: Dictionary(r.headers.map { ($0.0, String(decoding: $0.1, as: UTF8.self)) },
+                                                      uniquingKeysWith: { a, _ in a })))
             next[r.partition] = r.offset + 1
         }
     }
