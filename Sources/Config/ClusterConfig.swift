@@ -23,7 +23,9 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
     public struct KafkaSection: Sendable, Codable, Equatable {
         /// "embedded" starts librdkafka's mock cluster inside the coordinator.
         public var bootstrap = "embedded"
-        public var embeddedBrokers = 3
+        /// One by default: with several, librdkafka 2.0.2's mock cluster was seen answering a
+        /// consumer's fetches from a non-leader with nothing for seconds (docs/ARCHITECTURE.md).
+        public var embeddedBrokers = 1
         public var inputTopic = "events"
         public var outputTopic = "predictions"
         public var deadLetterTopic = "events.dlq"

@@ -47,7 +47,7 @@ struct Bench: ParsableCommand {
     @Option(help: "librdkafka consumer settings used by every side, key=value,...") var consumerConf: String = "fetch.wait.max.ms=1"
     @Option(help: "Write the JSON result here too.") var output: String?
     @Option(help: "worker.max_in_flight for the Tributary runs.") var maxInFlight: Int = 50_000
-    @Option(help: "Brokers in the embedded (mock) cluster.") var brokers: Int = 3
+    @Option(help: "Brokers in the embedded (mock) cluster.") var brokers: Int = 1
 
     func run() throws {
         Signals.installStopHandlers()

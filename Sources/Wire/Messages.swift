@@ -217,6 +217,9 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     public var deadLetters: Int64 = 0
     public var deadLettersByReason: [String: Int64] = [:]
     public var deliveryErrors: Int64 = 0
+    /// Input offsets never read: removed by the broker (retention) before this worker got to
+    /// them, or absent (compacted topics). Never silent: logged and shown in status.
+    public var skippedOffsets: Int64 = 0
     public var eventsPerSecond: Double = 0
     public var labelled: Int64 = 0
     public var accuracy: Double = 0

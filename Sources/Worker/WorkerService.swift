@@ -372,6 +372,12 @@ public final class WorkerService {
         let p = rec.partition
         // A record fetched before a revoke took effect: leave it to the next owner.
         guard let run = parts[p], let config, let producer else { return }
+        let expected = run.position >= 0 ? run.position : run.committed
+        let offset = rec.offset
+        if expected >= 0 && offset > expected {
+            report.skippedOffsets += offset - expected
+            log.warning("partition \(p): offsets \(expected)..<\(offset) were never read (deleted by the broker before this worker reached them, or compacted away)")
+        }
         run.position = rec.offset + 1
         run.processed += 1
         report.processed += 1

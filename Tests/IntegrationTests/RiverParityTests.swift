@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+/// Issue 5's parity check: River (Python, in CI) and one Tributary worker, fed the same
+/// stream in the same order through Kafka, give the same progressive accuracy and log loss
+/// (within 0.5 point) with StandardScaler | LogisticRegression (SGD, lr 0.01).
+@Suite("River parity", .serialized)
+struct RiverParityTests {
+    struct Reference: Decodable {
+        var accuracy: Double
+        var logloss: Double
+        var n: Int
+        var features: [String]
+    }
+
+    func river(_ dataset: String, n: Int, file: String) throws -> Reference {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", repoRoot + "/tools/river_reference.py", dataset, file] + (n > 0 ? ["--n", String(n)] : [])
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "river: \(text)")
+        return try JSONDecoder().decode(Reference.self, from: Data(line.dropFirst(7).utf8))
+    }
+
+    @Test("progressive accuracy and log loss equal River's", arguments: [("phishing", 0), ("hyperplane", 100_000)])
+    func parity(dataset: String, n: Int) throws {
+        let file = NSTemporaryDirectory() + "river-\(dataset)-\(getpid()).jsonl"
+        let ref = try river(dataset, n: n, file: file)
+        let numeric = ref.features.map { "\"\($0)\"" }.joined(separator: ", ")
+        let cluster = try Cluster.start(config: """
+        [kafka]
+        partitions = 1
+        [features]
+        key = "user"
+        timestamp = ""
+        label = "y"
+        numeric = [\(numeric)]
+        aggregates = []
+        [model]
+        learning_rate = 0.01
+        sync_interval_ms = 0
+        """)
+        let worker = try cluster.worker("parity")
+        try cluster.waitFor(seconds: 20, "the worker owns the partition") { $0.unassigned.isEmpty && $0.workers.count == 1 }
+        // Bounded rate: the mock broker keeps ~5 MB per partition, so the worker must read
+        // as it goes (a record dropped unread would show as a count mismatch below).
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--file", file, "--rate", "8000"])
+        #expect(gen.wait(seconds: 180) == 0, "\(gen.log)")
+        let s = try cluster.waitFor(seconds: 60, "all \(ref.n) events learnt") { s in
+            (s.workers.first?.report?.labelled ?? 0) >= Int64(ref.n)
+        }
+        let r = try #require(s.workers.first?.report)
+        #expect(r.labelled == Int64(ref.n) && r.deadLetters == 0 && r.skippedOffsets == 0)
+        print("parity \(dataset) (\(ref.n) events): Tributary accuracy \(r.accuracy) log loss \(r.logLoss); River accuracy \(ref.accuracy) log loss \(ref.logloss)")
+        #expect(abs(r.accuracy - ref.accuracy) <= 0.005, "accuracy \(r.accuracy) vs River \(ref.accuracy)")
+        #expect(abs(r.logLoss - ref.logloss) <= 0.005, "log loss \(r.logLoss) vs River \(ref.logloss)")
+        worker.signal(SIGTERM)
+        #expect(worker.wait(seconds: 20) == 0)
+    }
+}
