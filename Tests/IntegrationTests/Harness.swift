@@ -27,12 +27,18 @@ final class Proc {
     let name: String
     private(set) var stderrPath: String
 
-    init(_ name: String, _ args: [String], env: [String: String] = [:]) throws {
+    /// - launcher: a command to run `tributary` under, e.g. `["ip", "netns", "exec", "hostB"]`.
+    init(_ name: String, _ args: [String], env: [String: String] = [:], launcher: [String] = []) throws {
         self.name = name
         stderrPath = NSTemporaryDirectory() + "tributary-test-\(name)-\(UUID().uuidString.prefix(8)).log"
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: tributaryBinary())
-        process.arguments = args
+        if launcher.isEmpty {
+            process.executableURL = URL(fileURLWithPath: tributaryBinary())
+            process.arguments = args
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = launcher + [tributaryBinary()] + args
+        }
         process.standardOutput = out
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         var e = ProcessInfo.processInfo.environment
@@ -184,3 +190,16 @@ let repoRoot: String = {
     for _ in 0..<3 { url.deleteLastPathComponent() }
     return url.path
 }()
+
+/// Runs a shell command; returns its exit status.
+@discardableResult
+func sh(_ command: String) -> Int32 {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", command]
+    p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    do { try p.run() } catch { return -1 }
+    p.waitUntilExit()
+    return p.terminationStatus
+}
