@@ -135,7 +135,8 @@ public final class CoordinatorService {
                                  features: config.features.featureNames, wallMs: Clock.wallMs())
         guard let data = try? JSONEncoder().encode(cp) else { return }
         do {
-            try checkpoints.produce(topic: config.kafka.modelTopic, partition: 0, key: Array("model".utf8),
+            // One key per version: a compacted topic keeps every version, so rollback can find it.
+            try checkpoints.produce(topic: config.kafka.modelTopic, partition: 0, key: Array("v\(u.version)".utf8),
                                     value: Array(data), tag: u.version)
             // Bounded wait: with the broker down the model still moves on (logged).
             var failure: KafkaError?
@@ -211,6 +212,10 @@ public final class CoordinatorService {
             reply(identity, isReq: isReq, .status(status()))
             return
         }
+        if case .modelCommand(let c) = msg {
+            reply(identity, isReq: isReq, handleModelCommand(c))
+            return
+        }
         if case .modelDelta(let d) = msg {
             syncBytes += frames.reduce(0) { $0 + $1.count }
             // Only members may move the model.
@@ -228,6 +233,67 @@ public final class CoordinatorService {
     private func reply(_ identity: [UInt8], isReq: Bool, _ m: WireMessage) {
         let frames = isReq ? [identity, []] + WireCodec.encode(m) : [identity] + WireCodec.encode(m)
         try? router.send(frames, dontWait: true)
+    }
+
+    private func handleModelCommand(_ c: ModelCommand) -> WireMessage {
+        let features = config.features.featureNames
+        switch c.action {
+        case "export":
+            return .modelUpdate(ModelUpdate(version: publishedVersion, contributions: [:],
+                                            parameters: aggregator.parameters, features: features))
+        case "import", "rollback":
+            var params = c.parameters
+            if c.action == "rollback" {
+                switch findCheckpoint(version: c.version) {
+                case .success(let cp): params = cp.parameters
+                case .failure(let e): return .error(WireFailure(message: e.description))
+                }
+            }
+            guard var u = aggregator.replace(with: params) else {
+                return .error(WireFailure(message: "the model has \(aggregator.width) parameters (\(features.count) features + intercept), got \(params.count) (or a non-finite value)"))
+            }
+            log.info("\(c.action == "import" ? "imported parameters" : "rolled back to version \(c.version)") as global model version \(u.version)")
+            executeModel(.publish(u))
+            u.features = features
+            return .modelUpdate(u)
+        default:
+            return .error(WireFailure(message: "unknown model action '\(c.action)' (export, import, rollback)"))
+        }
+    }
+
+    /// Scans the model topic for one version's checkpoint.
+    private func findCheckpoint(version: Int) -> Result<ModelCheckpoint, ServiceError> {
+        do {
+            var c = KafkaClientConfig(config.kafka.client)
+            c["bootstrap.servers"] = bootstrap
+            c["group.id"] = "tributary-coordinator-checkpoints"
+            c["fetch.wait.max.ms"] = "10"
+            let consumer = try KafkaConsumer(config: c)
+            let tp = TopicPartition(config.kafka.modelTopic, 0)
+            let wm = try consumer.queryWatermarks(tp, timeoutMs: 5000)
+            try consumer.assign([tp], start: .beginning)
+            var found: ModelCheckpoint?
+            var oldest: Int?
+            var next = wm.low
+            let deadline = Clock.nowMs() + 10_000
+            while found == nil && next < wm.high && Clock.nowMs() < deadline {
+                consumer.poll(timeoutMs: 100) { r in
+                    next = r.offset + 1
+                    guard let cp = try? JSONDecoder().decode(ModelCheckpoint.self, from: Data(r.value)) else { return }
+                    oldest = min(oldest ?? cp.version, cp.version)
+                    if cp.version == version { found = cp }
+                }
+            }
+            if let found {
+                guard found.features == config.features.featureNames else {
+                    return .failure(ServiceError("version \(version) was trained on other features (\(found.features))"))
+                }
+                return .success(found)
+            }
+            return .failure(ServiceError("version \(version) is not in \(config.kafka.modelTopic)" + (oldest.map { " (oldest kept: \($0))" } ?? "")))
+        } catch {
+            return .failure(ServiceError("cannot read \(config.kafka.modelTopic): \(error)"))
+        }
     }
 
     private func executeModel(_ d: ModelAggregator.Directive) {

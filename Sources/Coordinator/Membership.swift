@@ -150,7 +150,7 @@ public struct Membership: Sendable {
             members[from] = nil
 
         case .statusRequest, .welcome, .assign, .revoke, .ping, .reregister, .status, .error,
-             .modelDelta, .modelUpdate:
+             .modelDelta, .modelUpdate, .modelCommand:
             break  // not ours to handle here (status is answered by the shell)
         }
     }

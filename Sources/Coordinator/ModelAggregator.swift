@@ -62,6 +62,16 @@ public struct ModelAggregator: Sendable {
         return [.publish(ModelUpdate(version: version, contributions: contributions, parameters: parameters))]
     }
 
+    /// Makes `p` the next version outright (import, rollback); pending deltas, taken against
+    /// what is being replaced, are dropped.
+    public mutating func replace(with p: [Double]) -> ModelUpdate? {
+        guard p.count == width, p.allSatisfy(\.isFinite) else { return nil }
+        pending.removeAll()
+        version += 1
+        parameters = p
+        return ModelUpdate(version: version, contributions: [:], parameters: p, reset: true)
+    }
+
     /// Resume from a checkpoint (never backwards).
     public mutating func restore(version v: Int, parameters p: [Double]) -> Bool {
         guard v >= version, p.count == width, p.allSatisfy(\.isFinite) else { return false }

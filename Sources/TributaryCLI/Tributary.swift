@@ -18,7 +18,7 @@ struct Tributary: ParsableCommand {
         input topic's partitions to workers. `tributary demo` runs everything locally.
         """,
         subcommands: [Demo.self, Coordinator.self, WorkerCommand.self, Status.self, Produce.self,
-                      Tail.self, Broker.self, Bench.self, ConfigCommand.self])
+                      Tail.self, ModelCommandGroup.self, Broker.self, Bench.self, ConfigCommand.self])
 }
 
 /// Exit with a message a person can act on (no stack trace).

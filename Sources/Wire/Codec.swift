@@ -44,6 +44,7 @@ public enum WireCodec {
         case .leaving(let b): body = e(b)
         case .modelDelta(let b): return [tag, e(b), packDoubles(b.delta)]
         case .modelUpdate(let b): return [tag, e(b), packDoubles(b.parameters)]
+        case .modelCommand(let b): return [tag, e(b), packDoubles(b.parameters)]
         case .welcome(let b): body = e(b)
         case .assign(let b): body = e(b)
         case .revoke(let b): body = e(b)
@@ -84,6 +85,10 @@ public enum WireCodec {
             var m = try d(ModelUpdate.self)
             m.parameters = try unpackDoubles(frames)
             return .modelUpdate(m)
+        case "model_command":
+            var m = try d(ModelCommand.self)
+            m.parameters = try unpackDoubles(frames)
+            return .modelCommand(m)
         case "welcome": return .welcome(try d(Welcome.self))
         case "assign": return .assign(try d(Assignment.self))
         case "revoke": return .revoke(try d(Assignment.self))

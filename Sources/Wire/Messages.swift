@@ -16,6 +16,8 @@ public enum WireMessage: Sendable, Equatable {
     case leaving(Leaving)
     /// What a worker's model learnt since the global version it last adopted.
     case modelDelta(ModelDelta)
+    /// Operator commands on the global model (tributary model export|import|rollback).
+    case modelCommand(ModelCommand)
     // coordinator -> worker
     case welcome(Welcome)
     case assign(Assignment)
@@ -39,6 +41,7 @@ public enum WireMessage: Sendable, Equatable {
         case .leaving: "leaving"
         case .modelDelta: "model_delta"
         case .modelUpdate: "model_update"
+        case .modelCommand: "model_command"
         case .welcome: "welcome"
         case .assign: "assign"
         case .revoke: "revoke"
@@ -148,16 +151,45 @@ public struct ModelUpdate: Sendable, Codable, Equatable {
     /// worker id -> the delta `seq` merged into this version.
     public var contributions: [String: Int]
     public var parameters: [Double]
-    public init(version: Int, contributions: [String: Int], parameters: [Double]) {
+    /// Set by import and rollback: workers drop their local progress and take these exact
+    /// parameters (a rollback that kept local progress would keep what was rolled back).
+    public var reset: Bool = false
+    /// The feature names the parameters belong to (in answers to `export`).
+    public var features: [String] = []
+    public init(version: Int, contributions: [String: Int], parameters: [Double], reset: Bool = false, features: [String] = []) {
         self.version = version
         self.contributions = contributions
         self.parameters = parameters
+        self.reset = reset
+        self.features = features
     }
-    enum CodingKeys: String, CodingKey { case version, contributions }
+    enum CodingKeys: String, CodingKey { case version, contributions, reset, features }
     public init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
         version = try c.decode(Int.self, forKey: .version)
         contributions = try c.decode([String: Int].self, forKey: .contributions)
+        reset = try c.decodeIfPresent(Bool.self, forKey: .reset) ?? false
+        features = try c.decodeIfPresent([String].self, forKey: .features) ?? []
+        parameters = []
+    }
+}
+
+/// `export`: answer with the current global model. `import`: make `parameters` (frame 2) the
+/// next version. `rollback`: make checkpoint `version`'s parameters the next version.
+public struct ModelCommand: Sendable, Codable, Equatable {
+    public var action: String
+    public var version: Int
+    public var parameters: [Double]
+    public init(action: String, version: Int = 0, parameters: [Double] = []) {
+        self.action = action
+        self.version = version
+        self.parameters = parameters
+    }
+    enum CodingKeys: String, CodingKey { case action, version }
+    public init(from d: Decoder) throws {
+        let c = try d.container(keyedBy: CodingKeys.self)
+        action = try c.decode(String.self, forKey: .action)
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 0
         parameters = []
     }
 }

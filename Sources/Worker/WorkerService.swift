@@ -222,7 +222,14 @@ public final class WorkerService {
                 log.warning("ignored model version \(u.version): \(u.parameters.count) parameters")
                 break
             }
-            m.model.setParameters(sync.rebase(current: m.model.parameters, onto: u, me: options.workerId))
+            if u.reset {
+                // Import or rollback: take the global model exactly, drop local progress.
+                m.model.setParameters(u.parameters)
+                sync = SyncState(version: u.version, base: u.parameters)
+                log.info("global model reset to version \(u.version)")
+            } else {
+                m.model.setParameters(sync.rebase(current: m.model.parameters, onto: u, me: options.workerId))
+            }
             model = m
             report.modelVersion = u.version
         case .reregister(let r):

@@ -107,4 +107,56 @@ struct AveragingTests {
         #expect(gen.wait(seconds: 60) == 0)
         for w in workers { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
     }
+
+    @Test("model export, rollback and import: the global model becomes exactly the chosen parameters")
+    func exportRollbackImport() throws {
+        let cluster = try Cluster.start(config: "[model]\nsync_interval_ms = 200")
+        let workers = try ["e1", "e2"].map { try cluster.worker($0) }
+        try cluster.waitFor(seconds: 20, "2 workers") { $0.workers.count == 2 && $0.unassigned.isEmpty }
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "20000", "--rate", "8000"])
+        try cluster.waitFor(seconds: 20, "a few global versions") { $0.modelVersion >= 3 }
+
+        struct ModelFile: Decodable { var version: Int; var features: [String]; var parameters: [Double] }
+        func export(_ name: String) throws -> ModelFile {
+            let path = NSTemporaryDirectory() + "\(name)-\(getpid()).json"
+            let p = try Proc("export", ["model", "export", "--coordinator", cluster.endpoint, path])
+            #expect(p.wait(seconds: 20) == 0, "\(p.log)")
+            return try JSONDecoder().decode(ModelFile.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        }
+        let a = try export("a")
+        #expect(a.version >= 3)
+        #expect(a.parameters.count == AveragingTests.width && a.features.count == AveragingTests.width - 1)
+        #expect(gen.wait(seconds: 60) == 0)
+        // Let the last deltas merge: after this nothing is learnt, so nothing moves the model.
+        let settled = try cluster.waitFor(seconds: 20, "newer versions") { $0.modelVersion > a.version + 1 }
+        usleep(1_500_000)
+
+        let rb = try Proc("rollback", ["model", "rollback", "--coordinator", cluster.endpoint, String(a.version)])
+        #expect(rb.wait(seconds: 30) == 0, "\(rb.log)")
+        let afterRollback = try export("b")
+        #expect(afterRollback.version > settled.modelVersion)
+        #expect(afterRollback.parameters == a.parameters, "rollback must restore version \(a.version) exactly")
+        try cluster.waitFor(seconds: 10, "workers adopt the rolled-back version") { s in
+            s.workers.allSatisfy { ($0.report?.modelVersion ?? 0) == afterRollback.version }
+        }
+
+        // Errors name the problem and change nothing.
+        let missing = try Proc("rollback-missing", ["model", "rollback", "--coordinator", cluster.endpoint, "99999"])
+        #expect(missing.wait(seconds: 30) == 2)
+        #expect(missing.log.contains("version 99999 is not in tributary.models"), "\(missing.log)")
+        let bad = NSTemporaryDirectory() + "bad-model-\(getpid()).json"
+        try #"{"version": 1, "features": [], "parameters": [1, 2]}"#.write(toFile: bad, atomically: true, encoding: .utf8)
+        let wrong = try Proc("import-wrong", ["model", "import", "--coordinator", cluster.endpoint, bad])
+        #expect(wrong.wait(seconds: 30) == 2)
+        #expect(wrong.log.contains("got 2"), "\(wrong.log)")
+
+        // Import: the exported file becomes the next version, exactly.
+        let path = NSTemporaryDirectory() + "a-\(getpid()).json"
+        let imp = try Proc("import", ["model", "import", "--coordinator", cluster.endpoint, path])
+        #expect(imp.wait(seconds: 30) == 0, "\(imp.log)")
+        let afterImport = try export("c")
+        #expect(afterImport.version == afterRollback.version + 1)
+        #expect(afterImport.parameters == a.parameters)
+        for w in workers { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
 }
