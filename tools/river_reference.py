@@ -8,7 +8,7 @@ and prints RESULT {"accuracy", "logloss", "n", "features"} for River's
 StandardScaler | LogisticRegression (defaults: SGD lr 0.01) under progressive validation
 (predict, then learn, one sample at a time), as shared/REFERENCE.md measures them.
 
-Usage: tools/river_reference.py phishing|hyperplane OUT [--n N]
+Usage: tools/river_reference.py phishing|hyperplane OUT [--n N] [--keys K]
 """
 import argparse
 import json
@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("dataset")
     ap.add_argument("out")
     ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--keys", type=int, default=1, help="key events u0..u{K-1} round-robin (to partition them)")
     args = ap.parse_args()
 
     model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
@@ -44,7 +45,7 @@ def main() -> None:
             acc.update(bool(y), p > 0.5)
             loss.update(bool(y), p)
             model.learn_one(x, bool(y))
-            f.write(json.dumps({"user": "u0", "x": x, "y": int(bool(y))}) + "\n")
+            f.write(json.dumps({"user": f"u{count % args.keys}", "x": x, "y": int(bool(y))}) + "\n")
             count += 1
     print("RESULT " + json.dumps({"accuracy": acc.get(), "logloss": loss.get(), "n": count,
                                   "features": [f"x.{k}" for k in names]}))
