@@ -27,6 +27,11 @@ public final class CoordinatorService {
     private var syncBytes = 0
     /// The newest version checkpointed and sent to workers.
     private var publishedVersion = 0
+    private var published: ModelUpdate?
+    /// A merged version waiting for its checkpoint's delivery before it is sent.
+    private var awaitingCheckpoint: ModelUpdate?
+    private var checkpointRetryAt: Int64 = 0
+    private var commandReply: (identity: [UInt8], isReq: Bool, version: Int)?
     private var syncBytesPerSecond = 0.0
 
     public init(config: ClusterConfig) throws {
@@ -126,6 +131,7 @@ public final class CoordinatorService {
             log.warning("checkpoint version \(cp.version) has other features (\(cp.features)); starting a new model")
         } else if aggregator.restore(version: cp.version, parameters: cp.parameters) {
             publishedVersion = cp.version
+            published = ModelUpdate(version: cp.version, contributions: [:], parameters: cp.parameters)
             log.info("resumed global model version \(cp.version) from checkpoint")
         }
     }
@@ -138,13 +144,9 @@ public final class CoordinatorService {
             // One key per version: a compacted topic keeps every version, so rollback can find it.
             try checkpoints.produce(topic: config.kafka.modelTopic, partition: 0, key: Array("v\(u.version)".utf8),
                                     value: Array(data), tag: u.version)
-            // Bounded wait: with the broker down the model still moves on (logged).
-            var failure: KafkaError?
-            if checkpoints.drain(timeoutMs: 5000, { if let e = $0.error { failure = e } }) > 0 || failure != nil {
-                log.warning("model checkpoint \(u.version) not confirmed: \(failure.map { "\($0)" } ?? "timeout")")
-            }
         } catch {
-            log.warning("model checkpoint \(u.version) not written: \(error)")
+            log.warning("model checkpoint \(u.version) not written: \(error); retrying")
+            checkpointRetryAt = Clock.nowMs() + 1000
         }
         if !config.model.checkpointFile.isEmpty {
             do { try data.write(to: URL(fileURLWithPath: config.model.checkpointFile), options: .atomic) } catch {
@@ -169,9 +171,19 @@ public final class CoordinatorService {
             }
             let now = Clock.nowMs()
             if now - lastTick >= 100 {
+                // A stalled loop (a slow disk, a stopped process) must not make live workers
+                // look silent: give everyone the time the coordinator itself was away.
+                let gap = now - lastTick
+                if lastTick > 0 && gap > Int64(config.coordinator.heartbeatMs) * 2 {
+                    log.warning("coordinator loop stalled for \(gap) ms; extending every worker's deadline")
+                    execute(membership.handle(.coordinatorPaused, now: now))
+                }
                 lastTick = now
                 execute(membership.handle(.tick, now: now))
-                for d in aggregator.tick(now: now) { executeModel(d) }
+                serveCheckpoints(now: now)
+                if awaitingCheckpoint == nil {
+                    for d in aggregator.tick(now: now) { executeModel(d) }
+                }
             }
             if now - lastRate >= 1000 {
                 syncBytesPerSecond = Double(syncBytes) * 1000 / Double(now - lastRate)
@@ -186,7 +198,9 @@ public final class CoordinatorService {
             }
             if let admin, now - lastMetadata >= 10_000 {
                 lastMetadata = now
-                if let n = try? admin.partitionCount(topic: config.kafka.inputTopic, timeoutMs: 2000) {
+                // Short: this call blocks the loop, and workers' leases (~2 s) must keep being
+                // renewed even while the broker is unreachable.
+                if let n = try? admin.partitionCount(topic: config.kafka.inputTopic, timeoutMs: 250) {
                     execute(membership.handle(.partitionCount(n), now: now))
                 }
             }
@@ -213,7 +227,10 @@ public final class CoordinatorService {
             return
         }
         if case .modelCommand(let c) = msg {
-            reply(identity, isReq: isReq, handleModelCommand(c))
+            switch handleModelCommand(c) {
+            case .answer(let m): reply(identity, isReq: isReq, m)
+            case .whenPublished(let v): commandReply = (identity, isReq, v)
+            }
             return
         }
         if case .modelDelta(let d) = msg {
@@ -235,29 +252,51 @@ public final class CoordinatorService {
         try? router.send(frames, dontWait: true)
     }
 
-    private func handleModelCommand(_ c: ModelCommand) -> WireMessage {
+    enum CommandOutcome { case answer(WireMessage), whenPublished(Int) }
+
+    private func handleModelCommand(_ c: ModelCommand) -> CommandOutcome {
         let features = config.features.featureNames
         switch c.action {
         case "export":
-            return .modelUpdate(ModelUpdate(version: publishedVersion, contributions: [:],
-                                            parameters: aggregator.parameters, features: features))
+            return .answer(.modelUpdate(ModelUpdate(version: publishedVersion, contributions: [:],
+                                            parameters: published?.parameters ?? aggregator.parameters, features: features)))
         case "import", "rollback":
+            if let busy = awaitingCheckpoint {
+                return .answer(.error(WireFailure(message: "busy: version \(busy.version) is being checkpointed; retry")))
+            }
             var params = c.parameters
             if c.action == "rollback" {
                 switch findCheckpoint(version: c.version) {
                 case .success(let cp): params = cp.parameters
-                case .failure(let e): return .error(WireFailure(message: e.description))
+                case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
                 }
             }
-            guard var u = aggregator.replace(with: params) else {
-                return .error(WireFailure(message: "the model has \(aggregator.width) parameters (\(features.count) features + intercept), got \(params.count) (or a non-finite value)"))
+            guard let u = aggregator.replace(with: params) else {
+                return .answer(.error(WireFailure(message: "the model has \(aggregator.width) parameters (\(features.count) features + intercept), got \(params.count) (or a non-finite value)")))
             }
             log.info("\(c.action == "import" ? "imported parameters" : "rolled back to version \(c.version)") as global model version \(u.version)")
             executeModel(.publish(u))
-            u.features = features
-            return .modelUpdate(u)
+            return .whenPublished(u.version)
         default:
-            return .error(WireFailure(message: "unknown model action '\(c.action)' (export, import, rollback)"))
+            return .answer(.error(WireFailure(message: "unknown model action '\(c.action)' (export, import, rollback)")))
+        }
+    }
+
+    /// Delivery reports of checkpoints: a confirmed one is published; a failed one is retried.
+    private func serveCheckpoints(now: Int64) {
+        checkpoints.poll(timeoutMs: 0, onError: { log.debug("checkpoint producer: \($0)") }) { dr in
+            guard let u = awaitingCheckpoint, dr.tag == u.version else { return }
+            if let e = dr.error {
+                log.warning("model checkpoint \(u.version) failed: \(e); retrying")
+                checkpointRetryAt = now + 1000
+            } else {
+                awaitingCheckpoint = nil
+                publish(u)
+            }
+        }
+        if let u = awaitingCheckpoint, checkpointRetryAt > 0, now >= checkpointRetryAt {
+            checkpointRetryAt = 0
+            checkpoint(u)
         }
     }
 
@@ -302,16 +341,31 @@ public final class CoordinatorService {
         case .publish(let u):
             log.debug("global model version \(u.version) from \(u.contributions.keys.sorted())")
             // Write-ahead: a version is checkpointed before anyone sees it, so a restarted
-            // coordinator never resumes behind a version a worker already runs.
+            // coordinator never resumes behind a version a worker already runs. The send
+            // happens when the checkpoint's delivery report arrives (never blocking the loop:
+            // a broker outage must not stop heartbeats).
+            awaitingCheckpoint = u
             checkpoint(u)
-            publishedVersion = u.version
-            let frames = WireCodec.encode(.modelUpdate(u))
-            for (id, m) in membership.members where m.state != .dead {
-                do {
-                    try router.send([Array(id.utf8)] + frames, dontWait: true)
-                    syncBytes += frames.reduce(0) { $0 + $1.count }
-                } catch { log.debug("cannot reach \(id): \(error)") }
-            }
+        }
+    }
+
+    /// Sends a checkpointed version to every live worker.
+    private func publish(_ u: ModelUpdate) {
+        publishedVersion = u.version
+        published = u
+        let frames = WireCodec.encode(.modelUpdate(u))
+        for (id, m) in membership.members where m.state != .dead {
+            do {
+                try router.send([Array(id.utf8)] + frames, dontWait: true)
+                syncBytes += frames.reduce(0) { $0 + $1.count }
+            } catch { log.debug("cannot reach \(id): \(error)") }
+        }
+        // An import/rollback is answered once its version is checkpointed and sent.
+        if let r = commandReply, r.version == u.version {
+            commandReply = nil
+            var answer = u
+            answer.features = config.features.featureNames
+            reply(r.identity, isReq: r.isReq, .modelUpdate(answer))
         }
     }
 

@@ -45,6 +45,9 @@ public struct Membership: Sendable {
         case message(from: String, WireMessage)
         case tick
         case partitionCount(Int)
+        /// The coordinator itself was not running for a while: silence in that time is ours,
+        /// not the workers'.
+        case coordinatorPaused
     }
 
     public enum Directive: Sendable, Equatable {
@@ -84,6 +87,8 @@ public struct Membership: Sendable {
             handleMessage(from: from, msg, now: now, &out)
         case .tick:
             expire(now: now, &out)
+        case .coordinatorPaused:
+            for id in members.keys where members[id]?.state != .dead { members[id]?.lastSeenMs = now }
         case .partitionCount(let n):
             if n > slots.count {
                 out.append(.log("input topic grew from \(slots.count) to \(n) partitions"))

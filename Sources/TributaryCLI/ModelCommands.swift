@@ -13,6 +13,18 @@ struct ModelFile: Codable {
 }
 
 func modelRequest(_ endpoint: String, _ command: ModelCommand) -> ModelUpdate {
+    // "busy" (a version is being checkpointed) is retried; anything else is final.
+    for _ in 0..<20 {
+        switch modelRequestOnce(endpoint, command) {
+        case .success(let u): return u
+        case .failure(let e) where e.description.hasPrefix("busy:"): usleep(500_000)
+        case .failure(let e): fail(e.description)
+        }
+    }
+    fail("the coordinator stayed busy checkpointing; try again")
+}
+
+func modelRequestOnce(_ endpoint: String, _ command: ModelCommand) -> Result<ModelUpdate, ServiceError> {
     let ctx = ZmqContext()
     do {
         let req = try ZmqSocket(ctx, .req, lingerMs: 0)
@@ -20,9 +32,9 @@ func modelRequest(_ endpoint: String, _ command: ModelCommand) -> ModelUpdate {
         try req.send(WireCodec.encode(.modelCommand(command)))
         guard zmqPollReadable([req], timeoutMs: 15_000)[0] else { fail("no answer from \(endpoint) within 15 s") }
         switch try WireCodec.decode(try req.receive()[...]) {
-        case .modelUpdate(let u): return u
-        case .error(let e): fail(e.message)
-        case let other: fail("unexpected answer '\(other.typeName)'")
+        case .modelUpdate(let u): return .success(u)
+        case .error(let e): return .failure(ServiceError(e.message))
+        case let other: return .failure(ServiceError("unexpected answer '\(other.typeName)'"))
         }
     } catch { fail("\(error)") }
 }

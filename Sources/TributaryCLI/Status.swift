@@ -47,6 +47,9 @@ func formatStatus(_ s: ClusterStatus) -> String {
             + "\(w.lastHeartbeatMsAgo)ms ago\n"
     }
     let un = s.unassigned.isEmpty ? "none" : s.unassigned.map(String.init).joined(separator: ",")
+    for w in s.workers {
+        if let e = w.report?.kafkaError, !e.isEmpty { out += "KAFKA TROUBLE on \(w.workerId) (\(w.report!.kafkaErrorMsAgo) ms ago): \(e)\n" }
+    }
     let skipped = s.workers.compactMap(\.report).reduce(Int64(0)) { $0 + $1.skippedOffsets }
     if skipped > 0 { out += "WARNING: \(skipped) input offsets were never read (deleted by the broker before a worker reached them)\n" }
     out += "total: \(s.workers.count) workers, \(String(format: "%.0f", s.totalEventsPerSecond)) events/s, \(s.totalProcessed) processed, \(s.totalDeadLetters) dead letters, accuracy \(String(format: "%.4f", s.accuracy)), unassigned partitions: \(un)"

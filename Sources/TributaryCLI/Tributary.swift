@@ -78,17 +78,36 @@ struct Broker: ParsableCommand {
         abstract: "Run the embedded Kafka broker (librdkafka's mock cluster) with the topics of cluster.conf.")
     @Option(help: "Path of cluster.conf.") var config: String?
     @Option(help: "Number of brokers.") var brokers: Int?
+    @Option(help: "Fault injection: take every broker down this many seconds after start.") var outageAfter: Double?
+    @Option(help: "Fault injection: how long the outage lasts (seconds).") var outageSeconds: Double = 10
 
     func run() throws {
         Signals.installStopHandlers()
         let cfg = loadConfig(config)
         let k = cfg.kafka
         do {
-            let b = try EmbeddedBroker(brokers: brokers ?? k.embeddedBrokers)
+            let n = brokers ?? k.embeddedBrokers
+            let b = try EmbeddedBroker(brokers: n)
             for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic] { try b.createTopic(t, partitions: k.partitions) }
+            try b.createTopic(k.modelTopic, partitions: 1)
             say("bootstrap \(b.bootstrap)")
             FileHandle.standardError.write(Data("embedded broker running (\(k.partitions) partitions per topic); Ctrl-C stops it\n".utf8))
-            while !Signals.shouldStop { usleep(100_000) }
+            let start = Clock.nowMs()
+            var down = false, done = outageAfter == nil
+            while !Signals.shouldStop {
+                usleep(100_000)
+                guard !done, let after = outageAfter else { continue }
+                let t = Double(Clock.nowMs() - start) / 1000
+                if !down && t >= after {
+                    for id in 1...n { try b.setBroker(Int32(id), up: false) }
+                    down = true
+                    FileHandle.standardError.write(Data("fault injection: all \(n) brokers down for \(outageSeconds) s\n".utf8))
+                } else if down && t >= after + outageSeconds {
+                    for id in 1...n { try b.setBroker(Int32(id), up: true) }
+                    done = true
+                    FileHandle.standardError.write(Data("fault injection: brokers up again\n".utf8))
+                }
+            }
         } catch { fail("\(error)") }
     }
 }

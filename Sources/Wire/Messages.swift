@@ -252,6 +252,10 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     /// Input offsets never read: removed by the broker (retention) before this worker got to
     /// them, or absent (compacted topics). Never silent: logged and shown in status.
     public var skippedOffsets: Int64 = 0
+    /// The latest Kafka client error and how long ago it was seen (librdkafka keeps retrying;
+    /// "" when none in the last 10 s).
+    public var kafkaError: String = ""
+    public var kafkaErrorMsAgo: Int64 = 0
     public var eventsPerSecond: Double = 0
     public var labelled: Int64 = 0
     public var accuracy: Double = 0

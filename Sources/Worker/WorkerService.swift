@@ -72,6 +72,9 @@ public final class WorkerService {
     var idleMs: Int64 = 0
     var waits = 0
     var emptyPolls = 0
+    /// Latest Kafka client error (broker down, ...), for status; logged once per kind per 10 s.
+    var kafkaError = ""
+    var kafkaErrorAt: Int64 = 0
 
     public init(options: WorkerOptions) throws {
         self.options = options
@@ -160,7 +163,7 @@ public final class WorkerService {
                     // heartbeats stay timely under full load.
                     for _ in 0..<8 {
                         let before = report.firstRecordWallMs == 0 ? Clock.wallMs() : 0
-                        let n = consumer.poll(timeoutMs: 0, onError: { log.warning("consumer: \($0)") }) { rec in
+                        let n = consumer.poll(timeoutMs: 0, onError: { kafkaTrouble("consumer", $0) }) { rec in
                             process(rec)
                         }
                         serveDeliveries(timeoutMs: 0)
@@ -173,7 +176,9 @@ public final class WorkerService {
                 }
                 if now - lastCommit >= Int64(config?.worker.commitIntervalMs ?? 200) {
                     lastCommit = now
-                    commit(Array(parts.keys))
+                    // Asynchronous: a slow or absent broker must not stall heartbeats. A lost
+                    // commit is covered by the next one (at-least-once either way).
+                    commit(Array(parts.keys), async: true)
                 }
             }
         }
@@ -357,7 +362,7 @@ public final class WorkerService {
         }
     }
 
-    func commit(_ ps: [Int32]) {
+    func commit(_ ps: [Int32], async: Bool = false) {
         guard let consumer, let topic = config?.kafka.inputTopic else { return }
         var offsets: [TopicPartition: Int64] = [:]
         for p in ps {
@@ -366,10 +371,10 @@ public final class WorkerService {
         }
         guard !offsets.isEmpty else { return }
         do {
-            try consumer.commit(offsets)
+            try consumer.commit(offsets, async: async)
             for (tp, o) in offsets { parts[tp.partition]?.committed = o }
         } catch {
-            log.warning("commit failed (will retry): \(error)")
+            kafkaTrouble("commit (retried at the next interval)", error)
         }
     }
 
@@ -379,7 +384,10 @@ public final class WorkerService {
         let p = rec.partition
         // A record fetched before a revoke took effect: leave it to the next owner.
         guard let run = parts[p], let config, let producer else { return }
-        let expected = run.position >= 0 ? run.position : run.committed
+        // A jump past the next offset this run expects means records were never read. Only
+        // records seen in this run count: a looked-up commit can trail asynchronous commits
+        // still landing, and librdkafka resumes from the newer one.
+        let expected = run.position
         let offset = rec.offset
         if expected >= 0 && offset > expected {
             report.skippedOffsets += offset - expected
@@ -443,7 +451,7 @@ public final class WorkerService {
 
     func serveDeliveries(timeoutMs: Int32) {
         guard let producer else { return }
-        producer.poll(timeoutMs: timeoutMs, onError: { log.warning("producer: \($0)") }) { dr in
+        producer.poll(timeoutMs: timeoutMs, onError: { kafkaTrouble("producer", $0) }) { dr in
             let p = Int32(dr.tag & 0xFFFFF)
             let offset = Int64(dr.tag >> 20)
             if let e = dr.error {
@@ -466,8 +474,21 @@ public final class WorkerService {
         try? consumer.assign([tp], start: .committed)
     }
 
+    /// librdkafka retries by itself; we surface the state (status, one log line per kind per
+    /// 10 s) instead of flooding the log.
+    func kafkaTrouble(_ client: String, _ e: KafkaError) {
+        let now = Clock.nowMs()
+        let text = "\(client): \(e)"
+        if text != kafkaError || now - kafkaErrorAt > 10_000 { log.warning("Kafka \(text) (librdkafka retries)") }
+        kafkaError = text
+        kafkaErrorAt = now
+    }
+
     func currentReport() -> WorkerReport {
         var r = report
+        let ago = Clock.nowMs() - kafkaErrorAt
+        r.kafkaError = ago < 10_000 ? kafkaError : ""
+        r.kafkaErrorMsAgo = ago
         r.accuracy = metrics.accuracy
         r.logLoss = metrics.logLoss
         r.inFlight = producer?.inFlight ?? 0
