@@ -21,9 +21,9 @@ struct EndToEndTests {
         #expect(owned == [0, 1, 2, 3])
         #expect(s.unassigned.isEmpty)
 
-        // 5,000 events, 2 % malformed of several kinds.
+        // 5,000 events, 5 % malformed of several kinds.
         let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "5000",
-                                       "--malformed", "0.02", "--seed", "7"])
+                                       "--malformed", "0.05", "--seed", "7"])
         #expect(gen.wait(seconds: 60) == 0, "generator failed: \(gen.log)")
 
         let highs = try highWatermarks(bootstrap: cluster.bootstrap, topic: "events")
@@ -73,7 +73,7 @@ struct EndToEndTests {
         }
         let byReason = Dictionary(grouping: dead, by: { $0.headers["tributary.reason"] ?? "" }).mapValues(\.count)
         #expect(byReason.count >= 3, "several kinds of bad input: \(byReason)")
-        #expect(dead.count > 50 && dead.count < 200, "expected ~2 % of 5000 malformed, got \(dead.count)")
+        #expect(dead.count > 150 && dead.count < 350, "expected ~5 % of 5000 malformed, got \(dead.count)")
         #expect(predictions.count + dead.count == Int(total))
 
         var missing: [String] = []
@@ -88,7 +88,7 @@ struct EndToEndTests {
 
         // The model learns: progressive accuracy well above chance (Hyperplane, 5 % noise).
         let accuracy = Double(correct) / Double(max(1, labelled))
-        #expect(labelled > 4500)
+        #expect(labelled > 4500)  // every good record (≈ 4,750) was scored and learnt
         #expect(accuracy > 0.8, "progressive accuracy \(accuracy)")
         #expect(done.accuracy > 0.8)
 
