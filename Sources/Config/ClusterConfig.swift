@@ -51,6 +51,8 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         public var heartbeatMs = 500
         /// A worker silent for this long is declared dead and its partitions move.
         public var failureTimeoutMs = 3000
+        /// Prometheus endpoint "HOST:PORT" (`GET /metrics`); "" = off.
+        public var metricsBind = ""
         public var effectiveAdvertise: String { advertise.isEmpty ? bind : advertise }
     }
 
@@ -106,6 +108,7 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             coordinator.advertise = try t.string("advertise", coordinator.advertise)
             coordinator.heartbeatMs = try t.int("heartbeat_ms", coordinator.heartbeatMs, min: 10, max: 60_000)
             coordinator.failureTimeoutMs = try t.int("failure_timeout_ms", coordinator.failureTimeoutMs, min: 100, max: 600_000)
+            coordinator.metricsBind = try t.string("metrics_bind", coordinator.metricsBind)
             for (key, ep) in [("bind", coordinator.bind), ("advertise", coordinator.advertise)] where !ep.isEmpty {
                 guard ep.hasPrefix("tcp://") || ep.hasPrefix("ipc://") || ep.hasPrefix("inproc://") else {
                     throw ConfigError(line: t.table[key]?.line ?? 0, key: "coordinator.\(key)",

@@ -16,6 +16,7 @@ public final class CoordinatorService {
     let router: ZmqSocket
     public let bootstrap: String
     public let endpoint: String
+    public let metrics: MetricsServer?
     private var broker: EmbeddedBroker?
     private var admin: KafkaProducer?
     private var membership: Membership
@@ -93,7 +94,9 @@ public final class CoordinatorService {
             partitions: partitions,
             settings: .init(failureTimeoutMs: Int64(config.coordinator.failureTimeoutMs), startupGraceMs: grace),
             now: Clock.nowMs())
-        log.info("listening on \(router.lastEndpoint) (workers connect to \(endpoint)); \(partitions) input partitions")
+        metrics = config.coordinator.metricsBind.isEmpty ? nil : try MetricsServer(address: config.coordinator.metricsBind)
+        log.info("listening on \(router.lastEndpoint) (workers connect to \(endpoint)); \(partitions) input partitions"
+                 + (metrics.map { "; metrics on port \($0.port)" } ?? ""))
         restoreCheckpoint()
     }
 
@@ -162,7 +165,9 @@ public final class CoordinatorService {
         var lastMetadata = Clock.nowMs()
         var lastRate = Clock.nowMs()
         while !shouldStop() {
-            if zmqPollReadable([router], timeoutMs: 50)[0] {
+            let ready = zmqPollReadable([router], fds: metrics.map { [$0.fd] } ?? [], timeoutMs: 50)
+            if let metrics, ready.fds.first == true { metrics.serve { prometheus() } }
+            if ready.sockets[0] {
                 // Drain what is there, bounded so ticks still happen under a flood.
                 for _ in 0..<1000 {
                     guard let frames = try? router.receive(dontWait: true) else { break }
@@ -387,6 +392,32 @@ public final class CoordinatorService {
         do { try router.send([Array(id.utf8)] + WireCodec.encode(m), dontWait: true) } catch {
             log.debug("cannot reach \(id): \(error)")
         }
+    }
+
+    /// The coordinator's Prometheus metrics.
+    func prometheus() -> String {
+        var p = PrometheusText()
+        var byState: [String: Int] = [:]
+        for m in membership.members.values { byState[m.state.rawValue, default: 0] += 1 }
+        for st in ["joining", "up", "suspect", "leaving", "dead"] {
+            p.add("tributary_workers", "gauge", "Workers known to the coordinator, by state.", Double(byState[st] ?? 0), [("state", st)])
+        }
+        p.add("tributary_partitions", "gauge", "Partitions of the input topic.", Double(membership.slots.count))
+        p.add("tributary_partitions_unassigned", "gauge", "Input partitions with no owner.", Double(membership.unassigned.count))
+        p.add("tributary_partition_moves_total", "counter", "Partition assignments made.", Double(membership.moves))
+        p.add("tributary_model_version", "gauge", "Newest global model version checkpointed and sent.", Double(publishedVersion))
+        p.add("tributary_sync_bytes_per_second", "gauge", "Model deltas received plus updates sent.", syncBytesPerSecond)
+        p.add("tributary_rejected_deltas_total", "counter", "Model deltas rejected (NaN, size, no samples).",
+              Double(aggregator.rejected.values.reduce(0, +)))
+        p.add("tributary_bad_messages_total", "counter", "Control messages dropped as malformed.", Double(badMessages))
+        let reports = membership.members.values.compactMap(\.report)
+        for r in reports {
+            for part in r.partitions where part.lag >= 0 {
+                p.add("tributary_partition_lag", "gauge", "Records not yet read, per input partition.", Double(part.lag),
+                      [("partition", String(part.partition)), ("worker", r.workerId)])
+            }
+        }
+        return p.text
     }
 
     func status() -> ClusterStatus {

@@ -52,7 +52,8 @@ struct Coordinator: ParsableCommand {
         if let bootstrap { cfg.kafka.bootstrap = bootstrap }
         let service: CoordinatorService
         do { service = try CoordinatorService(config: cfg) } catch { fail("\(error)") }
-        say("coordinator \(service.endpoint) bootstrap \(service.bootstrap)")
+        say("coordinator \(service.endpoint) bootstrap \(service.bootstrap)"
+            + (service.metrics.map { " metrics http://127.0.0.1:\($0.port)/metrics" } ?? ""))
         service.run(shouldStop: { Signals.shouldStop })
     }
 }
@@ -63,11 +64,16 @@ struct WorkerCommand: ParsableCommand {
         abstract: "Run a worker: consume assigned partitions, compute features, predict, learn, produce.")
     @Option(help: "The coordinator's endpoint, e.g. tcp://HOST:7400.") var coordinator: String = "tcp://127.0.0.1:7400"
     @Option(help: "Worker id (default HOSTNAME-PID); must be unique in the cluster.") var id: String?
+    @Option(help: "Serve Prometheus metrics on HOST:PORT (GET /metrics; port 0 = any free port).") var metrics: String?
 
     func run() throws {
         Signals.installStopHandlers()
         let w: WorkerService
-        do { w = try WorkerService(options: WorkerOptions(coordinator: coordinator, workerId: id)) } catch { fail("\(error)") }
+        do {
+            var o = WorkerOptions(coordinator: coordinator, workerId: id)
+            o.metricsBind = metrics
+            w = try WorkerService(options: o)
+        } catch { fail("\(error)") }
         let code = w.run(shouldStop: { Signals.shouldStop })
         throw ExitCode(code)
     }

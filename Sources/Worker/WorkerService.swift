@@ -11,6 +11,8 @@ public struct WorkerOptions: Sendable {
     public var coordinator: String
     public var workerId: String
     public var host: String
+    /// Prometheus endpoint "HOST:PORT", nil = off.
+    public var metricsBind: String?
     public init(coordinator: String, workerId: String? = nil) {
         self.coordinator = coordinator
         host = ProcessInfo.processInfo.hostName
@@ -48,6 +50,7 @@ public final class WorkerService {
     var log: Logger
     let context = ZmqContext()
     let dealer: ZmqSocket
+    let metricsServer: MetricsServer?
 
     // Set by the coordinator's welcome.
     var config: ClusterConfig?
@@ -83,6 +86,8 @@ public final class WorkerService {
         dealer = try ZmqSocket(context, .dealer, lingerMs: 1000, maxMessageSize: 16 << 20)
         try dealer.setIdentity(Array(options.workerId.utf8))
         try dealer.setReconnect(minMs: 100, maxMs: 2000)
+        metricsServer = try options.metricsBind.map { try MetricsServer(address: $0) }
+        if let m = metricsServer { log.info("metrics on http://\(options.metricsBind!.split(separator: ":")[0]):\(m.port)/metrics") }
         do { try dealer.connect(options.coordinator) } catch {
             throw ServiceError("cannot connect to coordinator \(options.coordinator): \(error)")
         }
@@ -106,12 +111,13 @@ public final class WorkerService {
             // One wait for everything: a control message, records (librdkafka's queue
             // wake-up fd), delivery reports, or the next tick. Never blocks while records
             // may be waiting.
-            let fds = [consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1].filter { $0 >= 0 }
+            let fds = [consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1, metricsServer?.fd ?? -1].filter { $0 >= 0 }
             let waitStart = mayHaveMore ? 0 : Clock.nowMs()
             let ready = zmqPollReadable([dealer], fds: fds, timeoutMs: mayHaveMore ? 0 : (parts.isEmpty ? 50 : 10))
             if !mayHaveMore && !parts.isEmpty { idleMs += Clock.nowMs() - waitStart; waits += 1 }
             consumer?.clearWakeup()
             producer?.clearWakeup()
+            if let m = metricsServer, let i = fds.firstIndex(of: m.fd), ready.fds[i] { m.serve { prometheus() } }
             let now = Clock.nowMs()
             // Control plane first: assignments and revokes take effect before more data.
             if ready.sockets[0] {
@@ -482,6 +488,34 @@ public final class WorkerService {
         if text != kafkaError || now - kafkaErrorAt > 10_000 { log.warning("Kafka \(text) (librdkafka retries)") }
         kafkaError = text
         kafkaErrorAt = now
+    }
+
+    /// The worker's Prometheus metrics.
+    func prometheus() -> String {
+        let r = currentReport()
+        var p = PrometheusText()
+        p.add("tributary_records_in_total", "counter", "Input records read.", Double(r.processed))
+        p.add("tributary_predictions_total", "counter", "Predictions produced.", Double(r.predictions))
+        p.add("tributary_dead_letters_total", "counter", "Records sent to the dead-letter topic.", Double(r.deadLetters))
+        for (reason, n) in r.deadLettersByReason.sorted(by: { $0.key < $1.key }) {
+            p.add("tributary_dead_letters_by_reason_total", "counter", "Dead letters by reason.", Double(n), [("reason", reason)])
+        }
+        p.add("tributary_delivery_errors_total", "counter", "Outputs that failed delivery (partition replayed).", Double(r.deliveryErrors))
+        p.add("tributary_skipped_offsets_total", "counter", "Input offsets never read (deleted before reached).", Double(r.skippedOffsets))
+        p.add("tributary_in_flight", "gauge", "Outputs awaiting delivery.", Double(r.inFlight))
+        p.add("tributary_events_per_second", "gauge", "Records per second over the last heartbeat.", r.eventsPerSecond)
+        p.add("tributary_progressive_accuracy", "gauge", "Accuracy of predictions made before learning.", r.accuracy)
+        p.add("tributary_progressive_log_loss", "gauge", "Log loss of predictions made before learning.", r.logLoss)
+        p.add("tributary_model_version", "gauge", "Global model version in use.", Double(r.modelVersion))
+        p.add("tributary_kafka_error", "gauge", "1 while Kafka reports an error (last 10 s).", r.kafkaError.isEmpty ? 0 : 1)
+        for part in r.partitions {
+            let l = [("partition", String(part.partition))]
+            p.add("tributary_partition_lag", "gauge", "Records not yet read.", Double(max(part.lag, 0)), l)
+            p.add("tributary_partition_committed_offset", "gauge", "Committed offset (next to read).", Double(part.committed), l)
+            p.add("tributary_partition_epoch", "gauge", "Assignment epoch.", Double(part.epoch), l)
+            p.add("tributary_partition_keys", "gauge", "Keys with feature state.", Double(part.keys), l)
+        }
+        return p.text
     }
 
     func currentReport() -> WorkerReport {

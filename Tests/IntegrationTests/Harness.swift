@@ -87,6 +87,8 @@ struct Cluster {
     let coordinator: Proc
     let endpoint: String
     let bootstrap: String
+    /// The coordinator's first stdout line ("coordinator EP bootstrap B [metrics URL]").
+    var coordinatorLine = ""
 
     static func start(config: String? = nil) throws -> Cluster {
         var args = ["coordinator", "--bind", "tcp://127.0.0.1:*"]
@@ -100,7 +102,7 @@ struct Cluster {
             throw HarnessError("coordinator did not start: \(c.log)")
         }
         let parts = line.split(separator: " ").map(String.init)
-        return Cluster(coordinator: c, endpoint: parts[1], bootstrap: parts[3])
+        return Cluster(coordinator: c, endpoint: parts[1], bootstrap: parts[3], coordinatorLine: line)
     }
 
     func worker(_ id: String) throws -> Proc {

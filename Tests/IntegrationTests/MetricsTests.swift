@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+/// `GET /metrics` over a real TCP connection; returns the body.
+func httpGet(_ url: String) throws -> String {
+    // url: http://HOST:PORT/path
+    let rest = url.dropFirst("http://".count)
+    let hostPort = rest.split(separator: "/", maxSplits: 1)[0]
+    let path = "/" + (rest.split(separator: "/", maxSplits: 1).dropFirst().first ?? "")
+    let hp = hostPort.split(separator: ":")
+    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(s) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(hp[1])!.bigEndian
+    inet_pton(AF_INET, String(hp[0]), &addr.sin_addr)
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else { throw HarnessError("cannot connect to \(url)") }
+    let req = Array("GET \(path) HTTP/1.0\r\nHost: \(hostPort)\r\n\r\n".utf8)
+    _ = req.withUnsafeBytes { write(s, $0.baseAddress, $0.count) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(s, &buf, buf.count)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    let text = String(decoding: out, as: UTF8.self)
+    guard text.hasPrefix("HTTP/1.0 200"), let body = text.range(of: "\r\n\r\n") else { throw HarnessError("bad response: \(text.prefix(200))") }
+    return String(text[body.upperBound...])
+}
+
+/// Parses Prometheus text format 0.0.4 strictly enough to catch a malformed exposition:
+/// every sample line is `name{label="v",...} value`, and its metric has a TYPE line before it.
+func parsePrometheus(_ text: String) throws -> [String: Double] {
+    var types = Set<String>()
+    var samples: [String: Double] = [:]
+    for line in text.split(separator: "\n") {
+        if line.hasPrefix("# TYPE ") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 4, ["counter", "gauge", "histogram", "summary", "untyped"].contains(String(parts[3])) else {
+                throw HarnessError("bad TYPE line: \(line)")
+            }
+            types.insert(String(parts[2]))
+            continue
+        }
+        if line.hasPrefix("#") { continue }
+        guard let space = line.lastIndex(of: " ") else { throw HarnessError("bad sample: \(line)") }
+        let series = String(line[..<space])
+        guard let value = Double(line[line.index(after: space)...]) else { throw HarnessError("bad value: \(line)") }
+        let name = String(series.prefix { $0 != "{" })
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }), types.contains(name) else {
+            throw HarnessError("sample of an undeclared or badly named metric: \(line)")
+        }
+        if series.contains("{") {
+            guard series.hasSuffix("}"), series.contains("=\"") else { throw HarnessError("bad labels: \(line)") }
+        }
+        samples[series] = value
+    }
+    return samples
+}
+
+@Suite("Prometheus metrics", .serialized)
+struct MetricsTests {
+    @Test("/metrics of coordinator and worker scraped and parsed during a run; lag drains to 0")
+    func scrape() throws {
+        let cluster = try Cluster.start(config: "[coordinator]\nmetrics_bind = \"127.0.0.1:0\"")
+        let coordURL = try #require(cluster.coordinatorLine.split(separator: " ").last.map(String.init))
+        #expect(coordURL.hasPrefix("http://127.0.0.1:"))
+        let w = try Proc("mw", ["worker", "--coordinator", cluster.endpoint, "--id", "mw", "--metrics", "127.0.0.1:0"])
+        try cluster.waitFor(seconds: 20, "the worker owns every partition") { $0.unassigned.isEmpty && $0.workers.count == 1 }
+        var workerURL = ""
+        for _ in 0..<50 where workerURL.isEmpty {
+            if let r = w.log.range(of: "http://[0-9.:]+/metrics", options: .regularExpression) { workerURL = String(w.log[r]) }
+            usleep(100_000)
+        }
+        #expect(!workerURL.isEmpty, "worker did not announce its metrics endpoint: \(w.log)")
+
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "6000", "--rate", "3000"])
+        usleep(1_000_000)
+        let during = try parsePrometheus(try httpGet(workerURL))
+        #expect((during["tributary_records_in_total"] ?? 0) > 0, "records are counted during the run")
+        #expect(gen.wait(seconds: 60) == 0)
+
+        // When the stream stops, lag drains to 0 on every partition and every record is counted.
+        var after: [String: Double] = [:]
+        let deadline = Date().addingTimeInterval(20)
+        repeat {
+            after = try parsePrometheus(try httpGet(workerURL))
+            let lags = after.filter { $0.key.hasPrefix("tributary_partition_lag{") }
+            if lags.count == 4 && lags.values.allSatisfy({ $0 == 0 }) && after["tributary_records_in_total"] == 6000 { break }
+            usleep(250_000)
+        } while Date() < deadline
+        #expect(after.filter { $0.key.hasPrefix("tributary_partition_lag{") }.count == 4)
+        #expect(after.filter { $0.key.hasPrefix("tributary_partition_lag{") }.values.allSatisfy { $0 == 0 }, "\(after)")
+        #expect(after["tributary_records_in_total"] == 6000)
+        #expect(after["tributary_predictions_total"] == 6000)
+        #expect((after["tributary_progressive_accuracy"] ?? 0) > 0.8)
+
+        let coord = try parsePrometheus(try httpGet(coordURL))
+        #expect(coord["tributary_workers{state=\"up\"}"] == 1)
+        #expect(coord["tributary_partitions_unassigned"] == 0)
+        #expect(coord["tributary_partitions"] == 4)
+        w.signal(SIGTERM)
+        #expect(w.wait(seconds: 20) == 0)
+    }
+}
