@@ -100,6 +100,15 @@ public final class CoordinatorService {
         restoreCheckpoint()
     }
 
+    /// A consumer for reading the model topic (restore, rollback); commits nothing.
+    private func checkpointConsumer() throws(KafkaError) -> KafkaConsumer {
+        var c = KafkaClientConfig(config.kafka.client)
+        c["bootstrap.servers"] = bootstrap
+        c["group.id"] = "tributary-coordinator-checkpoints"
+        c["fetch.wait.max.ms"] = "10"
+        return try KafkaConsumer(config: c)
+    }
+
     /// Resumes the global model from the newest checkpoint in the model topic (or file).
     private func restoreCheckpoint() {
         var best: ModelCheckpoint?
@@ -107,11 +116,7 @@ public final class CoordinatorService {
             best = try? JSONDecoder().decode(ModelCheckpoint.self, from: d)
         }
         do {
-            var c = KafkaClientConfig(config.kafka.client)
-            c["bootstrap.servers"] = bootstrap
-            c["group.id"] = "tributary-coordinator-checkpoints"
-            c["fetch.wait.max.ms"] = "10"
-            let consumer = try KafkaConsumer(config: c)
+            let consumer = try checkpointConsumer()
             let tp = TopicPartition(config.kafka.modelTopic, 0)
             let wm = try consumer.queryWatermarks(tp, timeoutMs: 5000)
             if wm.high > wm.low {
@@ -308,11 +313,7 @@ public final class CoordinatorService {
     /// Scans the model topic for one version's checkpoint.
     private func findCheckpoint(version: Int) -> Result<ModelCheckpoint, ServiceError> {
         do {
-            var c = KafkaClientConfig(config.kafka.client)
-            c["bootstrap.servers"] = bootstrap
-            c["group.id"] = "tributary-coordinator-checkpoints"
-            c["fetch.wait.max.ms"] = "10"
-            let consumer = try KafkaConsumer(config: c)
+            let consumer = try checkpointConsumer()
             let tp = TopicPartition(config.kafka.modelTopic, 0)
             let wm = try consumer.queryWatermarks(tp, timeoutMs: 5000)
             try consumer.assign([tp], start: .beginning)

@@ -68,12 +68,37 @@ func cString(_ buf: [CChar]) -> String {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// A non-blocking, close-on-exec pipe for librdkafka's queue wake-ups.
-func makeWakeupPipe(_ fds: inout [Int32]) -> Bool {
-    guard pipe(&fds) == 0 else { return false }
-    for fd in fds {
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+/// A pipe that librdkafka writes to when a queue goes from empty to non-empty
+/// (`rd_kafka_queue_io_event_enable`), so one `zmq_poll` can wait on Kafka and sockets
+/// together. Only the transition is signalled: drain the queue before waiting again, and
+/// `clear()` after waking. Owns both fds and unregisters itself before closing them.
+final class QueueWakeup {
+    let readFD: Int32
+    private let writeFD: Int32
+    private let queue: OpaquePointer
+
+    init?(queue: OpaquePointer) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return nil }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        readFD = fds[0]
+        writeFD = fds[1]
+        self.queue = queue
+        rd_kafka_queue_io_event_enable(queue, writeFD, "1", 1)
     }
-    return true
+
+    /// Must run before the queue is destroyed.
+    func disable() {
+        rd_kafka_queue_io_event_enable(queue, -1, nil, 0)
+        close(readFD)
+        close(writeFD)
+    }
+
+    func clear() {
+        var buf = [UInt8](repeating: 0, count: 64)
+        while read(readFD, &buf, buf.count) > 0 {}
+    }
 }

@@ -28,29 +28,21 @@ public final class KafkaProducer {
     }
 
     deinit {
-        if let w = wakeup { rd_kafka_queue_io_event_enable(queue, -1, nil, 0); close(w.read); close(w.write) }
+        wakeup?.disable()
         rd_kafka_queue_destroy(queue)
         rd_kafka_destroy(rk)
     }
 
-    private var wakeup: (read: Int32, write: Int32)?
+    private var wakeup: QueueWakeup?
 
     /// Readable when delivery reports arrive after the queue was empty (see
     /// `KafkaConsumer.wakeupFD`).
     public func wakeupFD() -> Int32 {
-        if let w = wakeup { return w.read }
-        var fds: [Int32] = [0, 0]
-        guard makeWakeupPipe(&fds) else { return -1 }
-        wakeup = (fds[0], fds[1])
-        rd_kafka_queue_io_event_enable(queue, fds[1], "1", 1)
-        return fds[0]
+        if wakeup == nil { wakeup = QueueWakeup(queue: queue) }
+        return wakeup?.readFD ?? -1
     }
 
-    public func clearWakeup() {
-        guard let w = wakeup else { return }
-        var buf = [UInt8](repeating: 0, count: 64)
-        while read(w.read, &buf, buf.count) > 0 {}
-    }
+    public func clearWakeup() { wakeup?.clear() }
 
     /// Queues one record. Throws `isQueueFull` when librdkafka's local queue is full:
     /// call `poll` to serve delivery reports and retry (never drop).

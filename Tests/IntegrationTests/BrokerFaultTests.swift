@@ -30,11 +30,7 @@ struct BrokerFaultTests {
         #expect(gen.wait(seconds: 120) == 0, "\(gen.log)")
         let highs = try highWatermarks(bootstrap: bootstrap, topic: "events")
         #expect(highs.values.reduce(0, +) == 24000)
-        try cluster.waitFor(seconds: 90, "every partition committed to its high watermark") { s in
-            let committed = Dictionary(s.workers.compactMap(\.report).flatMap(\.partitions).map { ($0.partition, $0.committed) },
-                                       uniquingKeysWith: max)
-            return highs.allSatisfy { committed[$0.key] == $0.value }
-        }
+        try cluster.waitCommitted(highs)
         var seen = Set<String>()
         for r in try readAll(bootstrap: bootstrap, topic: "predictions") {
             if let j = r.json, let p = j["partition"] as? Int, let o = j["offset"] as? Int { seen.insert("\(p):\(o)") }

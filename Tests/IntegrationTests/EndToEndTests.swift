@@ -29,13 +29,7 @@ struct EndToEndTests {
         let highs = try highWatermarks(bootstrap: cluster.bootstrap, topic: "events")
         let total = highs.values.reduce(0, +)
         #expect(total == 5000)
-        // Offsets are committed only after their outputs are delivered: once every
-        // partition's commit reaches its high watermark, every output is in Kafka.
-        let done = try cluster.waitFor(seconds: 60, "all 5000 records processed and committed") { s in
-            let committed = Dictionary(s.workers.compactMap(\.report).flatMap(\.partitions).map { ($0.partition, $0.committed) },
-                                       uniquingKeysWith: max)
-            return highs.allSatisfy { committed[$0.key] == $0.value }
-        }
+        let done = try cluster.waitCommitted(highs, seconds: 60)
         #expect(done.totalProcessed == total)
 
         let predictions = try readAll(bootstrap: cluster.bootstrap, topic: "predictions")

@@ -137,6 +137,30 @@ struct Cluster {
     }
 }
 
+extension ClusterStatus {
+    /// Committed offset ("next to read") per input partition, from live workers' reports.
+    var committedByPartition: [Int32: Int64] {
+        Dictionary(workers.filter { $0.state != .dead }.compactMap(\.report).flatMap(\.partitions)
+            .map { ($0.partition, $0.committed) }, uniquingKeysWith: max)
+    }
+    /// Which worker owns each partition.
+    var ownerByPartition: [Int32: String] {
+        Dictionary(workers.flatMap { w in w.partitions.map { ($0.partition, w.workerId) } }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+extension Cluster {
+    /// Waits until every partition's commit reaches its high watermark: offsets are committed
+    /// only after their outputs are delivered, so then every output is in Kafka.
+    @discardableResult
+    func waitCommitted(_ highs: [Int32: Int64], seconds: Double = 90) throws -> ClusterStatus {
+        try waitFor(seconds: seconds, "every partition committed to its high watermark \(highs)") { s in
+            let committed = s.committedByPartition
+            return highs.allSatisfy { committed[$0.key] == $0.value }
+        }
+    }
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }

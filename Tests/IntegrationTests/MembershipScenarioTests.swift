@@ -25,13 +25,9 @@ struct MembershipScenarioTests {
         return out
     }
 
-    func waitCommitted(_ cluster: Cluster, seconds: Double = 90) throws -> [Int32: Int64] {
+    func waitCommitted(_ cluster: Cluster) throws -> [Int32: Int64] {
         let highs = try highWatermarks(bootstrap: cluster.bootstrap, topic: "events")
-        try cluster.waitFor(seconds: seconds, "every partition committed to its high watermark \(highs)") { s in
-            let committed = Dictionary(s.workers.filter { $0.state != .dead }.compactMap(\.report).flatMap(\.partitions)
-                .map { ($0.partition, $0.committed) }, uniquingKeysWith: max)
-            return highs.allSatisfy { committed[$0.key] == $0.value }
-        }
+        try cluster.waitCommitted(highs)
         return highs
     }
 
@@ -83,10 +79,7 @@ struct MembershipScenarioTests {
             s.workers.count == 4 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count == 2 }
         }
         // (3,3,2) -> (2,2,2,2): exactly two partitions change owner.
-        func owner(_ s: ClusterStatus) -> [Int32: String] {
-            Dictionary(s.workers.flatMap { w in w.partitions.map { ($0.partition, w.workerId) } }, uniquingKeysWith: { a, _ in a })
-        }
-        let moved = owner(before).filter { owner(after)[$0.key] != $0.value }
+        let moved = before.ownerByPartition.filter { after.ownerByPartition[$0.key] != $0.value }
         #expect(moved.count == 2, "moved: \(moved)")
         #expect(gen.wait(seconds: 60) == 0)
         let highs = try waitCommitted(cluster)
@@ -166,10 +159,7 @@ struct MembershipScenarioTests {
         let after = try restarted.waitFor(seconds: 10, "both workers re-registered with their partitions") { s in
             s.workers.count == 2 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count == 4 }
         }
-        func owner(_ s: ClusterStatus) -> [Int32: String] {
-            Dictionary(s.workers.flatMap { w in w.partitions.map { ($0.partition, w.workerId) } }, uniquingKeysWith: { a, _ in a })
-        }
-        #expect(owner(after) == owner(before), "the map changed across the restart")
+        #expect(after.ownerByPartition == before.ownerByPartition, "the map changed across the restart")
         #expect(gen.wait(seconds: 60) == 0)
         _ = try waitCommitted(restarted)
         // The workers never stopped their partitions (the restart was shorter than the lease).

@@ -37,11 +37,7 @@ struct ShutdownTests {
         // Every sent record is processed and committed before the worker is stopped.
         let highs = try highWatermarks(bootstrap: bootstrap, topic: "events")
         #expect(Int(highs.values.reduce(0, +)) == sent)
-        try cluster.waitFor(seconds: 30, "all sent records committed") { s in
-            let c = Dictionary(s.workers.compactMap(\.report).flatMap(\.partitions).map { ($0.partition, $0.committed) },
-                               uniquingKeysWith: max)
-            return highs.allSatisfy { c[$0.key] == $0.value }
-        }
+        try cluster.waitCommitted(highs, seconds: 30)
         for p in [watch, worker, coord, broker] {
             p.signal(SIGTERM)
             #expect(p.wait(seconds: 20) == 0, "\(p.name) did not exit 0: \(p.log.suffix(500))")
