@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Kafka
+import Models
 import Runtime
 import Wire
+import Worker
 
 /// One benchmark run's measurements.
 struct RunResult: Codable {
@@ -48,6 +50,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Write the JSON result here too.") var output: String?
     @Option(help: "worker.max_in_flight for the Tributary runs.") var maxInFlight: Int = 50_000
     @Option(help: "Brokers in the embedded (mock) cluster.") var brokers: Int = 1
+    @Option(help: "Input rate of the latency run (default: half the measured 1-worker rate).") var latencyRate: Double?
 
     func run() throws {
         Signals.installStopHandlers()
@@ -58,7 +61,7 @@ struct Bench: ParsableCommand {
         let broker: EmbeddedBroker
         do {
             broker = try EmbeddedBroker(brokers: brokers)
-            for t in ["events", "predictions", "events.dlq", "tributary.models"] {
+            for t in ["events", "predictions", "events.dlq", "tributary.models", "events-latency", "predictions-latency"] {
                 try broker.createTopic(t, partitions: t == "tributary.models" ? 1 : partitions)
             }
         } catch { fail("\(error)") }
@@ -82,7 +85,14 @@ struct Bench: ParsableCommand {
         if !peer.isEmpty, !Signals.shouldStop {
             if let r = pythonPeer(bootstrap: bootstrap, conf: conf) { results.append(r); say(line(r)) }
         }
-        report(results)
+        var latency: Latency?
+        if let one = results.first(where: { $0.name == "tributary 1 worker, sync off" }), !Signals.shouldStop {
+            latency = latencyRun(bootstrap: bootstrap, conf: conf, rate: latencyRate ?? one.eventsPerSecond / 2)
+        }
+        let pause = syncPause(weights: 1 << 20)
+        say(String(format: "sync of a 2^20-weight model: worker %.1f ms (delta + encode), coordinator %.1f ms per worker (decode + merge), worker %.1f ms (decode + rebase)",
+                   pause.workerDeltaMs, pause.coordinatorMergeMs, pause.workerRebaseMs))
+        report(results, latency: latency, pause: pause)
     }
 
     func line(_ r: RunResult) -> String {
@@ -250,7 +260,132 @@ struct Bench: ParsableCommand {
                          accuracy: obj["accuracy"] as? Double)
     }
 
-    func report(_ results: [RunResult]) {
+    struct Latency: Codable {
+        var rate: Double
+        var events: Int
+        var p50Ms: Double
+        var p99Ms: Double
+        var p999Ms: Double
+        var maxMs: Double
+        /// The largest latency among events produced in the first 1.5 s (warm-up: the
+        /// consumer's first fetches after assignment), excluded from the percentiles above.
+        var warmupMaxMs: Double
+    }
+
+    /// End-to-end latency at a fixed input rate: events stamped with the wall clock when
+    /// produced; a concurrent reader of the predictions takes the time each becomes readable
+    /// (event time -> prediction delivered and fetched downstream: conservative).
+    func latencyRun(bootstrap: String, conf: [String: String], rate: Double) -> Latency? {
+        let outTopic = "predictions-latency"
+        let seconds = 7.5
+        let warmupMs = 1500.0
+        let count = Int(rate * seconds)
+        do {
+            let path = NSTemporaryDirectory() + "tributary-bench-latency-\(getpid()).conf"
+            var cfg = "[kafka]\npartitions = \(partitions)\ninput_topic = \"events-latency\"\noutput_topic = \"\(outTopic)\"\n"
+            cfg += "group_id = \"bench-latency-\(getpid())\"\n[kafka.consumer]\n"
+            for (k, v) in conf { cfg += "\"\(k)\" = \"\(v)\"\n" }
+            try cfg.write(toFile: path, atomically: true, encoding: .utf8)
+            let log = FileHandle(forWritingAtPath: "/dev/null")
+            let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*", "--bootstrap", bootstrap], logTo: log)
+            guard let l = coord.firstLine() else { return nil }
+            let endpoint = String(l.split(separator: " ")[1])
+            let w = try Child("w", ["worker", "--coordinator", endpoint, "--id", "bench-latency"], logTo: log)
+            defer { w.terminate(); _ = w.wait(seconds: 20); coord.terminate(); _ = coord.wait(seconds: 10) }
+            // Ready: the worker owns every partition.
+            let ready = Clock.nowMs() + 20_000
+            while Clock.nowMs() < ready {
+                if let s = try? fetchStatus(endpoint, timeoutMs: 500, retries: 1), s.unassigned.isEmpty, s.workers.count == 1 { break }
+                usleep(100_000)
+            }
+            var rc = KafkaClientConfig(conf)
+            rc["bootstrap.servers"] = bootstrap
+            rc["group.id"] = "bench-latency-reader-\(getpid())"
+            let reader = try KafkaConsumer(config: rc)
+            let n = try reader.partitionCount(topic: outTopic)
+            try reader.assign((0..<n).map { TopicPartition(outTopic, Int32($0)) }, start: .end)
+            let producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": bootstrap, "linger.ms": "5"]))
+            var stream = SyntheticStream(seed: 7)
+            var latencies: [Double] = []
+            var warmupMax = 0.0
+            var seen = 0
+            let start = Clock.nowMs()
+            var sent = 0
+            let deadline = start + Int64(seconds * 1000) + 15_000
+            let wallStart = Double(Clock.wallMs())
+            while seen < count && Clock.nowMs() < deadline && !Signals.shouldStop {
+                let due = Int(Double(Clock.nowMs() - start) / 1000 * rate)
+                while sent < min(due, count) {
+                    let ev = stream.next(timestamp: Double(Clock.wallMs()) / 1000)
+                    try? producer.produce(topic: "events-latency", key: Array(ev.key.utf8), value: ev.value, tag: sent)
+                    sent += 1
+                }
+                producer.poll(timeoutMs: 0) { _ in }
+                reader.poll(timeoutMs: 1) { r in
+                    let now = Double(Clock.wallMs())
+                    // The prediction carries the input's "ts" (seconds).
+                    if let range = String(decoding: r.value, as: UTF8.self).range(of: "\"ts\":"),
+                       let ts = Double(String(decoding: r.value, as: UTF8.self)[range.upperBound...].prefix { $0 != "}" && $0 != "," }) {
+                        seen += 1
+                        if ts * 1000 - wallStart < warmupMs { warmupMax = max(warmupMax, now - ts * 1000) }
+                        else { latencies.append(now - ts * 1000) }
+                    }
+                }
+            }
+            guard !latencies.isEmpty else { return nil }
+            latencies.sort()
+            func pct(_ q: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] }
+            let lat = Latency(rate: rate, events: latencies.count, p50Ms: pct(0.5), p99Ms: pct(0.99), p999Ms: pct(0.999),
+                              maxMs: latencies.last!, warmupMaxMs: warmupMax)
+            say(String(format: "latency at %.0f events/s (%d events after a 1.5 s warm-up): p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  max %.1f ms; warm-up max %.0f ms",
+                       lat.rate, lat.events, lat.p50Ms, lat.p99Ms, lat.p999Ms, lat.maxMs, lat.warmupMaxMs))
+            return lat
+        } catch {
+            say("latency run failed: \(error)")
+            return nil
+        }
+    }
+
+    struct SyncPause: Codable {
+        var weights: Int
+        var workerDeltaMs: Double
+        var coordinatorMergeMs: Double
+        var workerRebaseMs: Double
+    }
+
+    /// The stall a sync round puts on the loops for a dense model: the worker makes and
+    /// encodes its delta, the coordinator decodes and merges (per worker), the worker
+    /// decodes and rebases. Measured on the real code paths (SyncState, WireCodec,
+    /// ModelAveraging), in process.
+    func syncPause(weights n: Int) -> SyncPause {
+        func ms(_ body: () -> Void) -> Double {
+            let t = DispatchTime.now().uptimeNanoseconds
+            body()
+            return Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
+        }
+        var local = (0..<n).map { Double($0 % 97) * 1e-3 }
+        var sync = SyncState(version: 0, base: [Double](repeating: 0, count: n))
+        sync.samples = 1000
+        var frames: [[UInt8]] = []
+        let t1 = ms {
+            let d = sync.makeDelta(current: local, worker: "w")!
+            frames = WireCodec.encode(.modelDelta(d))
+        }
+        var merged: [Double] = []
+        let t2 = ms {
+            guard case .modelDelta(let d)? = try? WireCodec.decode(frames[...]) else { return }
+            merged = ModelAveraging.merge(global: [Double](repeating: 0, count: n),
+                                          deltas: [ParameterDelta(worker: d.workerId, baseVersion: 0, samples: d.samples, delta: d.delta)])
+            frames = WireCodec.encode(.modelUpdate(ModelUpdate(version: 1, contributions: ["w": d.seq], parameters: merged)))
+        }
+        let t3 = ms {
+            guard case .modelUpdate(let u)? = try? WireCodec.decode(frames[...]) else { return }
+            local = sync.rebase(current: local, onto: u, me: "w")
+        }
+        return SyncPause(weights: n, workerDeltaMs: t1, coordinatorMergeMs: t2, workerRebaseMs: t3)
+    }
+
+    func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil) {
         func rate(_ prefix: String) -> Double? { results.first { $0.name.hasPrefix(prefix) }?.eventsPerSecond }
         var ratios: [String: Double] = [:]
         if let t = rate("tributary 1 worker, sync off") {
@@ -262,10 +397,12 @@ struct Bench: ParsableCommand {
         }
         say("\nratios (same run, same broker, same records):")
         for (k, v) in ratios.sorted(by: { $0.key < $1.key }) { say(String(format: "  %-36@ %.3f", k as NSString, v)) }
-        struct Out: Codable { var results: [RunResult]; var ratios: [String: Double]; var cores: Int }
+        struct Out: Codable { var results: [RunResult]; var ratios: [String: Double]; var cores: Int
+                              var latency: Latency?; var syncPause: SyncPause? }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        if let data = try? enc.encode(Out(results: results, ratios: ratios, cores: ProcessInfo.processInfo.activeProcessorCount)) {
+        if let data = try? enc.encode(Out(results: results, ratios: ratios, cores: ProcessInfo.processInfo.activeProcessorCount,
+                                          latency: latency, syncPause: pause)) {
             say("RESULT " + String(decoding: data, as: UTF8.self))
             if let output { try? data.write(to: URL(fileURLWithPath: output)) }
         }

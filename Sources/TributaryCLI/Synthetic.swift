@@ -20,7 +20,8 @@ struct SyntheticStream {
     }
 
     /// The next event as JSON bytes, and its key.
-    mutating func next() -> (key: String, value: [UInt8]) {
+    /// - timestamp: the event time to write (default: the synthetic 1 ms-per-event clock).
+    mutating func next(timestamp: Double? = nil) -> (key: String, value: [UInt8]) {
         let user = "u\(rng.next() % UInt64(users))"
         var x: [Double] = []
         var dot = 0.0
@@ -31,7 +32,7 @@ struct SyntheticStream {
         }
         var y = dot > 0.5 * weights.reduce(0, +) ? 1 : 0
         if rng.nextDouble() < noise { y = 1 - y }
-        let ts = SyntheticStream.ts0 + Double(index) * 0.001
+        let ts = timestamp ?? SyntheticStream.ts0 + Double(index) * 0.001
         index += 1
         var s = "{\"user\": \"\(user)\", \"ts\": \(ts), \"x\": {"
         for (i, v) in x.enumerated() { s += "\(i > 0 ? ", " : "")\"f\(i)\": \(v)" }
