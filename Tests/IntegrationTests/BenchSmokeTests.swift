@@ -22,6 +22,13 @@ struct BenchSmokeTests {
             #expect(r["events"] as? Int == 20000)
             #expect((r["accuracy"] as? Double ?? 0) > 0.8)
         }
+        // Latency percentiles and the sync pause are reported (values, not speeds, are checked).
+        let latency = try #require(obj["latency"] as? [String: Any], "no latency run: \(out)")
+        let p50 = try #require(latency["p50Ms"] as? Double), p99 = try #require(latency["p99Ms"] as? Double)
+        #expect(p50 > 0 && p99 >= p50)
+        #expect((latency["events"] as? Int ?? 0) > 1000)
+        let pause = try #require(obj["syncPause"] as? [String: Any])
+        #expect(pause["weights"] as? Int == 1 << 20)
         let ratios = try #require(obj["ratios"] as? [String: Double])
         #expect(ratios["tributary_1w_over_bare_librdkafka"] != nil)
         if FileManager.default.fileExists(atPath: peer + "/baseline.py") {
