@@ -107,6 +107,8 @@ public final class WorkerService {
         var rateWindowStart = Clock.nowMs()
         var rateWindowCount: Int64 = 0
         var mayHaveMore = false
+        var unansweredSince: Int64 = 0
+        var lastUnansweredWarning: Int64 = 0
         while !shouldStop() {
             // One wait for everything: a control message, records (librdkafka's queue
             // wake-up fd), delivery reports, or the next tick. Never blocks while records
@@ -128,6 +130,13 @@ public final class WorkerService {
             if !welcomed && now - lastHello >= 1000 {
                 lastHello = now
                 sendHello()
+                if unansweredSince == 0 { unansweredSince = now }
+                if now - unansweredSince >= 5000 && now - lastUnansweredWarning >= 10_000 {
+                    lastUnansweredWarning = now
+                    log.warning("no answer from the coordinator at \(options.coordinator) for \((now - unansweredSince) / 1000) s: is it running and reachable? is another worker already using the id '\(options.workerId)'?")
+                }
+            } else if welcomed {
+                unansweredSince = 0
             }
             // The lease runs whether or not we are registered: partitions held while the
             // coordinator is silent must stop on time (it may have given them away).

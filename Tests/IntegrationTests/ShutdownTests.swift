@@ -74,4 +74,15 @@ struct ShutdownTests {
         usleep(200_000)
         for k in kids { #expect(!alive(k), "child \(k) outlived the demo") }
     }
+
+    @Test("a worker whose coordinator never answers says why, and still stops cleanly")
+    func unansweredWorker() throws {
+        let w = try Proc("lonely", ["worker", "--coordinator", "tcp://127.0.0.1:1", "--id", "lonely"])
+        let deadline = Date().addingTimeInterval(10)
+        while !w.log.contains("no answer from the coordinator") && Date() < deadline { usleep(200_000) }
+        #expect(w.log.contains("no answer from the coordinator at tcp://127.0.0.1:1"), "\(w.log)")
+        #expect(w.log.contains("another worker already using the id 'lonely'"))
+        w.signal(SIGTERM)
+        #expect(w.wait(seconds: 10) == 0)
+    }
 }
