@@ -25,6 +25,7 @@ public final class CoordinatorService {
     private let checkpoints: KafkaProducer
     private let started = Clock.nowMs()
     private var badMessages = 0
+    private var handledMessages = 0
     private var syncBytes = 0
     /// The newest version checkpointed and sent to workers.
     private var publishedVersion = 0
@@ -219,7 +220,13 @@ public final class CoordinatorService {
     }
 
     private func handle(_ frames: [[UInt8]]) {
-        guard frames.count >= 2 else { badMessages += 1; return }
+        guard frames.count >= 2 else {
+            badMessages += 1
+            if badMessages <= 10 || badMessages % 1000 == 0 {
+                log.warning("dropped a message without content (\(badMessages) dropped so far)")
+            }
+            return
+        }
         let identity = frames[0]
         // REQ clients put an empty delimiter after the identity; DEALERs do not.
         var body = frames[1...]
@@ -228,7 +235,10 @@ public final class CoordinatorService {
         let msg: WireMessage
         do { msg = try WireCodec.decode(body) } catch {
             badMessages += 1
-            log.warning("dropped a message from \(printable(identity)): \(error) (\(badMessages) dropped so far)")
+            // The first few in full, then a line per thousand: a flood must not flood the log.
+            if badMessages <= 10 || badMessages % 1000 == 0 {
+                log.warning("dropped a message from \(printable(identity)): \(error) (\(badMessages) dropped so far)")
+            }
             reply(identity, isReq: isReq, .error(WireFailure(message: error.description)))
             return
         }
@@ -236,6 +246,7 @@ public final class CoordinatorService {
             reply(identity, isReq: isReq, .status(status()))
             return
         }
+        handledMessages += 1
         if case .modelCommand(let c) = msg {
             switch handleModelCommand(c) {
             case .answer(let m): reply(identity, isReq: isReq, m)
@@ -410,7 +421,10 @@ public final class CoordinatorService {
         p.add("tributary_sync_bytes_per_second", "gauge", "Model deltas received plus updates sent.", syncBytesPerSecond)
         p.add("tributary_rejected_deltas_total", "counter", "Model deltas rejected (NaN, size, no samples).",
               Double(aggregator.rejected.values.reduce(0, +)))
-        p.add("tributary_bad_messages_total", "counter", "Control messages dropped as malformed.", Double(badMessages))
+        p.add("tributary_messages_total", "counter", "Control messages received (status requests excluded).",
+              Double(handledMessages), [("result", "handled")])
+        p.add("tributary_messages_total", "counter", "Control messages received (status requests excluded).",
+              Double(badMessages), [("result", "dropped")])
         let reports = membership.members.values.compactMap(\.report)
         for r in reports {
             for part in r.partitions where part.lag >= 0 {
@@ -436,6 +450,8 @@ public final class CoordinatorService {
         s.modelVersion = publishedVersion
         s.syncBytesPerSecond = syncBytesPerSecond
         s.rejectedDeltas = aggregator.rejected.values.reduce(0, +)
+        s.messagesHandled = handledMessages
+        s.messagesDropped = badMessages
         return s
     }
 }

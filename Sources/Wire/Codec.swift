@@ -61,7 +61,13 @@ public enum WireCodec {
     public static func decode(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> WireMessage {
         guard frames.count == 2 || frames.count == 3 else { throw .malformed("expected 2 or 3 frames, got \(frames.count)") }
         let t = frames[frames.startIndex]
-        guard t == tag else { throw .wrongVersion(String(decoding: t.prefix(16), as: UTF8.self)) }
+        guard t == tag else {
+            // Quote what came, printable or as hex: hostile bytes must not reach logs raw.
+            let head = t.prefix(16)
+            let text = head.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? String(decoding: head, as: UTF8.self)
+                : "0x" + head.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            throw .wrongVersion(text)
+        }
         let data = Data(frames[frames.startIndex + 1])
         guard data.count <= maxBodyBytes else { throw .malformed("body of \(data.count) bytes") }
         let dec = JSONDecoder()

@@ -307,6 +307,10 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     /// Bytes of model deltas received plus updates sent, per second (last interval).
     public var syncBytesPerSecond: Double = 0
     public var rejectedDeltas: Int = 0
+    /// Control messages (status requests excluded) the coordinator acted on, and those it
+    /// dropped as malformed: together, every message it received.
+    public var messagesHandled: Int = 0
+    public var messagesDropped: Int = 0
     public init(cluster: String, bootstrap: String, inputTopic: String, outputTopic: String, deadLetterTopic: String,
                 partitionCount: Int, unassigned: [Int32], workers: [WorkerStatus], uptimeMs: Int64) {
         self.cluster = cluster
