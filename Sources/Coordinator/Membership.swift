@@ -148,6 +148,7 @@ public struct Membership: Sendable {
             }
 
         case .leaving:
+            out.append(.send(to: from, .left(Leaving(workerId: from))))
             guard members[from] != nil else { return }
             out.append(.log("worker \(from) left"))
             for p in slots.indices where slots[p].owner == from { release(p, &out, why: "\(from) left") }
@@ -155,7 +156,7 @@ public struct Membership: Sendable {
             members[from] = nil
 
         case .statusRequest, .welcome, .assign, .revoke, .ping, .reregister, .status, .error,
-             .modelDelta, .modelUpdate, .modelCommand:
+             .modelDelta, .modelUpdate, .modelCommand, .left:
             break  // not ours to handle here (status is answered by the shell)
         }
     }

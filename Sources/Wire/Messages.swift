@@ -28,6 +28,9 @@ public enum WireMessage: Sendable, Equatable {
     /// "I do not know you (any more): say hello again." Sent after a coordinator restart or
     /// to a worker already declared dead.
     case reregister(Reregister)
+    /// The answer to `leaving`: the worker may close its socket (closing earlier can lose
+    /// what it still had in flight: ZeroMQ drops a closed peer's queued messages).
+    case left(Leaving)
     // status client <-> coordinator
     case statusRequest(StatusRequest)
     case status(ClusterStatus)
@@ -47,6 +50,7 @@ public enum WireMessage: Sendable, Equatable {
         case .revoke: "revoke"
         case .ping: "ping"
         case .reregister: "reregister"
+        case .left: "left"
         case .statusRequest: "status_request"
         case .status: "status"
         case .error: "error"

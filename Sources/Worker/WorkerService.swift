@@ -199,7 +199,7 @@ public final class WorkerService {
         }
         log.info("stopping: handing back \(parts.count) partitions")
         stop(partitions: Array(parts.keys), ack: true)
-        if welcomed { send(.leaving(Leaving(workerId: options.workerId))) }
+        if welcomed { leave() }
         if let producer, producer.inFlight > 0 {
             _ = producer.drain(timeoutMs: 10_000) { _ in }
         }
@@ -208,6 +208,24 @@ public final class WorkerService {
     }
 
     // MARK: control plane
+
+    /// Says goodbye and waits (≤ 2 s) for the coordinator's `left`, so the socket is not
+    /// closed while `revoked`/`leaving` are still in flight.
+    func leave() {
+        for attempt in 0..<2 {
+            send(.leaving(Leaving(workerId: options.workerId)))
+            let deadline = Clock.nowMs() + 1000
+            while Clock.nowMs() < deadline {
+                guard zmqPollReadable([dealer], timeoutMs: 100)[0], let frames = try? dealer.receive(dontWait: true) else { continue }
+                if case .left? = try? WireCodec.decode(frames[...]) {
+                    log.info("the coordinator acknowledged our leaving")
+                    return
+                }
+            }
+            if attempt == 0 { log.warning("no acknowledgement of leaving yet; asking again") }
+        }
+        log.warning("the coordinator did not acknowledge our leaving; it will notice after its failure timeout")
+    }
 
     func sendHello() {
         let held = parts.values.map(\.lease).sorted { $0.partition < $1.partition }

@@ -113,6 +113,7 @@ struct MembershipScenarioTests {
         usleep(1_500_000)
         ws[0].signal(SIGTERM)
         #expect(ws[0].wait(seconds: 20) == 0, "\(ws[0].log)")
+        #expect(ws[0].log.contains("the coordinator acknowledged our leaving"), "\(ws[0].log)")
         try cluster.waitFor(seconds: 5, "g1 gone, its partitions reassigned") { s in
             s.workers.count == 2 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count == 4 }
         }
