@@ -31,13 +31,19 @@ struct MembershipScenarioTests {
         return highs
     }
 
-    @Test("kill -9 a worker: its partitions resume elsewhere within 2 x the failure timeout; no offset lost")
-    func killNine() throws {
-        let cluster = try Cluster.start(config: Self.config)
-        let ws = try ["k1", "k2", "k3"].map { try cluster.worker($0) }
+    /// Three workers sharing the 8 partitions (3, 3, 2).
+    func threeWorkers(_ cluster: Cluster, _ ids: [String]) throws -> [Proc] {
+        let ws = try ids.map { try cluster.worker($0) }
         try cluster.waitFor(seconds: 20, "3 workers own all 8 partitions") { s in
             s.workers.count == 3 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count >= 2 }
         }
+        return ws
+    }
+
+    @Test("kill -9 a worker: its partitions resume elsewhere within 2 x the failure timeout; no offset lost")
+    func killNine() throws {
+        let cluster = try Cluster.start(config: Self.config)
+        let ws = try threeWorkers(cluster, ["k1", "k2", "k3"])
         let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "12000", "--rate", "3000"])
         usleep(1_500_000)
         let before = try cluster.status()
@@ -67,10 +73,7 @@ struct MembershipScenarioTests {
     @Test("add a 4th worker: only the partitions balance needs move; none processed by two workers")
     func scaleOut() throws {
         let cluster = try Cluster.start(config: Self.config)
-        var ws = try ["s1", "s2", "s3"].map { try cluster.worker($0) }
-        try cluster.waitFor(seconds: 20, "3 workers own all 8 partitions") { s in
-            s.workers.count == 3 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count >= 2 }
-        }
+        var ws = try threeWorkers(cluster, ["s1", "s2", "s3"])
         let before = try cluster.status()
         let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "10000", "--rate", "3000"])
         usleep(1_000_000)
@@ -105,10 +108,7 @@ struct MembershipScenarioTests {
     @Test("SIGTERM a worker mid-stream: it exits 0 and no input offset gets a second prediction")
     func gracefulLeave() throws {
         let cluster = try Cluster.start(config: Self.config)
-        let ws = try ["g1", "g2", "g3"].map { try cluster.worker($0) }
-        try cluster.waitFor(seconds: 20, "3 workers own all 8 partitions") { s in
-            s.workers.count == 3 && s.unassigned.isEmpty && s.workers.allSatisfy { $0.partitions.count >= 2 }
-        }
+        let ws = try threeWorkers(cluster, ["g1", "g2", "g3"])
         let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "10000", "--rate", "3000"])
         usleep(1_500_000)
         ws[0].signal(SIGTERM)
