@@ -78,15 +78,6 @@ public final class ZmqSocket {
         if rc != 0 { throw ZmqError("zmq_setsockopt(\(option))") }
     }
 
-    public var receiveTimeoutMs: Int32 {
-        get { 0 }
-        set { try? setInt(ZMQ_RCVTIMEO, newValue) }
-    }
-    public var sendTimeoutMs: Int32 {
-        get { 0 }
-        set { try? setInt(ZMQ_SNDTIMEO, newValue) }
-    }
-
     public func setIdentity(_ id: [UInt8]) throws(ZmqError) { try setBytes(ZMQ_ROUTING_ID, id) }
     /// ROUTER: fail instead of silently dropping a message to an unknown peer.
     public func setRouterMandatory() throws(ZmqError) { try setInt(ZMQ_ROUTER_MANDATORY, 1) }
@@ -145,10 +136,7 @@ public final class ZmqSocket {
 /// `zmq_poll` over several sockets (zmq_poller_* is draft-only in Debian's libzmq).
 /// Returns, per socket, whether it is readable. EINTR counts as "nothing ready".
 public func zmqPollReadable(_ sockets: [ZmqSocket], timeoutMs: Int) -> [Bool] {
-    var items = sockets.map { zmq_pollitem_t(socket: $0.raw, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
-    let rc = zmq_poll(&items, Int32(items.count), timeoutMs)
-    if rc <= 0 { return Array(repeating: false, count: sockets.count) }
-    return items.map { ($0.revents & Int16(ZMQ_POLLIN)) != 0 }
+    zmqPollReadable(sockets, fds: [], timeoutMs: timeoutMs).sockets
 }
 
 /// `zmq_poll` over sockets and plain file descriptors (e.g. librdkafka's queue wake-up
