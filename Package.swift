@@ -3,8 +3,8 @@
 // Layering (lower never imports higher):
 //   CKafka, CZmq        system libraries (librdkafka, libzmq) + tiny C shims
 //   Kafka, ZeroMQ       safe Swift wrappers; every C handle freed exactly once
-//   Config              cluster.conf (TOML subset) -> typed ClusterConfig, errors name key+line
 //   Features, Models    pure: event parsing, per-key state, online learners; no I/O
+//   Config              cluster.conf (TOML subset) -> typed ClusterConfig, errors name key+line
 //   Wire                versioned control-plane messages shared by all processes
 //   Coordinator, Worker pure state machines + thin I/O shells
 //   TributaryCLI        the one `tributary` executable
@@ -28,7 +28,7 @@ let package = Package(
                        providers: [.apt(["libzmq3-dev"])]),
         .target(name: "Kafka", dependencies: ["CKafka"], swiftSettings: strict),
         .target(name: "ZeroMQ", dependencies: ["CZmq"], swiftSettings: strict),
-        .target(name: "Config", swiftSettings: strict),
+        .target(name: "Config", dependencies: ["Features"], swiftSettings: strict),
         // Logging, signals, service errors: what every process shell shares.
         .target(name: "Runtime", swiftSettings: strict),
         .target(name: "Features", swiftSettings: strict),

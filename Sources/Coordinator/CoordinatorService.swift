@@ -43,7 +43,7 @@ public final class CoordinatorService {
         var partitions = k.partitions
         if k.isEmbedded {
             let b = try EmbeddedBroker(brokers: k.embeddedBrokers)
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic] {
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.changelogTopic] {
                 try b.createTopic(t, partitions: k.partitions)
             }
             try b.createTopic(k.modelTopic, partitions: 1)
@@ -57,12 +57,15 @@ public final class CoordinatorService {
             let a = try KafkaProducer(config: c)
             // Create only what is missing: a restart must be quick (workers hold their
             // partitions only for their lease), and some brokers never answer CreateTopics.
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.modelTopic] {
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.modelTopic, k.changelogTopic] {
                 if (try? a.partitionCount(topic: t, timeoutMs: 5000)) != nil { continue }
                 let model = t == k.modelTopic
+                // The changelog must have the input's partition count (one changelog
+                // partition per input partition) and be compacted.
+                let compact = model || t == k.changelogTopic
                 do {
                     try a.createTopic(t, partitions: model ? 1 : k.partitions,
-                                      configs: model ? ["cleanup.policy": "compact"] : [:], timeoutMs: 5000)
+                                      configs: compact ? ["cleanup.policy": "compact"] : [:], timeoutMs: 5000)
                 } catch {
                     log.warning("could not create topic \(t): \(error)")
                 }
@@ -77,7 +80,7 @@ public final class CoordinatorService {
         for (key, v) in k.producer { pc[key] = v }
         pc["message.max.bytes"] = pc["message.max.bytes"] ?? "100000000"
         checkpoints = try admin ?? KafkaProducer(config: pc)
-        aggregator = ModelAggregator(width: config.features.featureNames.count,
+        aggregator = ModelAggregator(width: config.features.width,
                                      syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs())
         // Model deltas of large models travel on this link: allow them (64 MiB).
         router = try ZmqSocket(context, .router, maxMessageSize: 64 << 20)

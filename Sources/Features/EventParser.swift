@@ -10,6 +10,7 @@ public enum EventError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingField(String)
     case wrongType(field: String, expected: String)
     case notFinite(String)
+    case oversized(field: String, limit: Int)
 
     public var description: String {
         switch self {
@@ -18,6 +19,7 @@ public enum EventError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingField(let f): "missing field '\(f)'"
         case .wrongType(let f, let e): "field '\(f)' is not \(e)"
         case .notFinite(let f): "field '\(f)' is NaN or infinite"
+        case .oversized(let f, let limit): "field '\(f)' is longer than \(limit) bytes"
         }
     }
 
@@ -29,25 +31,39 @@ public enum EventError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingField: "missing_field"
         case .wrongType: "wrong_type"
         case .notFinite: "not_finite"
+        case .oversized: "oversized"
         }
     }
 }
 
+/// How a named value was found. Structural problems (not JSON, no key) fail the whole
+/// parse; a bad *feature* value is recorded here so the pipeline can apply the configured
+/// policy (dead-letter, default, skip).
+public enum ValueStatus: UInt8, Sendable {
+    case missing, present, wrongType, notFinite
+}
+
 /// The fields of one event that the feature spec names. Reused across events (no
-/// per-event allocation beyond the key string, which is small-string-optimised for
-/// typical keys).
+/// per-event allocation beyond the key and text strings, which are small-string-optimised
+/// for typical keys).
 public struct ParsedEvent: Sendable {
     public var key: String = ""
     public var timestamp: Double? = nil
+    public var timestampStatus = ValueStatus.missing
     /// nil: unlabelled (score only).
     public var label: Double? = nil
     /// One per `EventParser.numericPaths`, in order.
     public var values: [Double]
-    var present: [Bool]
+    public var status: [ValueStatus]
+    /// One per `EventParser.textPaths`: strings as they are, numbers and booleans as written.
+    public var texts: [String]
+    public var textStatus: [ValueStatus]
 
-    init(slots: Int) {
+    init(slots: Int, textSlots: Int = 0) {
         values = .init(repeating: 0, count: slots)
-        present = .init(repeating: false, count: slots)
+        status = .init(repeating: .missing, count: slots)
+        texts = .init(repeating: "", count: textSlots)
+        textStatus = .init(repeating: .missing, count: textSlots)
     }
 }
 
@@ -58,6 +74,8 @@ public struct ParsedEvent: Sendable {
 public struct EventParser: Sendable {
     /// Dotted paths of the numeric values, in `ParsedEvent.values` order.
     public let numericPaths: [String]
+    /// Dotted paths of the text/categorical values, in `ParsedEvent.texts` order.
+    public let textPaths: [String]
     let keyPath: String
     let timestampPath: String
     let labelPath: String
@@ -78,26 +96,33 @@ public struct EventParser: Sendable {
         var node: Int
     }
     enum Slot: Sendable, Equatable {
-        case key, timestamp, label, numeric(Int)
+        case key, timestamp, label
+        /// A feature value wanted as a number, as text, or both (e.g. `distinct` over ids
+        /// that are also one-hot encoded).
+        case value(numeric: Int?, text: Int?)
     }
     var nodes: [Node] = [Node()]
     var children: [Child] = []
     var names: [UInt8] = []
 
-    public init(keyPath: String, timestampPath: String, labelPath: String, numericPaths: [String]) {
+    public init(keyPath: String, timestampPath: String, labelPath: String, numericPaths: [String],
+                textPaths: [String] = []) {
         self.keyPath = keyPath
         self.timestampPath = timestampPath
         self.labelPath = labelPath
         var unique: [String] = []
         for p in numericPaths where !unique.contains(p) { unique.append(p) }
         self.numericPaths = unique
+        var uniqueText: [String] = []
+        for p in textPaths where !uniqueText.contains(p) { uniqueText.append(p) }
+        self.textPaths = uniqueText
         // Build a nested tree first, then flatten it breadth-first.
         final class Tree {
             var kids: [(String, Tree)] = []
             var slot: Slot?
         }
         let root = Tree()
-        func add(_ path: String, _ slot: Slot) {
+        func node(_ path: String) -> Tree {
             var cur = root
             for part in path.split(separator: ".", omittingEmptySubsequences: false).map(String.init) {
                 if let c = cur.kids.first(where: { $0.0 == part }) { cur = c.1 } else {
@@ -106,12 +131,19 @@ public struct EventParser: Sendable {
                     cur = t
                 }
             }
-            cur.slot = slot
+            return cur
         }
-        add(keyPath, .key)
-        if !timestampPath.isEmpty { add(timestampPath, .timestamp) }
-        if !labelPath.isEmpty { add(labelPath, .label) }
-        for (i, p) in unique.enumerated() { add(p, .numeric(i)) }
+        node(keyPath).slot = .key
+        if !timestampPath.isEmpty { node(timestampPath).slot = .timestamp }
+        if !labelPath.isEmpty { node(labelPath).slot = .label }
+        for (i, p) in unique.enumerated() {
+            let t = node(p)
+            if case .value(_, let text)? = t.slot { t.slot = .value(numeric: i, text: text) } else { t.slot = .value(numeric: i, text: nil) }
+        }
+        for (i, p) in uniqueText.enumerated() {
+            let t = node(p)
+            if case .value(let n, _)? = t.slot { t.slot = .value(numeric: n, text: i) } else { t.slot = .value(numeric: nil, text: i) }
+        }
         var queue: [(Tree, Int)] = [(root, 0)]
         nodes = [Node(slot: root.slot)]
         while !queue.isEmpty {
@@ -152,14 +184,17 @@ public struct EventParser: Sendable {
         return nil
     }
 
-    public func makeEvent() -> ParsedEvent { ParsedEvent(slots: numericPaths.count) }
+    public func makeEvent() -> ParsedEvent { ParsedEvent(slots: numericPaths.count, textSlots: textPaths.count) }
 
-    /// Parses `bytes` into `event` (reused). Missing numeric fields are an error: the
-    /// skeleton's policy is "dead-letter the record with the reason".
+    /// Parses `bytes` into `event` (reused). Throws for what makes the record unusable (not
+    /// a JSON object, no key, a bad label); feature values that are missing or invalid are
+    /// recorded in `event.status` / `textStatus` / `timestampStatus` for the policy to decide.
     public func parse(_ bytes: UnsafeRawBufferPointer, into event: inout ParsedEvent) throws(EventError) {
-        for i in event.present.indices { event.present[i] = false }
+        for i in event.status.indices { event.status[i] = .missing }
+        for i in event.textStatus.indices { event.textStatus[i] = .missing }
         event.key = ""
         event.timestamp = nil
+        event.timestampStatus = .missing
         event.label = nil
         var keyFound = false
         var s = Scanner(bytes)
@@ -175,8 +210,23 @@ public struct EventParser: Sendable {
         s.skipWS()
         if s.i != s.n { throw .notJSON("trailing data at \(s.i)") }
         guard keyFound else { throw .missingField(keyPath) }
-        for i in event.present.indices where !event.present[i] {
-            throw .missingField(numericPaths[i])
+    }
+
+    /// The first bad numeric value as an error (the strict reading: every named number must
+    /// be present and valid).
+    public func firstProblem(_ event: ParsedEvent) -> EventError? {
+        for i in event.status.indices where event.status[i] != .present {
+            return error(event.status[i], numericPaths[i], expected: "a number")
+        }
+        return nil
+    }
+
+    public func error(_ s: ValueStatus, _ field: String, expected: String) -> EventError {
+        switch s {
+        case .missing: .missingField(field)
+        case .wrongType: .wrongType(field: field, expected: expected)
+        case .notFinite: .notFinite(field)
+        case .present: .notJSON("no error")
         }
     }
 
@@ -243,11 +293,14 @@ public struct EventParser: Sendable {
         case .timestamp:
             guard c == UInt8(ascii: "-") || (c >= 0x30 && c <= 0x39) else {
                 if c == UInt8(ascii: "n") { try s.literal("null"); return }
-                throw .wrongType(field: timestampPath, expected: "a number")
+                try s.skipValue()
+                event.timestampStatus = .wrongType
+                return
             }
             let v = try s.number()
-            guard v.isFinite else { throw .notFinite(timestampPath) }
+            guard v.isFinite else { event.timestampStatus = .notFinite; return }
             event.timestamp = v
+            event.timestampStatus = .present
         case .label:
             switch c {
             case UInt8(ascii: "t"): try s.literal("true"); event.label = 1
@@ -259,18 +312,37 @@ public struct EventParser: Sendable {
                 event.label = v
             default: throw .wrongType(field: labelPath, expected: "a number, boolean or null")
             }
-        case .numeric(let idx):
+        case .value(let n, let t):
             switch c {
             case UInt8(ascii: "-"), 0x30...0x39:
+                let start = s.i
                 let v = try s.number()
-                guard v.isFinite else { throw .notFinite(numericPaths[idx]) }
-                event.values[idx] = v
-            case UInt8(ascii: "t"): try s.literal("true"); event.values[idx] = 1
-            case UInt8(ascii: "f"): try s.literal("false"); event.values[idx] = 0
-            case UInt8(ascii: "n"): try s.literal("null"); return  // stays missing
-            default: throw .wrongType(field: numericPaths[idx], expected: "a number")
+                if let n {
+                    if v.isFinite { event.values[n] = v; event.status[n] = .present } else { event.status[n] = .notFinite }
+                }
+                if let t {
+                    event.texts[t] = String(decoding: UnsafeRawBufferPointer(start: s.base + start, count: s.i - start), as: UTF8.self)
+                    event.textStatus[t] = .present
+                }
+            case UInt8(ascii: "\""):
+                let (start, end, escaped) = try s.stringBounds()
+                if let n { event.status[n] = .wrongType }
+                if let t {
+                    event.texts[t] = escaped ? Scanner.unescape(s.base, start, end)
+                        : String(decoding: UnsafeRawBufferPointer(start: s.base + start, count: end - start), as: UTF8.self)
+                    event.textStatus[t] = .present
+                }
+            case UInt8(ascii: "t"), UInt8(ascii: "f"):
+                let yes = c == UInt8(ascii: "t")
+                try s.literal(yes ? "true" : "false")
+                if let n { event.values[n] = yes ? 1 : 0; event.status[n] = .present }
+                if let t { event.texts[t] = yes ? "true" : "false"; event.textStatus[t] = .present }
+            case UInt8(ascii: "n"): try s.literal("null")  // stays missing
+            default:
+                try s.skipValue()
+                if let n { event.status[n] = .wrongType }
+                if let t { event.textStatus[t] = .wrongType }
             }
-            event.present[idx] = true
         }
     }
 }

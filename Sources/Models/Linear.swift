@@ -32,6 +32,17 @@ public struct StandardScaler: Sendable, Equatable, Codable {
     }
 }
 
+/// Sparse model inputs: parallel index/value arrays (indices into the full weight vector).
+public struct SparseInput: Sendable, Equatable {
+    public var indices: [Int]
+    public var values: [Double]
+    public init(indices: [Int], values: [Double]) {
+        self.indices = indices
+        self.values = values
+    }
+    public static let empty = SparseInput(indices: [], values: [])
+}
+
 @inline(__always) public func sigmoid(_ z: Double) -> Double {
     // Clamped so exp never overflows (River clamps the same way).
     let c = Swift.max(-500, Swift.min(500, z))
@@ -54,24 +65,34 @@ public struct LogisticRegression: Sendable, Equatable, Codable {
         self.l2 = l2
     }
 
-    @inline(__always) public func raw(_ x: [Double]) -> Double {
+    /// `x` covers the first x.count weights (the dense inputs); `sparse` holds (index,
+    /// value) pairs anywhere in the weights (hashed inputs), so an event costs its non-zeros,
+    /// not the 2^bits hashed space.
+    @inline(__always) public func raw(_ x: [Double], sparse: SparseInput = .empty) -> Double {
         var z = intercept
         for i in x.indices { z += weights[i] * x[i] }
+        for j in 0..<sparse.indices.count { z += weights[sparse.indices[j]] * sparse.values[j] }
         return z
     }
 
-    public func predictProba(_ x: [Double]) -> Double { sigmoid(raw(x)) }
+    public func predictProba(_ x: [Double], sparse: SparseInput = .empty) -> Double { sigmoid(raw(x, sparse: sparse)) }
 
     /// d(log loss)/d(raw) = p - y, clipped. NaN/Inf inputs are refused so that they never
-    /// enter the weights (the caller dead-letters such events before they get here).
-    public mutating func learn(_ x: [Double], label y: Double) {
+    /// enter the weights (the caller dead-letters such events before they get here). L2
+    /// applies to the weights this event touches (lazily, as a sparse learner must).
+    public mutating func learn(_ x: [Double], sparse: SparseInput = .empty, label y: Double) {
         for v in x where !v.isFinite { return }
-        var g = sigmoid(raw(x)) - (y > 0.5 ? 1 : 0)
+        for v in sparse.values where !v.isFinite { return }
+        var g = sigmoid(raw(x, sparse: sparse)) - (y > 0.5 ? 1 : 0)
         g = Swift.max(-clipGradient, Swift.min(clipGradient, g))
         guard g.isFinite else { return }
         intercept -= learningRate * g
         for i in x.indices {
             weights[i] -= learningRate * (g * x[i] + l2 * weights[i])
+        }
+        for j in 0..<sparse.indices.count {
+            let i = sparse.indices[j]
+            weights[i] -= learningRate * (g * sparse.values[j] + l2 * weights[i])
         }
     }
 
@@ -94,32 +115,35 @@ public struct OnlineClassifier: Sendable, Equatable, Codable {
     public let standardize: Bool
     private var scratch: [Double]
 
-    public init(width: Int, learningRate: Double = 0.01, l2: Double = 0, standardize: Bool = true) {
+    /// - width: dense inputs (scaled); hashedWidth: sparse inputs after them (not scaled:
+    ///   hashed counts are already on a common scale, and scaling 2^bits columns per event
+    ///   would cost the whole space).
+    public init(width: Int, hashedWidth: Int = 0, learningRate: Double = 0.01, l2: Double = 0, standardize: Bool = true) {
         scaler = StandardScaler(width: width)
-        model = LogisticRegression(width: width, learningRate: learningRate, l2: l2)
+        model = LogisticRegression(width: width + hashedWidth, learningRate: learningRate, l2: l2)
         self.standardize = standardize
         scratch = .init(repeating: 0, count: width)
     }
 
     public var width: Int { model.weights.count }
 
-    public mutating func predictProba(_ x: [Double]) -> Double {
-        guard standardize else { return model.predictProba(x) }
+    public mutating func predictProba(_ x: [Double], sparse: SparseInput = .empty) -> Double {
+        guard standardize else { return model.predictProba(x, sparse: sparse) }
         scaler.transform(x, into: &scratch)
-        return model.predictProba(scratch)
+        return model.predictProba(scratch, sparse: sparse)
     }
 
-    public mutating func learn(_ x: [Double], label: Double) {
-        guard standardize else { model.learn(x, label: label); return }
+    public mutating func learn(_ x: [Double], sparse: SparseInput = .empty, label: Double) {
+        guard standardize else { model.learn(x, sparse: sparse, label: label); return }
         scaler.learn(x)
         scaler.transform(x, into: &scratch)
-        model.learn(scratch, label: label)
+        model.learn(scratch, sparse: sparse, label: label)
     }
 
     /// Progressive validation step: the probability before learning, then learn if labelled.
-    public mutating func predictThenLearn(_ x: [Double], label: Double?) -> Double {
-        let p = predictProba(x)
-        if let label { learn(x, label: label) }
+    public mutating func predictThenLearn(_ x: [Double], sparse: SparseInput = .empty, label: Double?) -> Double {
+        let p = predictProba(x, sparse: sparse)
+        if let label { learn(x, sparse: sparse, label: label) }
         return p
     }
 }

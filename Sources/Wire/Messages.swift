@@ -233,7 +233,13 @@ public struct PartitionReport: Sendable, Codable, Equatable {
     /// High watermark minus position (records not yet read), -1 if unknown.
     public var lag: Int64
     public var processed: Int64
+    /// Keys with feature state, and the size of that state as last written in full to the
+    /// changelog (bytes; 0 before the first snapshot).
     public var keys: Int
+    public var stateBytes: Int = 0
+    /// Time the last restore from the changelog took (ms), and the keys it brought back.
+    public var restoreMs: Int64 = 0
+    public var restoredKeys: Int = 0
     public init(partition: Int32, epoch: Int, position: Int64, committed: Int64, lag: Int64, processed: Int64, keys: Int) {
         self.partition = partition
         self.epoch = epoch
@@ -253,6 +259,15 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     public var deadLetters: Int64 = 0
     public var deadLettersByReason: [String: Int64] = [:]
     public var deliveryErrors: Int64 = 0
+    /// Bad feature values by "reason:field" (whatever `on_bad_value` did with them).
+    public var badValues: [String: Int64] = [:]
+    /// Records behind the watermark dropped (late_records = "drop"); dead-lettered ones are
+    /// in deadLettersByReason["late"].
+    public var lateDropped: Int64 = 0
+    /// Keys forgotten after their TTL.
+    public var expiredKeys: Int64 = 0
+    /// Feature-state changelog bytes written.
+    public var changelogBytes: Int64 = 0
     /// Input offsets never read: removed by the broker (retention) before this worker got to
     /// them, or absent (compacted topics). Never silent: logged and shown in status.
     public var skippedOffsets: Int64 = 0

@@ -9,7 +9,7 @@ public struct OutputWriter: Sendable {
 
     public mutating func prediction(partition: Int32, offset: Int64, key: String, score: Double,
                                     label: Double?, modelVersion: Int, worker: String, epoch: Int,
-                                    timestamp: Double?) {
+                                    timestamp: Double?, features: [Double]? = nil) {
         bytes.removeAll(keepingCapacity: true)
         raw("{\"partition\":"); int(Int64(partition))
         raw(",\"offset\":"); int(offset)
@@ -20,6 +20,15 @@ public struct OutputWriter: Sendable {
         raw(",\"worker\":"); string(worker)
         raw(",\"epoch\":"); int(Int64(epoch))
         if let timestamp { raw(",\"ts\":"); double(timestamp) }
+        if let features {
+            // The dense inputs as computed (before scaling), for audits and replay checks.
+            raw(",\"features\":[")
+            for (i, f) in features.enumerated() {
+                if i > 0 { raw(",") }
+                double(f)
+            }
+            raw("]")
+        }
         raw("}")
     }
 

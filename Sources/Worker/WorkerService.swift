@@ -27,13 +27,25 @@ public struct WorkerOptions: Sendable {
 final class PartitionRun {
     var lease: PartitionLease
     var tracker = OffsetTracker()
-    var state: KeyedState
+    var state: PartitionState
     var processed: Int64 = 0
     /// Next offset to read (last seen + 1), -1 until the first record.
     var position: Int64 = -1
     var committed: Int64 = -1
+    // Feature-state changelog (stateful specs only). Invariant: the changelog's newest
+    // complete capture covers exactly the input offsets below `durable`, and every output
+    // below it is delivered; commits never pass it. So whoever resumes the partition from
+    // the changelog recomputes the very features an uninterrupted run would have.
+    var durable: Int64 = -1
+    /// A capture taken at `offset`, waiting until every output below it is delivered.
+    var capture: (offset: Int64, records: [Changelog.Record])? = nil
+    var changelogInFlight = 0
+    var changelogFailed = false
+    var inFlightOffset: Int64 = -1
+    var restoreMs: Int64 = 0
+    var restoredKeys = 0
 
-    init(lease: PartitionLease, state: KeyedState, committed: Int64 = -1) {
+    init(lease: PartitionLease, state: PartitionState, committed: Int64 = -1) {
         self.lease = lease
         self.state = state
         self.committed = committed
@@ -61,6 +73,12 @@ public final class WorkerService {
     var producer: KafkaProducer?
     var pipeline: FeaturePipeline?
     var model: OnlineClassifier?
+    /// Reads feature-state changelogs when a partition starts (stateful specs).
+    var restoreConsumer: KafkaConsumer?
+    var consumerConfig = KafkaClientConfig()
+    var stateful = false
+    var counters = FeatureCounters()
+    var sparse = SparseVector()
 
     var parts: [Int32: PartitionRun] = [:]
     var event = ParsedEvent(slotsPlaceholder: ())
@@ -191,6 +209,7 @@ public final class WorkerService {
                 }
                 if now - lastCommit >= Int64(config?.worker.commitIntervalMs ?? 200) {
                     lastCommit = now
+                    if stateful { for (p, run) in parts { checkpoint(p, run) } }
                     // Asynchronous: a slow or absent broker must not stall heartbeats. A lost
                     // commit is covered by the next one (at-least-once either way).
                     commit(Array(parts.keys), async: true)
@@ -314,16 +333,16 @@ public final class WorkerService {
         for (key, v) in k.producer { pc[key] = v }
         consumer = try KafkaConsumer(config: cc, batchSize: w.config.worker.batchSize)
         producer = try KafkaProducer(config: pc)
-        let f = w.config.features
-        let p = FeaturePipeline(key: f.key, timestamp: f.timestamp, label: f.label, numeric: f.numeric,
-                                aggregates: f.aggregates.map { a in
-                                    (a.field, a.stats.map { FeatureSpecStat(rawValue: $0.rawValue)! })
-                                })
+        consumerConfig = cc
+        restoreConsumer = nil
+        let p = FeaturePipeline(spec: w.config.features)
         pipeline = p
+        stateful = p.spec.isStateful
         event = p.parser.makeEvent()
-        features = .init(repeating: 0, count: p.width)
+        features = .init(repeating: 0, count: p.denseWidth)
         let m = w.config.model
-        var classifier = OnlineClassifier(width: p.width, learningRate: m.learningRate, l2: m.l2, standardize: m.standardize)
+        var classifier = OnlineClassifier(width: p.denseWidth, hashedWidth: p.spec.hashedWidth,
+                                          learningRate: m.learningRate, l2: m.l2, standardize: m.standardize)
         // Start from the cluster's global model (the scaler stays local: see ARCHITECTURE.md).
         if w.modelVersion > 0 && w.modelParameters.count == classifier.model.parameters.count {
             classifier.model.setParameters(w.modelParameters)
@@ -339,13 +358,29 @@ public final class WorkerService {
     func start(_ leases: [PartitionLease]) {
         guard let consumer, let pipeline, let topic = config?.kafka.inputTopic else { return }
         var fresh: [TopicPartition] = []
+        var resume: [TopicPartition] = []
         for l in leases {
             if let run = parts[l.partition] {
                 if l.epoch > run.lease.epoch { run.lease = l }
                 continue
             }
-            parts[l.partition] = PartitionRun(lease: l, state: pipeline.makeState())
-            fresh.append(TopicPartition(topic, l.partition))
+            let run = PartitionRun(lease: l, state: pipeline.makeState())
+            parts[l.partition] = run
+            let tp = TopicPartition(topic, l.partition)
+            if stateful, let next = restore(run) {
+                do {
+                    try consumer.assign([tp], start: .offset(next))
+                    resume.append(tp)
+                } catch {
+                    log.error("cannot start partition \(l.partition): \(error)")
+                    parts[l.partition] = nil
+                }
+            } else {
+                fresh.append(tp)
+            }
+        }
+        if !resume.isEmpty {
+            log.info("started partitions \(resume.map { "\($0.partition)" }) at their feature checkpoints \(resume.map { parts[$0.partition]?.durable ?? -1 })")
         }
         guard !fresh.isEmpty else { return }
         do {
@@ -371,6 +406,12 @@ public final class WorkerService {
         }
         let deadline = Clock.nowMs() + 10_000
         while mine.contains(where: { (parts[$0]?.tracker.pending ?? 0) > 0 }) && Clock.nowMs() < deadline {
+            serveDeliveries(timeoutMs: 20)
+        }
+        // The feature state up to the last record read goes to the changelog before the
+        // final commit, so the next owner continues exactly here.
+        while mine.contains(where: { parts[$0].map(needsCheckpoint) ?? false }) && Clock.nowMs() < deadline {
+            for p in mine { if let run = parts[p] { checkpoint(p, run) } }
             serveDeliveries(timeoutMs: 20)
         }
         commit(mine)
@@ -399,7 +440,9 @@ public final class WorkerService {
         guard let consumer, let topic = config?.kafka.inputTopic else { return }
         var offsets: [TopicPartition: Int64] = [:]
         for p in ps {
-            guard let run = parts[p], let c = run.tracker.committable, c > run.committed else { continue }
+            guard let run = parts[p], var c = run.tracker.committable else { continue }
+            if stateful { c = min(c, run.durable) }
+            guard c > run.committed else { continue }
             offsets[TopicPartition(topic, p)] = c
         }
         guard !offsets.isEmpty else { return }
@@ -430,22 +473,28 @@ public final class WorkerService {
         run.processed += 1
         report.processed += 1
         let tag = Int(rec.offset) << 20 | Int(p)
+        let outcome: FeatureOutcome
         do {
             try pipeline!.parser.parse(rec.value, into: &event)
+            outcome = try pipeline!.features(of: event, state: &run.state, counters: &counters,
+                                             dense: &features, sparse: &sparse)
         } catch {
-            report.deadLetters += 1
-            report.deadLettersByReason[error.reason, default: 0] += 1
-            let headers = [("tributary.reason", error.reason), ("tributary.error", error.description),
-                           ("tributary.source.topic", config.kafka.inputTopic),
-                           ("tributary.source.partition", String(p)), ("tributary.source.offset", String(rec.offset)),
-                           ("tributary.worker", options.workerId)]
-            produceRetrying(producer, topic: config.kafka.deadLetterTopic, key: rec.key, value: rec.value,
-                            headers: headers, tag: tag)
-            run.tracker.produced(rec.offset)
+            deadLetter(rec, run, reason: error.reason, error: error.description, tag: tag)
             return
         }
-        pipeline!.features(of: event, state: &run.state, into: &features)
-        let score = model!.predictThenLearn(features, label: event.label)
+        if case .late(let toDeadLetters) = outcome {
+            if toDeadLetters {
+                deadLetter(rec, run, reason: "late", error: "event time \(event.timestamp ?? 0) is behind the partition's watermark (stream time \(run.state.streamTime) minus allowed lateness)", tag: tag)
+            } else {
+                // Counted, not scored: nothing to deliver, so the offset is done at once.
+                run.tracker.produced(rec.offset)
+                run.tracker.delivered(rec.offset)
+            }
+            return
+        }
+        let score = model!.predictThenLearn(features, sparse: SparseInput(indices: sparse.indices, values: sparse.values),
+                                            label: event.label)
+        pipeline!.learnTargets(of: event, state: &run.state)
         if let y = event.label {
             metrics.update(probability: score, label: y)
             report.labelled += 1
@@ -453,7 +502,7 @@ public final class WorkerService {
         }
         writer.prediction(partition: p, offset: rec.offset, key: event.key, score: score, label: event.label,
                           modelVersion: report.modelVersion, worker: options.workerId, epoch: run.lease.epoch,
-                          timestamp: event.timestamp)
+                          timestamp: event.timestamp, features: pipeline!.spec.emit ? features : nil)
         writer.bytes.withUnsafeBytes { v in
             event.key.withUTF8 { k in
                 produceRetrying(producer, topic: config.kafka.outputTopic, key: UnsafeRawBufferPointer(k), value: v,
@@ -464,12 +513,25 @@ public final class WorkerService {
         run.tracker.produced(rec.offset)
     }
 
+    func deadLetter(_ rec: borrowing ConsumedRecord, _ run: PartitionRun, reason: String, error: String, tag: Int) {
+        guard let config, let producer else { return }
+        report.deadLetters += 1
+        report.deadLettersByReason[reason, default: 0] += 1
+        let headers = [("tributary.reason", reason), ("tributary.error", error),
+                       ("tributary.source.topic", config.kafka.inputTopic),
+                       ("tributary.source.partition", String(rec.partition)), ("tributary.source.offset", String(rec.offset)),
+                       ("tributary.worker", options.workerId)]
+        produceRetrying(producer, topic: config.kafka.deadLetterTopic, key: rec.key, value: rec.value,
+                        headers: headers, tag: tag)
+        run.tracker.produced(rec.offset)
+    }
+
     /// Never drops: a full local queue is served (delivery reports) and retried.
-    func produceRetrying(_ producer: KafkaProducer, topic: String, key: UnsafeRawBufferPointer,
+    func produceRetrying(_ producer: KafkaProducer, topic: String, partition: Int32? = nil, key: UnsafeRawBufferPointer,
                          value: UnsafeRawBufferPointer, headers: [(String, String)], tag: Int) {
         while true {
             do {
-                try producer.produce(topic: topic, key: key, value: value, headers: headers, tag: tag)
+                try producer.produce(topic: topic, partition: partition, key: key, value: value, headers: headers, tag: tag)
                 return
             } catch {
                 if error.isQueueFull {
@@ -485,6 +547,10 @@ public final class WorkerService {
     func serveDeliveries(timeoutMs: Int32) {
         guard let producer else { return }
         producer.poll(timeoutMs: timeoutMs, onError: { kafkaTrouble("producer", $0) }) { dr in
+            if dr.tag < 0 {
+                changelogDelivered(Int32(-dr.tag - 1), error: dr.error)
+                return
+            }
             let p = Int32(dr.tag & 0xFFFFF)
             let offset = Int64(dr.tag >> 20)
             if let e = dr.error {
@@ -503,8 +569,14 @@ public final class WorkerService {
         guard let run = parts[p], let consumer, let pipeline, let topic = config?.kafka.inputTopic else { return }
         let tp = TopicPartition(topic, p)
         try? consumer.unassign([tp])
-        parts[p] = PartitionRun(lease: run.lease, state: pipeline.makeState(), committed: run.committed)
-        try? consumer.assign([tp], start: .committed)
+        let fresh = PartitionRun(lease: run.lease, state: pipeline.makeState(), committed: run.committed)
+        parts[p] = fresh
+        // The feature state must go back to where the replay starts: the changelog's.
+        if stateful, let next = restore(fresh) {
+            try? consumer.assign([tp], start: .offset(next))
+        } else {
+            try? consumer.assign([tp], start: .committed)
+        }
     }
 
     /// librdkafka retries by itself; we surface the state (status, one log line per kind per
@@ -529,6 +601,14 @@ public final class WorkerService {
         }
         p.add("tributary_delivery_errors_total", "counter", "Outputs that failed delivery (partition replayed).", Double(r.deliveryErrors))
         p.add("tributary_skipped_offsets_total", "counter", "Input offsets never read (deleted before reached).", Double(r.skippedOffsets))
+        for (what, n) in r.badValues.sorted(by: { $0.key < $1.key }) {
+            let parts = what.split(separator: ":", maxSplits: 1).map(String.init)
+            p.add("tributary_bad_values_total", "counter", "Bad feature values (handled per on_bad_value).", Double(n),
+                  [("reason", parts[0]), ("field", parts.count > 1 ? parts[1] : "")])
+        }
+        p.add("tributary_late_dropped_total", "counter", "Records behind the watermark, dropped.", Double(r.lateDropped))
+        p.add("tributary_expired_keys_total", "counter", "Keys forgotten after their TTL.", Double(r.expiredKeys))
+        p.add("tributary_changelog_bytes_total", "counter", "Feature-state changelog bytes written.", Double(r.changelogBytes))
         p.add("tributary_in_flight", "gauge", "Outputs awaiting delivery.", Double(r.inFlight))
         p.add("tributary_events_per_second", "gauge", "Records per second over the last heartbeat.", r.eventsPerSecond)
         p.add("tributary_progressive_accuracy", "gauge", "Accuracy of predictions made before learning.", r.accuracy)
@@ -541,6 +621,7 @@ public final class WorkerService {
             p.add("tributary_partition_committed_offset", "gauge", "Committed offset (next to read).", Double(part.committed), l)
             p.add("tributary_partition_epoch", "gauge", "Assignment epoch.", Double(part.epoch), l)
             p.add("tributary_partition_keys", "gauge", "Keys with feature state.", Double(part.keys), l)
+            p.add("tributary_partition_state_bytes", "gauge", "Feature state size at its last full snapshot.", Double(part.stateBytes), l)
         }
         return p.text
     }
@@ -553,6 +634,9 @@ public final class WorkerService {
         r.accuracy = metrics.accuracy
         r.logLoss = metrics.logLoss
         r.inFlight = producer?.inFlight ?? 0
+        r.badValues = counters.badValues.mapValues { Int64($0) }
+        r.lateDropped = Int64(counters.lateDropped)
+        r.expiredKeys = Int64(counters.expiredKeys)
         let topic = config?.kafka.inputTopic ?? ""
         r.partitions = parts.values.sorted { $0.lease.partition < $1.lease.partition }.map { run in
             var lag: Int64 = -1
@@ -560,8 +644,12 @@ public final class WorkerService {
                 let pos = run.position >= 0 ? run.position : max(run.committed, wm.low)
                 lag = max(0, wm.high - pos)
             }
-            return PartitionReport(partition: run.lease.partition, epoch: run.lease.epoch, position: run.position,
-                                   committed: run.committed, lag: lag, processed: run.processed, keys: run.state.keyCount)
+            var pr = PartitionReport(partition: run.lease.partition, epoch: run.lease.epoch, position: run.position,
+                                     committed: run.committed, lag: lag, processed: run.processed, keys: run.state.keyCount)
+            pr.stateBytes = run.state.snapshotBytes
+            pr.restoreMs = run.restoreMs
+            pr.restoredKeys = run.restoredKeys
+            return pr
         }
         return r
     }

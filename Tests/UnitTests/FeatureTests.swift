@@ -7,9 +7,11 @@ struct FeatureTests {
     let parser = EventParser(keyPath: "user", timestampPath: "ts", labelPath: "y",
                              numericPaths: ["x.f0", "x.f1", "amount"])
 
+    /// The strict reading: every named number present and valid.
     func parse(_ s: String) throws(EventError) -> ParsedEvent {
         var e = parser.makeEvent()
         try parser.parse(Array(s.utf8), into: &e)
+        if let problem = parser.firstProblem(e) { throw problem }
         return e
     }
 
@@ -76,30 +78,15 @@ struct FeatureTests {
         #expect(throws: EventError.missingField("x.f1")) { try parse(#"{"user": "a", "x": {"f0": 1}, "amount": 3}"#) }
     }
 
-    @Test("per-key running count, mean, variance, min, max against hand-computed values")
-    func aggregates() {
-        var st = KeyedState(aggregates: [AggregateSpec(valueIndex: 0, stats: [.count, .mean, .variance, .sum, .min, .max])])
-        var out = [Double](repeating: 0, count: 6)
-        for v in [2.0, 4.0, 9.0] { st.update(key: "a", values: [v], into: &out, offset: 0) }
-        // count 3, mean 5, sample variance ((9 + 1 + 16) / 2) = 13, sum 15, min 2, max 9
-        #expect(out == [3, 5, 13, 15, 2, 9])
-        st.update(key: "b", values: [7], into: &out, offset: 0)
-        #expect(out == [1, 7, 0, 7, 7, 7])  // keys are independent; read after the update
-        #expect(st.keyCount == 2)
-    }
-
-    @Test("feature pipeline: numeric fields then per-key aggregates")
-    func pipeline() throws {
-        let p = FeaturePipeline(key: "user", timestamp: "ts", label: "y", numeric: ["x.f0"],
-                                aggregates: [("x.f0", [.mean, .count])])
-        var st = p.makeState()
-        var e = p.parser.makeEvent()
-        var f = [Double](repeating: 0, count: p.width)
-        try p.parser.parse(Array(#"{"user":"u","x":{"f0":2}}"#.utf8), into: &e)
-        p.features(of: e, state: &st, into: &f)
-        try p.parser.parse(Array(#"{"user":"u","x":{"f0":4}}"#.utf8), into: &e)
-        p.features(of: e, state: &st, into: &f)
-        #expect(f == [4, 3, 2])
+    @Test("text slots: strings as they are, numbers as written, objects are the wrong type")
+    func textSlots() throws {
+        let p = EventParser(keyPath: "user", timestampPath: "", labelPath: "", numericPaths: ["id"], textPaths: ["id", "city", "tags"])
+        var e = p.makeEvent()
+        try p.parser(#"{"user":"u","id":75001,"city":"Paris \u00e9","tags":{"a":1}}"#, &e)
+        #expect(e.values == [75001])
+        #expect(e.texts[0] == "75001")
+        #expect(e.texts[1] == "Paris é")
+        #expect(e.textStatus == [.present, .present, .wrongType])
     }
 }
 

@@ -1,0 +1,335 @@
+/// One key's state: one window state per configured aggregate, and when it was last seen
+/// (event time) for the TTL.
+public struct KeyState: Sendable, Equatable {
+    public var lastSeen: Double
+    public var windows: [WindowState]
+}
+
+/// Running label statistics of one target-encoding value.
+public struct TargetStat: Sendable, Equatable {
+    public var count: Double = 0
+    public var sum: Double = 0
+    public var lastSeen: Double = -.infinity
+}
+
+/// All feature state of one input partition. It belongs to the partition, not the worker,
+/// so it moves with the partition: it is written to the changelog topic (`capture`) and
+/// rebuilt from it (`ChangelogRestore`) by the next owner.
+///
+/// Everything here is a function of the partition's records in offset order (event time,
+/// never wall time): that is what makes a restored partition compute the same features as
+/// an uninterrupted one.
+public struct PartitionState: Sendable {
+    public internal(set) var keys: [String: KeyState] = [:]
+    /// Per target-encoding spec: value -> label stats.
+    public internal(set) var targets: [[String: TargetStat]]
+    /// The newest event time seen on this partition (stream time); -inf before any.
+    public internal(set) var streamTime = -Double.infinity
+    public internal(set) var labelCount = 0.0
+    public internal(set) var labelSum = 0.0
+
+    // Changelog bookkeeping (not part of the features' value).
+    var dirtyKeys: Set<String> = []
+    var dirtyTargets: [Set<String>]
+    /// Whether the next capture must be a full snapshot, and bytes written since the last one.
+    var needsFull = true
+    var bytesSinceFull = 0
+    var lastFullBytes = 0
+
+    public init(targetEncodings: Int) {
+        targets = .init(repeating: [:], count: targetEncodings)
+        dirtyTargets = .init(repeating: [], count: targetEncodings)
+    }
+
+    public var keyCount: Int { keys.count + targets.reduce(0) { $0 + $1.count } }
+
+    /// Feature-relevant equality (the changelog bookkeeping is not compared).
+    public func sameFeatures(as o: PartitionState) -> Bool {
+        keys == o.keys && targets == o.targets && streamTime == o.streamTime
+            && labelCount == o.labelCount && labelSum == o.labelSum
+    }
+}
+
+/// Counts of what the feature path did besides scoring, for status and metrics.
+public struct FeatureCounters: Sendable, Equatable {
+    /// "reason:field" -> records.
+    public var badValues: [String: Int] = [:]
+    public var lateDropped = 0
+    public var lateDeadLettered = 0
+    public var expiredKeys = 0
+    public init() {}
+}
+
+/// What became of one event in the feature path.
+public enum FeatureOutcome: Sendable, Equatable {
+    case features
+    /// Behind the partition's watermark with windows configured: not scored.
+    case late(deadLetter: Bool)
+}
+
+/// Sparse model inputs: (index into the full input vector, value) pairs; reused.
+public struct SparseVector: Sendable, Equatable {
+    public var indices: [Int] = []
+    public var values: [Double] = []
+    public init() {}
+    public mutating func removeAll() {
+        indices.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+    }
+    public mutating func append(_ i: Int, _ v: Double) {
+        indices.append(i)
+        values.append(v)
+    }
+    public var count: Int { indices.count }
+}
+
+/// Event -> model inputs, for one feature spec: the whole per-event feature path.
+public struct FeaturePipeline: Sendable {
+    public let spec: FeatureSpec
+    public let parser: EventParser
+    public let denseWidth: Int
+    public var width: Int { denseWidth + spec.hashedWidth }
+    /// Per aggregate: index into `ParsedEvent.values` (nil: the aggregate counts events).
+    let aggregateSlots: [Int?]
+    let categoricalSlots: [Int]
+    let textSlots: [Int]
+    /// Per target encoding: text slot of its field (nil: the record key).
+    let targetSlots: [Int?]
+    let numericCount: Int
+    let seeds: [UInt64]
+
+    public init(spec: FeatureSpec) {
+        self.spec = spec
+        var numeric = spec.numeric
+        func numericSlot(_ p: String) -> Int {
+            if let i = numeric.firstIndex(of: p) { return i }
+            numeric.append(p)
+            return numeric.count - 1
+        }
+        var text: [String] = []
+        func textSlot(_ p: String) -> Int {
+            if let i = text.firstIndex(of: p) { return i }
+            text.append(p)
+            return text.count - 1
+        }
+        for p in spec.numeric { _ = numericSlot(p) }
+        aggregateSlots = spec.aggregates.map { $0.field.isEmpty ? nil : numericSlot($0.field) }
+        categoricalSlots = spec.categorical.map { textSlot($0.field) }
+        textSlots = spec.text.map { textSlot($0.field) }
+        targetSlots = spec.targetEncoding.map { $0.field == spec.key ? nil : textSlot($0.field) }
+        numericCount = spec.numeric.count
+        parser = EventParser(keyPath: spec.key, timestampPath: spec.timestamp,
+                             labelPath: spec.label, numericPaths: numeric, textPaths: text)
+        denseWidth = spec.denseNames.count
+        seeds = (spec.categorical.map(\.field) + spec.text.map(\.field)).map { fnv1a(Array($0.utf8)[...], 0xCBF2_9CE4_8422_2325) }
+    }
+
+    public func makeState() -> PartitionState { PartitionState(targetEncodings: spec.targetEncoding.count) }
+
+    /// Fills `dense` (length `denseWidth`) and `sparse` from a parsed event, updating the
+    /// partition's per-key state. Throws the value's error when a bad value is to be
+    /// dead-lettered; otherwise bad values follow `on_bad_value` and are counted.
+    public func features(of e: ParsedEvent, state: inout PartitionState, counters: inout FeatureCounters,
+                         dense: inout [Double], sparse: inout SparseVector) throws(EventError) -> FeatureOutcome {
+        let policy = spec.onBadValue
+        // 1. Validate first: a dead-lettered record must leave the state untouched.
+        for i in 0..<e.status.count where e.status[i] != .present {
+            let err = parser.error(e.status[i], parser.numericPaths[i], expected: "a number")
+            counters.badValues["\(err.reason):\(parser.numericPaths[i])", default: 0] += 1
+            if policy == .deadLetter { throw err }
+        }
+        for (c, slot) in categoricalSlots.enumerated() where e.textStatus[slot] != .present {
+            let err = parser.error(e.textStatus[slot], spec.categorical[c].field, expected: "a string or number")
+            counters.badValues["\(err.reason):\(spec.categorical[c].field)", default: 0] += 1
+            if policy == .deadLetter { throw err }
+        }
+        for (c, slot) in textSlots.enumerated() {
+            let field = spec.text[c].field
+            var err: EventError?
+            if e.textStatus[slot] != .present {
+                err = parser.error(e.textStatus[slot], field, expected: "a string")
+            } else if e.texts[slot].utf8.count > spec.maxTextBytes {
+                err = .oversized(field: field, limit: spec.maxTextBytes)
+            }
+            if let err {
+                counters.badValues["\(err.reason):\(field)", default: 0] += 1
+                if policy == .deadLetter { throw err }
+            }
+        }
+        var t: Double
+        if e.timestampStatus == .present, let ts = e.timestamp {
+            t = ts
+        } else {
+            t = state.streamTime == -.infinity ? 0 : state.streamTime
+            if spec.needsEventTime {
+                let err = parser.error(e.timestampStatus, spec.timestamp, expected: "a number")
+                counters.badValues["\(err.reason):\(spec.timestamp)", default: 0] += 1
+                // default and skip both mean "at the partition's stream time".
+                if policy == .deadLetter { throw err }
+            }
+        }
+        // 2. Late records (only windows have a notion of lateness).
+        let watermark = state.streamTime - spec.allowedLatenessSeconds
+        if spec.hasWindows && t < watermark {
+            if spec.lateRecords == .drop { counters.lateDropped += 1 } else { counters.lateDeadLettered += 1 }
+            return .late(deadLetter: spec.lateRecords == .deadLetter)
+        }
+        if t > state.streamTime { state.streamTime = t }
+        let wm = state.streamTime - spec.allowedLatenessSeconds
+        // 3. Dense part.
+        var o = 0
+        for i in 0..<numericCount {
+            dense[o] = e.status[i] == .present ? e.values[i] : (policy == .default ? spec.defaultValue : 0)
+            o += 1
+        }
+        for (c, cat) in spec.categorical.enumerated() where cat.encoding == .onehot {
+            let slot = categoricalSlots[c]
+            let hit = e.textStatus[slot] == .present ? cat.values.firstIndex(of: e.texts[slot]) : nil
+            for j in 0...cat.values.count { dense[o + j] = 0 }
+            if let hit { dense[o + hit] = 1 } else if e.textStatus[slot] == .present { dense[o + cat.values.count] = 1 }
+            o += cat.values.count + 1
+        }
+        if !spec.aggregates.isEmpty {
+            let ttl = spec.ttlSeconds
+            var ks: KeyState
+            if let existing = state.keys[e.key], !(ttl > 0 && existing.lastSeen < state.streamTime - ttl) {
+                ks = existing
+            } else {
+                if state.keys[e.key] != nil { counters.expiredKeys += 1 }
+                ks = KeyState(lastSeen: t, windows: spec.aggregates.map(WindowState.initial))
+            }
+            ks.lastSeen = Swift.max(ks.lastSeen, t)
+            for (a, agg) in spec.aggregates.enumerated() {
+                let stats: RunningStats
+                if let slot = aggregateSlots[a], e.status[slot] != .present, policy != .default {
+                    // skip: read the window without this value.
+                    stats = ks.windows[a].peek(at: t, spec: agg)
+                } else {
+                    let x = aggregateSlots[a].map { e.status[$0] == .present ? e.values[$0] : spec.defaultValue } ?? 0
+                    stats = ks.windows[a].add(x, at: t, spec: agg, watermark: wm)
+                }
+                for s in agg.stats {
+                    dense[o] = stats.value(s)
+                    o += 1
+                }
+            }
+            state.keys[e.key] = ks
+            state.dirtyKeys.insert(e.key)
+        }
+        let prior = state.labelCount > 0 ? state.labelSum / state.labelCount : 0.5
+        for (i, te) in spec.targetEncoding.enumerated() {
+            var v: String? = e.key
+            if let slot = targetSlots[i] { v = e.textStatus[slot] == .present ? e.texts[slot] : nil }
+            var st = v.flatMap { state.targets[i][$0] } ?? TargetStat()
+            if spec.ttlSeconds > 0 && st.lastSeen < state.streamTime - spec.ttlSeconds { st = TargetStat() }
+            dense[o] = (st.sum + prior * te.smoothing) / (st.count + te.smoothing)
+            o += 1
+        }
+        // 4. Hashed part.
+        sparse.removeAll()
+        if spec.hashedWidth > 0 {
+            let mask = UInt64(spec.hashedWidth - 1)
+            for (c, cat) in spec.categorical.enumerated() where cat.encoding == .hashed {
+                let slot = categoricalSlots[c]
+                guard e.textStatus[slot] == .present else { continue }
+                var s = e.texts[slot]
+                let h = s.withUTF8 { fnv1a($0[...], seeds[c]) }
+                sparse.append(denseWidth + Int(mix(h) & mask), 1)
+            }
+            for (c, tf) in spec.text.enumerated() {
+                let slot = textSlots[c]
+                guard e.textStatus[slot] == .present, e.texts[slot].utf8.count <= spec.maxTextBytes else { continue }
+                var s = e.texts[slot]
+                let seed = seeds[spec.categorical.count + c]
+                s.withUTF8 { tokenize($0, seed: seed, bigrams: tf.ngrams >= 2) { h in sparse.append(denseWidth + Int(mix(h) & mask), 1) } }
+            }
+        }
+        return .features
+    }
+
+    /// After the prediction: the label joins the target encodings (never before, so it
+    /// cannot leak into its own features).
+    public func learnTargets(of e: ParsedEvent, state: inout PartitionState) {
+        guard let y = e.label, !spec.targetEncoding.isEmpty else { return }
+        state.labelCount += 1
+        state.labelSum += y
+        let t = e.timestamp ?? state.streamTime
+        for i in spec.targetEncoding.indices {
+            var v: String? = e.key
+            if let slot = targetSlots[i] { v = e.textStatus[slot] == .present ? e.texts[slot] : nil }
+            guard let v else { continue }
+            var st = state.targets[i][v] ?? TargetStat()
+            if spec.ttlSeconds > 0 && st.lastSeen < state.streamTime - spec.ttlSeconds { st = TargetStat() }
+            st.count += 1
+            st.sum += y
+            st.lastSeen = Swift.max(st.lastSeen, t)
+            state.targets[i][v] = st
+            state.dirtyTargets[i].insert(v)
+        }
+    }
+}
+
+extension WindowState {
+    /// The window at `t` without adding anything (a skipped bad value).
+    func peek(at t: Double, spec: FeatureSpec.Aggregate) -> RunningStats {
+        let distinct = spec.stats.contains(.distinct)
+        var out = RunningStats(distinct: distinct)
+        switch self {
+        case .global(let s): return s
+        case .buckets(let bs):
+            let hop = spec.window.kind == .tumbling ? spec.window.size : spec.window.hop
+            let k = Int64((spec.window.size / hop).rounded())
+            let b = Int64((t / hop).rounded(.down))
+            for bucket in bs where bucket.index > b - k && bucket.index <= b { out.merge(bucket.stats) }
+        case .sliding(let ps):
+            for p in ps where p.time > t - spec.window.size && p.time <= t { out.add(p.value, time: p.time) }
+        case .sessions(let ss):
+            if let s = ss.first(where: { t >= $0.start - spec.window.gap && t <= $0.end + spec.window.gap }) { return s.stats }
+        }
+        return out
+    }
+}
+
+/// FNV-1a over bytes from `seed` (fixed across processes, unlike Swift's `Hasher`).
+@inline(__always) func fnv1a(_ b: Slice<UnsafeBufferPointer<UInt8>>, _ seed: UInt64) -> UInt64 {
+    var h = seed
+    for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01B3 }
+    return h
+}
+
+func fnv1a(_ b: ArraySlice<UInt8>, _ seed: UInt64) -> UInt64 {
+    var h = seed
+    for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01B3 }
+    return h
+}
+
+@inline(__always) func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
+/// Token bytes: ASCII letters and digits, and every non-ASCII byte (so UTF-8 words stay whole).
+@inline(__always) func isTokenByte(_ c: UInt8) -> Bool {
+    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c >= 0x80
+}
+
+/// Calls `emit` with the hash of every lower-cased unigram and (optionally) every bigram
+/// "previous current" of `text`, without allocating.
+func tokenize(_ text: UnsafeBufferPointer<UInt8>, seed: UInt64, bigrams: Bool, _ emit: (UInt64) -> Void) {
+    var i = 0
+    let n = text.count
+    var prev: Range<Int>? = nil
+    while i < n {
+        while i < n && !isTokenByte(text[i]) { i += 1 }
+        let start = i
+        while i < n && isTokenByte(text[i]) { i += 1 }
+        guard i > start else { break }
+        var h = seed
+        for j in start..<i { h = (h ^ UInt64(lower(text[j]))) &* 0x100_0000_01B3 }
+        emit(h)
+        if bigrams, let p = prev {
+            var b = seed ^ 0x9E37_79B9
+            for j in p { b = (b ^ UInt64(lower(text[j]))) &* 0x100_0000_01B3 }
+            b = (b ^ 0x20) &* 0x100_0000_01B3
+            for j in start..<i { b = (b ^ UInt64(lower(text[j]))) &* 0x100_0000_01B3 }
+            emit(b)
+        }
+        prev = start..<i
+    }
+}

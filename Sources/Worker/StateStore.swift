@@ -1,0 +1,120 @@
+import Features
+import Kafka
+
+/// The worker's side of the feature-state changelog: restore a partition's state before
+/// it runs, write captures in step with offset commits (see `PartitionRun.durable`).
+extension WorkerService {
+    var changelogTopic: String { config?.kafka.changelogTopic ?? "tributary.features" }
+
+    /// Rebuilds `run.state` from the changelog. Returns the input offset to resume from (the
+    /// one the restored state covers), or nil when there is no checkpoint (fresh partition:
+    /// resume from the committed offset with empty state).
+    func restore(_ run: PartitionRun) -> Int64? {
+        guard let pipeline else { return nil }
+        let p = run.lease.partition
+        let started = Clock.nowMs()
+        do throws(any Error) {
+            if restoreConsumer == nil {
+                var c = consumerConfig
+                // Its own group id: it never commits, and must never share the input's.
+                c["group.id"] = (config?.kafka.groupId ?? "tributary") + ".restore"
+                restoreConsumer = try KafkaConsumer(config: c, batchSize: 5000)
+            }
+            guard let rc = restoreConsumer else { return nil }
+            let tp = TopicPartition(changelogTopic, p)
+            let wm = try rc.queryWatermarks(tp, timeoutMs: 5000)
+            var r = ChangelogRestore(pipeline: pipeline)
+            if wm.high > wm.low {
+                try rc.assign([tp], start: .offset(wm.low))
+                defer { try? rc.unassign([tp]) }
+                var next = wm.low
+                var failure: ChangelogError?
+                let deadline = Clock.nowMs() + 120_000
+                while next < wm.high && failure == nil && Clock.nowMs() < deadline {
+                    rc.poll(timeoutMs: 100) { rec in
+                        guard rec.partition == p, rec.offset >= next, failure == nil else { return }
+                        next = rec.offset + 1
+                        do {
+                            try r.apply(key: Array(rec.key), value: rec.value.count == 0 ? nil : Array(rec.value))
+                        } catch {
+                            failure = error as? ChangelogError ?? ChangelogError("\(error)")
+                        }
+                    }
+                }
+                if let failure { throw ServiceErrorText("changelog \(changelogTopic)[\(p)] at offset \(next - 1): \(failure)") }
+                if next < wm.high { throw ServiceErrorText("changelog \(changelogTopic)[\(p)]: read \(next - wm.low) of \(wm.high - wm.low) records in 120 s") }
+            }
+            let (state, nextOffset) = r.finish()
+            run.state = state
+            run.restoreMs = Clock.nowMs() - started
+            run.restoredKeys = state.keyCount
+            guard let nextOffset else { return nil }
+            run.position = nextOffset
+            run.durable = nextOffset
+            log.info("partition \(p): restored \(state.keyCount) keys from \(r.records) changelog records in \(run.restoreMs) ms; resuming at offset \(nextOffset)")
+            return nextOffset
+        } catch {
+            // Loud, not silent: the features of this partition start from empty state.
+            log.error("partition \(p): cannot restore feature state from \(changelogTopic): \(error); starting with empty state")
+            return nil
+        }
+    }
+
+    func needsCheckpoint(_ run: PartitionRun) -> Bool {
+        run.capture != nil || run.changelogInFlight > 0
+            || (run.position >= 0 && (run.position > run.durable || run.state.isDirty))
+    }
+
+    /// One step of the checkpoint cycle of a partition: take a capture if none is under way,
+    /// and send it once every output below its offset is delivered.
+    func checkpoint(_ p: Int32, _ run: PartitionRun) {
+        guard stateful, let pipeline, let producer else { return }
+        if run.capture == nil && run.changelogInFlight == 0 && run.position >= 0
+            && (run.position > run.durable || run.state.isDirty) {
+            run.capture = (run.position, run.state.capture(pipeline, nextOffset: run.position))
+        }
+        guard let c = run.capture, run.changelogInFlight == 0,
+              run.tracker.pending == 0 || (run.tracker.committable ?? -1) >= c.offset else { return }
+        let topic = changelogTopic
+        let tag = -Int(p) - 1
+        for r in c.records {
+            r.key.withUnsafeBytes { k in
+                if let v = r.value {
+                    v.withUnsafeBytes { vb in
+                        produceRetrying(producer, topic: topic, partition: p, key: k, value: vb, headers: [], tag: tag)
+                    }
+                } else {
+                    // A tombstone: a null value, so compaction removes the key.
+                    produceRetrying(producer, topic: topic, partition: p, key: k,
+                                    value: UnsafeRawBufferPointer(start: nil, count: 0), headers: [], tag: tag)
+                }
+            }
+            run.changelogInFlight += 1
+            report.changelogBytes += Int64(r.key.count + (r.value?.count ?? 0))
+        }
+        run.inFlightOffset = c.offset
+        run.changelogFailed = false
+        run.capture = nil
+    }
+
+    func changelogDelivered(_ p: Int32, error: KafkaError?) {
+        guard let run = parts[p], run.changelogInFlight > 0 else { return }
+        run.changelogInFlight -= 1
+        if let error {
+            run.changelogFailed = true
+            kafkaTrouble("changelog \(changelogTopic)[\(p)]", error)
+        }
+        guard run.changelogInFlight == 0 else { return }
+        if run.changelogFailed {
+            // Part of the capture is missing: the next one rewrites everything.
+            run.state.requestFullSnapshot()
+        } else {
+            run.durable = max(run.durable, run.inFlightOffset)
+        }
+    }
+}
+
+struct ServiceErrorText: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
