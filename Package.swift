@@ -53,7 +53,7 @@ let package = Package(
                     swiftSettings: strict),
         // Real processes, real mock-cluster Kafka, real ZeroMQ sockets.
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["Kafka", "Wire", "ZeroMQ", "Config"],
+                    dependencies: ["Kafka", "Wire", "ZeroMQ", "Config", "Features"],
                     swiftSettings: strict),
     ]
 )

@@ -31,7 +31,10 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         public var outputTopic = "predictions"
         public var deadLetterTopic = "events.dlq"
         /// Per-partition feature state (changelog; same partition count as the input topic).
-        public var changelogTopic = "tributary.features"
+        /// "" = "<group_id>.features": the state belongs to the consumer group whose offsets
+        /// it is in step with (a new group starts from fresh state, as it starts from fresh offsets).
+        public var changelogTopic = ""
+        public var effectiveChangelogTopic: String { changelogTopic.isEmpty ? "\(groupId).features" : changelogTopic }
         /// Every global model version is written here (one partition; compacted on real brokers).
         public var modelTopic = "tributary.models"
         /// Partitions of the input topic when Tributary creates it.
@@ -96,7 +99,6 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             kafka.producer = try t.stringMap("producer")
             for (key, name) in [("input_topic", kafka.inputTopic), ("output_topic", kafka.outputTopic),
                                 ("dead_letter_topic", kafka.deadLetterTopic), ("model_topic", kafka.modelTopic),
-                                ("changelog_topic", kafka.changelogTopic),
                                 ("group_id", kafka.groupId)]
             where name.isEmpty {
                 throw ConfigError(line: t.table[key]?.line ?? 0, key: "kafka.\(key)", "must not be empty")

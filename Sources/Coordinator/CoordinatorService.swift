@@ -43,7 +43,7 @@ public final class CoordinatorService {
         var partitions = k.partitions
         if k.isEmbedded {
             let b = try EmbeddedBroker(brokers: k.embeddedBrokers)
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.changelogTopic] {
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic] {
                 try b.createTopic(t, partitions: k.partitions)
             }
             try b.createTopic(k.modelTopic, partitions: 1)
@@ -57,12 +57,12 @@ public final class CoordinatorService {
             let a = try KafkaProducer(config: c)
             // Create only what is missing: a restart must be quick (workers hold their
             // partitions only for their lease), and some brokers never answer CreateTopics.
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.modelTopic, k.changelogTopic] {
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.modelTopic, k.effectiveChangelogTopic] {
                 if (try? a.partitionCount(topic: t, timeoutMs: 5000)) != nil { continue }
                 let model = t == k.modelTopic
                 // The changelog must have the input's partition count (one changelog
                 // partition per input partition) and be compacted.
-                let compact = model || t == k.changelogTopic
+                let compact = model || t == k.effectiveChangelogTopic
                 do {
                     try a.createTopic(t, partitions: model ? 1 : k.partitions,
                                       configs: compact ? ["cleanup.policy": "compact"] : [:], timeoutMs: 5000)

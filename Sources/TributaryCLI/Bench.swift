@@ -61,7 +61,7 @@ struct Bench: ParsableCommand {
         let broker: EmbeddedBroker
         do {
             broker = try EmbeddedBroker(brokers: brokers)
-            for t in ["events", "predictions", "events.dlq", "tributary.models", "tributary.features", "events-latency", "predictions-latency"] {
+            for t in ["events", "predictions", "events.dlq", "tributary.models", "events-latency", "predictions-latency"] {
                 try broker.createTopic(t, partitions: t == "tributary.models" ? 1 : partitions)
             }
         } catch { fail("\(error)") }

@@ -4,7 +4,7 @@ import Kafka
 /// The worker's side of the feature-state changelog: restore a partition's state before
 /// it runs, write captures in step with offset commits (see `PartitionRun.durable`).
 extension WorkerService {
-    var changelogTopic: String { config?.kafka.changelogTopic ?? "tributary.features" }
+    var changelogTopic: String { config?.kafka.effectiveChangelogTopic ?? "tributary.features" }
 
     /// Rebuilds `run.state` from the changelog. Returns the input offset to resume from (the
     /// one the restored state covers), or nil when there is no checkpoint (fresh partition:
@@ -73,8 +73,12 @@ extension WorkerService {
             && (run.position > run.durable || run.state.isDirty) {
             run.capture = (run.position, run.state.capture(pipeline, nextOffset: run.position))
         }
-        guard let c = run.capture, run.changelogInFlight == 0,
-              run.tracker.pending == 0 || (run.tracker.committable ?? -1) >= c.offset else { return }
+        guard let c = run.capture, run.changelogInFlight == 0 else { return }
+        guard run.tracker.pending == 0 || (run.tracker.committable ?? -1) >= c.offset else {
+            log.debug("partition \(p): capture at \(c.offset) waits for outputs (pending \(run.tracker.pending), committable \(run.tracker.committable ?? -1))")
+            return
+        }
+        log.debug("partition \(p): writing capture at \(c.offset): \(c.records.count) records")
         let topic = changelogTopic
         let tag = -Int(p) - 1
         for r in c.records {
@@ -105,6 +109,7 @@ extension WorkerService {
             kafkaTrouble("changelog \(changelogTopic)[\(p)]", error)
         }
         guard run.changelogInFlight == 0 else { return }
+        log.debug("partition \(p): capture at \(run.inFlightOffset) delivered\(run.changelogFailed ? " with errors" : "")")
         if run.changelogFailed {
             // Part of the capture is missing: the next one rewrites everything.
             run.state.requestFullSnapshot()
