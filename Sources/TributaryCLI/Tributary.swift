@@ -17,7 +17,7 @@ struct Tributary: ParsableCommand {
         Start one coordinator per cluster and workers on any host; the coordinator assigns the
         input topic's partitions to workers. `tributary demo` runs everything locally.
         """,
-        subcommands: [Demo.self, Coordinator.self, WorkerCommand.self, Status.self, Produce.self,
+        subcommands: [Demo.self, Coordinator.self, WorkerCommand.self, Status.self, Produce.self, BenchRestore.self,
                       Tail.self, ModelCommandGroup.self, Broker.self, Bench.self, ConfigCommand.self])
 }
 

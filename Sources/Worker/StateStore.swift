@@ -21,29 +21,7 @@ extension WorkerService {
                 restoreConsumer = try KafkaConsumer(config: c, batchSize: 5000)
             }
             guard let rc = restoreConsumer else { return nil }
-            let tp = TopicPartition(changelogTopic, p)
-            let wm = try rc.queryWatermarks(tp, timeoutMs: 5000)
-            var r = ChangelogRestore(pipeline: pipeline)
-            if wm.high > wm.low {
-                try rc.assign([tp], start: .offset(wm.low))
-                defer { try? rc.unassign([tp]) }
-                var next = wm.low
-                var failure: ChangelogError?
-                let deadline = Clock.nowMs() + 120_000
-                while next < wm.high && failure == nil && Clock.nowMs() < deadline {
-                    rc.poll(timeoutMs: 100) { rec in
-                        guard rec.partition == p, rec.offset >= next, failure == nil else { return }
-                        next = rec.offset + 1
-                        do {
-                            try r.apply(key: Array(rec.key), value: rec.value.count == 0 ? nil : Array(rec.value))
-                        } catch {
-                            failure = error as? ChangelogError ?? ChangelogError("\(error)")
-                        }
-                    }
-                }
-                if let failure { throw ServiceErrorText("changelog \(changelogTopic)[\(p)] at offset \(next - 1): \(failure)") }
-                if next < wm.high { throw ServiceErrorText("changelog \(changelogTopic)[\(p)]: read \(next - wm.low) of \(wm.high - wm.low) records in 120 s") }
-            }
+            let r = try ChangelogReader.read(rc, topic: changelogTopic, partition: p, pipeline: pipeline)
             let (state, nextOffset) = r.finish()
             run.state = state
             run.restoreMs = Clock.nowMs() - started
@@ -116,6 +94,37 @@ extension WorkerService {
         } else {
             run.durable = max(run.durable, run.inFlightOffset)
         }
+    }
+}
+
+/// Reads one changelog partition from its start to its current end into a `ChangelogRestore`.
+/// Shared by the worker and the restore benchmark, so the benchmark measures the real path.
+public enum ChangelogReader {
+    public static func read(_ rc: KafkaConsumer, topic: String, partition p: Int32, pipeline: FeaturePipeline,
+                            timeoutMs: Int64 = 120_000) throws(any Error) -> ChangelogRestore {
+        let tp = TopicPartition(topic, p)
+        let wm = try rc.queryWatermarks(tp, timeoutMs: 5000)
+        var r = ChangelogRestore(pipeline: pipeline)
+        guard wm.high > wm.low else { return r }
+        try rc.assign([tp], start: .offset(wm.low))
+        defer { try? rc.unassign([tp]) }
+        var next = wm.low
+        var failure: ChangelogError?
+        let deadline = Clock.nowMs() + timeoutMs
+        while next < wm.high && failure == nil && Clock.nowMs() < deadline {
+            rc.poll(timeoutMs: 100) { rec in
+                guard rec.partition == p, rec.offset >= next, failure == nil else { return }
+                next = rec.offset + 1
+                do {
+                    try r.apply(key: Array(rec.key), value: rec.value.count == 0 ? nil : Array(rec.value))
+                } catch {
+                    failure = error as? ChangelogError ?? ChangelogError("\(error)")
+                }
+            }
+        }
+        if let failure { throw ServiceErrorText("changelog \(topic)[\(p)] at offset \(next - 1): \(failure)") }
+        if next < wm.high { throw ServiceErrorText("changelog \(topic)[\(p)]: read \(next - wm.low) of \(wm.high - wm.low) records in \(timeoutMs / 1000) s") }
+        return r
     }
 }
 

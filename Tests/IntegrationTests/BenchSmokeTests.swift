@@ -36,4 +36,15 @@ struct BenchSmokeTests {
             #expect(ratios["tributary_1w_over_python"] != nil)
         }
     }
+
+    @Test("tributary bench-restore restores every key of a partition from its changelog and reports the time")
+    func restoreBench() throws {
+        let b = try Proc("bench-restore", ["bench-restore", "--keys", "20000"])
+        #expect(b.wait(seconds: 120) == 0, "\(b.log)")
+        let out = b.remainingOutput()
+        let line = try #require(out.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(out)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any])
+        #expect(obj["keys"] as? Int == 20000)
+        #expect((obj["restoreMs"] as? Int ?? -1) >= 0)
+    }
 }
