@@ -184,7 +184,11 @@ public enum WindowState: Sendable, Equatable {
     /// event time still accepted; state only older windows could need is dropped.
     mutating func add(_ x: Double, at t: Double, spec: FeatureSpec.Aggregate, watermark: Double) -> RunningStats {
         let distinct = spec.stats.contains(.distinct)
-        switch self {
+        // Each case takes its payload out and puts a cheap placeholder in first, so the
+        // payload's arrays are uniquely referenced and mutate in place (no copy per event).
+        let payload = self
+        self = .sliding([])
+        switch payload {
         case .global(var s):
             s.add(x, time: t, alpha: spec.alpha)
             self = .global(s)

@@ -190,30 +190,35 @@ public struct FeaturePipeline: Sendable {
             o += cat.values.count + 1
         }
         if !spec.aggregates.isEmpty {
+            // Updated in place through the dictionary's modify accessor: no copy of the
+            // key's window arrays per event.
             let ttl = spec.ttlSeconds
-            var ks: KeyState
-            if let existing = state.keys[e.key], !(ttl > 0 && existing.lastSeen < state.streamTime - ttl) {
-                ks = existing
-            } else {
-                if state.keys[e.key] != nil { counters.expiredKeys += 1 }
-                ks = KeyState(lastSeen: t, windows: spec.aggregates.map(WindowState.initial))
-            }
-            ks.lastSeen = Swift.max(ks.lastSeen, t)
-            for (a, agg) in spec.aggregates.enumerated() {
-                let stats: RunningStats
-                if let slot = aggregateSlots[a], e.status[slot] != .present, policy != .default {
-                    // skip: read the window without this value.
-                    stats = ks.windows[a].peek(at: t, spec: agg)
-                } else {
-                    let x = aggregateSlots[a].map { e.status[$0] == .present ? e.values[$0] : spec.defaultValue } ?? 0
-                    stats = ks.windows[a].add(x, at: t, spec: agg, watermark: wm)
+            let streamTime = state.streamTime
+            let inserted = state.keys[e.key] == nil
+            var expired = false
+            func update(_ ks: inout KeyState, _ dense: inout [Double]) {
+                if !inserted && ttl > 0 && ks.lastSeen < streamTime - ttl {
+                    expired = true
+                    ks = KeyState(lastSeen: t, windows: spec.aggregates.map(WindowState.initial))
                 }
-                for s in agg.stats {
-                    dense[o] = stats.value(s)
-                    o += 1
+                ks.lastSeen = Swift.max(ks.lastSeen, t)
+                for (a, agg) in spec.aggregates.enumerated() {
+                    let stats: RunningStats
+                    if let slot = aggregateSlots[a], e.status[slot] != .present, policy != .default {
+                        // skip: read the window without this value.
+                        stats = ks.windows[a].peek(at: t, spec: agg)
+                    } else {
+                        let x = aggregateSlots[a].map { e.status[$0] == .present ? e.values[$0] : spec.defaultValue } ?? 0
+                        stats = ks.windows[a].add(x, at: t, spec: agg, watermark: wm)
+                    }
+                    for s in agg.stats {
+                        dense[o] = stats.value(s)
+                        o += 1
+                    }
                 }
             }
-            state.keys[e.key] = ks
+            update(&state.keys[e.key, default: KeyState(lastSeen: t, windows: spec.aggregates.map(WindowState.initial))], &dense)
+            if expired { counters.expiredKeys += 1 }
             state.dirtyKeys.insert(e.key)
         }
         let prior = state.labelCount > 0 ? state.labelSum / state.labelCount : 0.5

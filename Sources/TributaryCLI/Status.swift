@@ -46,6 +46,26 @@ func formatStatus(_ s: ClusterStatus) -> String {
             + String(format: "%.3f", r?.accuracy ?? 0).padding(7) + "v\(r?.modelVersion ?? 0)".padding(7)
             + "\(w.lastHeartbeatMsAgo)ms ago\n"
     }
+    // Feature state per partition: size, and what the last restore took.
+    for w in s.workers {
+        guard let r = w.report else { continue }
+        let stateful = r.partitions.filter { $0.keys > 0 || $0.restoreMs > 0 }
+        if !stateful.isEmpty {
+            out += "state \(w.workerId): " + stateful.map { p in
+                var t = "p\(p.partition) \(p.keys) keys"
+                if p.stateBytes > 0 { t += " \(p.stateBytes / 1024) KiB" }
+                if p.restoreMs > 0 || p.restoredKeys > 0 { t += " (restored \(p.restoredKeys) in \(p.restoreMs) ms)" }
+                return t
+            }.joined(separator: ", ") + "\n"
+        }
+        var notes: [String] = []
+        if !r.badValues.isEmpty {
+            notes.append("bad values " + r.badValues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        if r.lateDropped > 0 { notes.append("late dropped \(r.lateDropped)") }
+        if r.expiredKeys > 0 { notes.append("expired keys \(r.expiredKeys)") }
+        if !notes.isEmpty { out += "features \(w.workerId): " + notes.joined(separator: ", ") + "\n" }
+    }
     let un = s.unassigned.isEmpty ? "none" : s.unassigned.map(String.init).joined(separator: ",")
     for w in s.workers {
         if let e = w.report?.kafkaError, !e.isEmpty { out += "KAFKA TROUBLE on \(w.workerId) (\(w.report!.kafkaErrorMsAgo) ms ago): \(e)\n" }
