@@ -21,7 +21,14 @@ extension WorkerService {
                 restoreConsumer = try KafkaConsumer(config: c, batchSize: 5000)
             }
             guard let rc = restoreConsumer else { return nil }
-            let r = try ChangelogReader.read(rc, topic: changelogTopic, partition: p, pipeline: pipeline)
+            // A long restore must not look like a dead worker: heartbeats go on meanwhile.
+            let r = try ChangelogReader.read(rc, topic: changelogTopic, partition: p, pipeline: pipeline) {
+                let now = Clock.nowMs()
+                if self.welcomed && now - self.lastHeartbeatAt >= self.heartbeatMs {
+                    self.lastHeartbeatAt = now
+                    self.send(.heartbeat(self.currentReport()))
+                }
+            }
             let (state, nextOffset) = r.finish()
             run.state = state
             run.restoreMs = Clock.nowMs() - started
@@ -101,7 +108,7 @@ extension WorkerService {
 /// Shared by the worker and the restore benchmark, so the benchmark measures the real path.
 public enum ChangelogReader {
     public static func read(_ rc: KafkaConsumer, topic: String, partition p: Int32, pipeline: FeaturePipeline,
-                            timeoutMs: Int64 = 120_000) throws(any Error) -> ChangelogRestore {
+                            timeoutMs: Int64 = 120_000, progress: () -> Void = {}) throws(any Error) -> ChangelogRestore {
         let tp = TopicPartition(topic, p)
         let wm = try rc.queryWatermarks(tp, timeoutMs: 5000)
         var r = ChangelogRestore(pipeline: pipeline)
@@ -121,6 +128,7 @@ public enum ChangelogReader {
                     failure = error as? ChangelogError ?? ChangelogError("\(error)")
                 }
             }
+            progress()
         }
         if let failure { throw ServiceErrorText("changelog \(topic)[\(p)] at offset \(next - 1): \(failure)") }
         if next < wm.high { throw ServiceErrorText("changelog \(topic)[\(p)]: read \(next - wm.low) of \(wm.high - wm.low) records in \(timeoutMs / 1000) s") }

@@ -87,6 +87,7 @@ public final class WorkerService {
     var report: WorkerReport
     var metrics = BinaryMetrics()
     var lastHeardMs: Int64 = 0
+    var lastHeartbeatAt: Int64 = 0
     var welcomed = false
     var sync = SyncState()
     /// Time blocked waiting for records while holding partitions (a starved pipeline shows here).
@@ -118,7 +119,6 @@ public final class WorkerService {
     public func run(shouldStop: () -> Bool) -> Int32 {
         log.info("connecting to coordinator \(options.coordinator)")
         var lastHello: Int64 = 0
-        var lastHeartbeat: Int64 = 0
         var lastCommit: Int64 = 0
         var lastSync = Clock.nowMs()
         var pendingSince: Int64 = 0
@@ -165,8 +165,8 @@ public final class WorkerService {
                 }
                 welcomed = false
             }
-            if welcomed && now - lastHeartbeat >= heartbeatMs {
-                lastHeartbeat = now
+            if welcomed && now - lastHeartbeatAt >= heartbeatMs {
+                lastHeartbeatAt = now
                 let elapsed = max(1, now - rateWindowStart)
                 report.eventsPerSecond = Double(report.processed - rateWindowCount) * 1000 / Double(elapsed)
                 rateWindowStart = now
