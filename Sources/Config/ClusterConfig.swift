@@ -299,6 +299,9 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var syncIntervalMs = 1000
     /// Also write each global version to this JSON file (atomically); "" = Kafka topic only.
     public var checkpointFile = ""
+    /// Outlying deltas: "clip" (scale to robust_factor x the median norm), "reject", "off".
+    public var robustAveraging = "clip"
+    public var robustFactor = 3.0
 
     public init() {}
 
@@ -309,5 +312,7 @@ public struct ModelSpec: Sendable, Codable, Equatable {
         standardize = try t.bool("standardize", standardize)
         syncIntervalMs = try t.int("sync_interval_ms", syncIntervalMs, min: 0, max: 3_600_000)
         checkpointFile = try t.string("checkpoint_file", checkpointFile)
+        robustAveraging = try t.string("robust_averaging", robustAveraging, oneOf: ["clip", "reject", "off"])
+        robustFactor = try t.double("robust_factor", robustFactor, min: 1.5, max: 1e6)
     }
 }

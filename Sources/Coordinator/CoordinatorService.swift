@@ -81,7 +81,9 @@ public final class CoordinatorService {
         pc["message.max.bytes"] = pc["message.max.bytes"] ?? "100000000"
         checkpoints = try admin ?? KafkaProducer(config: pc)
         aggregator = ModelAggregator(width: config.features.width,
-                                     syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs())
+                                     syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs(),
+                                     robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
+                                                          factor: config.model.robustFactor))
         // Model deltas of large models travel on this link: allow them (64 MiB).
         router = try ZmqSocket(context, .router, maxMessageSize: 64 << 20)
         try router.setRouterMandatory()
@@ -424,6 +426,8 @@ public final class CoordinatorService {
         p.add("tributary_sync_bytes_per_second", "gauge", "Model deltas received plus updates sent.", syncBytesPerSecond)
         p.add("tributary_rejected_deltas_total", "counter", "Model deltas rejected (NaN, size, no samples).",
               Double(aggregator.rejected.values.reduce(0, +)))
+        p.add("tributary_clipped_deltas_total", "counter", "Model deltas scaled down or with capped samples (robust averaging).",
+              Double(aggregator.clipped.values.reduce(0, +)))
         p.add("tributary_messages_total", "counter", "Control messages received (status requests excluded).",
               Double(handledMessages), [("result", "handled")])
         p.add("tributary_messages_total", "counter", "Control messages received (status requests excluded).",
@@ -453,6 +457,7 @@ public final class CoordinatorService {
         s.modelVersion = publishedVersion
         s.syncBytesPerSecond = syncBytesPerSecond
         s.rejectedDeltas = aggregator.rejected.values.reduce(0, +)
+        s.clippedDeltas = aggregator.clipped.values.reduce(0, +)
         s.messagesHandled = handledMessages
         s.messagesDropped = badMessages
         return s

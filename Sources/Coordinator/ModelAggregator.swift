@@ -20,6 +20,12 @@ public struct ModelAggregator: Sendable {
     private var pending: [String: ModelDelta] = [:]
     private var lastMerge: Int64
     public private(set) var rejected: [String: Int] = [:]
+    /// Deltas scaled down or with capped samples (robust averaging), per worker.
+    public private(set) var clipped: [String: Int] = [:]
+    public let robust: RobustPolicy
+    /// Norms and sample counts of recently merged deltas: the robust step's reference.
+    private var normHistory: [Double] = []
+    private var samplesHistory: [Double] = []
 
     public enum Directive: Sendable, Equatable {
         /// Send this version to every live worker and checkpoint it.
@@ -27,7 +33,9 @@ public struct ModelAggregator: Sendable {
         case log(String)
     }
 
-    public init(width: Int, syncIntervalMs: Int, now: Int64, version: Int = 0, parameters: [Double]? = nil) {
+    public init(width: Int, syncIntervalMs: Int, now: Int64, version: Int = 0, parameters: [Double]? = nil,
+                robust: RobustPolicy = RobustPolicy()) {
+        self.robust = robust
         self.version = version
         self.parameters = parameters ?? .init(repeating: 0, count: width + 1)
         self.syncIntervalMs = Int64(syncIntervalMs)
@@ -53,13 +61,36 @@ public struct ModelAggregator: Sendable {
         guard syncIntervalMs > 0, now - lastMerge >= syncIntervalMs, !pending.isEmpty else { return [] }
         lastMerge = now
         let deltas = pending.values.sorted { $0.workerId < $1.workerId }
-        parameters = ModelAveraging.merge(global: parameters, deltas: deltas.map {
+        let (kept, actions) = ModelAveraging.robust(deltas.map {
             ParameterDelta(worker: $0.workerId, baseVersion: $0.baseVersion, samples: $0.samples, delta: $0.delta)
-        })
+        }, history: (normHistory, samplesHistory), policy: robust)
+        var out: [Directive] = []
+        for (w, a) in actions.sorted(by: { $0.key < $1.key }) {
+            switch a {
+            case .accepted: break
+            case .clipped(let n, let l):
+                clipped[w, default: 0] += 1
+                out.append(.log("clipped model delta from \(w): norm \(n) > limit \(l) (\(robust.factor) x the reference)"))
+            case .samplesCapped(let c, let cap):
+                clipped[w, default: 0] += 1
+                out.append(.log("capped samples of the model delta from \(w): \(c) claimed, \(cap) counted"))
+            case .rejected(let n, let l):
+                rejected[w, default: 0] += 1
+                out.append(.log("rejected model delta from \(w): norm \(n) > limit \(l) (\(robust.factor) x the reference)"))
+            }
+        }
+        for d in kept {
+            normHistory.append(ModelAveraging.norm(d.delta))
+            samplesHistory.append(Double(d.samples))
+        }
+        if normHistory.count > 32 { normHistory.removeFirst(normHistory.count - 32) }
+        if samplesHistory.count > 32 { samplesHistory.removeFirst(samplesHistory.count - 32) }
+        parameters = ModelAveraging.merge(global: parameters, deltas: kept)
         version += 1
+        // Every worker's delta was handled (merged, clipped or rejected): each may send again.
         let contributions = Dictionary(uniqueKeysWithValues: deltas.map { ($0.workerId, $0.seq) })
         pending.removeAll()
-        return [.publish(ModelUpdate(version: version, contributions: contributions, parameters: parameters))]
+        return out + [.publish(ModelUpdate(version: version, contributions: contributions, parameters: parameters))]
     }
 
     /// Makes `p` the next version outright (import, rollback); pending deltas, taken against

@@ -50,3 +50,83 @@ public enum ModelAveraging {
         return out
     }
 }
+
+/// How outlying deltas are treated before the merge (issue 10: one worker must not be able
+/// to destroy the global model).
+public struct RobustPolicy: Sendable, Equatable, Codable {
+    public enum Mode: String, Sendable, Equatable, Codable, CaseIterable {
+        /// Scale an outlying delta down to the limit, cap its samples likewise.
+        case clip
+        /// Drop an outlying delta (counted against its worker).
+        case reject
+        case off
+    }
+    public var mode: Mode
+    /// A delta whose L2 norm exceeds `factor` × the reference norm is outlying; claimed
+    /// samples above `factor` × the reference samples are capped.
+    public var factor: Double
+    public init(mode: Mode = .clip, factor: Double = 3) {
+        self.mode = mode
+        self.factor = factor
+    }
+}
+
+/// What the robust step did to one delta.
+public enum RobustAction: Sendable, Equatable {
+    case accepted
+    case clipped(norm: Double, limit: Double)
+    case samplesCapped(claimed: Int, cap: Int)
+    case rejected(norm: Double, limit: Double)
+}
+
+extension ModelAveraging {
+    /// Clips or rejects outlying deltas before `merge`. The reference is the median over this
+    /// round's deltas and `history` (recently accepted ones), so a single bad worker can
+    /// neither set the reference nor hide among few peers. A clipped delta can move the
+    /// global model at most its share of `factor` × the reference norm.
+    public static func robust(_ deltas: [ParameterDelta], history: (norms: [Double], samples: [Double]),
+                              policy: RobustPolicy) -> (kept: [ParameterDelta], actions: [String: RobustAction]) {
+        guard policy.mode != .off, !deltas.isEmpty else {
+            return (deltas, Dictionary(deltas.map { ($0.worker, .accepted) }, uniquingKeysWith: { a, _ in a }))
+        }
+        let norms = deltas.map { norm($0.delta) }
+        let refNorm = median(norms + history.norms)
+        let refSamples = median(deltas.map { Double($0.samples) } + history.samples)
+        let normLimit = policy.factor * refNorm
+        let samplesCap = max(1, Int((policy.factor * refSamples).rounded(.up)))
+        var kept: [ParameterDelta] = []
+        var actions: [String: RobustAction] = [:]
+        for (d, n) in zip(deltas, norms) {
+            var d = d
+            var action = RobustAction.accepted
+            if refNorm > 0 && n > normLimit {
+                if policy.mode == .reject {
+                    actions[d.worker] = .rejected(norm: n, limit: normLimit)
+                    continue
+                }
+                let scale = normLimit / n
+                for i in d.delta.indices { d.delta[i] *= scale }
+                action = .clipped(norm: n, limit: normLimit)
+            }
+            if d.samples > samplesCap {
+                if case .accepted = action { action = .samplesCapped(claimed: d.samples, cap: samplesCap) }
+                d.samples = samplesCap
+            }
+            actions[d.worker] = action
+            kept.append(d)
+        }
+        return (kept, actions)
+    }
+
+    public static func norm(_ v: [Double]) -> Double {
+        var s = 0.0
+        for x in v { s += x * x }
+        return s.squareRoot()
+    }
+
+    static func median(_ v: [Double]) -> Double {
+        guard !v.isEmpty else { return 0 }
+        let s = v.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}

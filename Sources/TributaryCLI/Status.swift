@@ -32,7 +32,7 @@ func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3) th
 
 func formatStatus(_ s: ClusterStatus) -> String {
     var out = "cluster \(s.cluster)  bootstrap \(s.bootstrap)  input \(s.inputTopic) (\(s.partitionCount) partitions)  up \(s.uptimeMs / 1000)s\n"
-    out += "global model v\(s.modelVersion)  sync \(String(format: "%.0f", s.syncBytesPerSecond)) B/s  rejected deltas \(s.rejectedDeltas)\n"
+    out += "global model v\(s.modelVersion)  sync \(String(format: "%.0f", s.syncBytesPerSecond)) B/s  rejected deltas \(s.rejectedDeltas)  clipped deltas \(s.clippedDeltas)\n"
     out += "WORKER".padding(24) + "HOST".padding(14) + "PID".padding(8) + "STATE".padding(9)
         + "PARTITIONS".padding(22) + "EVENTS/S".padding(10) + "PROCESSED".padding(11) + "LAG".padding(9) + "DLQ".padding(7) + "ACC".padding(7) + "MODEL".padding(7) + "BEAT\n"
     for w in s.workers {

@@ -326,6 +326,7 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     /// Bytes of model deltas received plus updates sent, per second (last interval).
     public var syncBytesPerSecond: Double = 0
     public var rejectedDeltas: Int = 0
+    public var clippedDeltas: Int = 0
     /// Control messages (status requests excluded) the coordinator acted on, and those it
     /// dropped as malformed: together, every message it received.
     public var messagesHandled: Int = 0

@@ -2,6 +2,7 @@ import Testing
 @testable import Coordinator
 @testable import Worker
 import Wire
+import Models
 
 @Suite("Parameter averaging")
 struct SyncTests {
@@ -29,6 +30,32 @@ struct SyncTests {
         let t = a.tick(now: 100)
         #expect(t.isEmpty)
         #expect(a.parameters == [0, 0])
+    }
+
+    @Test("robust averaging: a huge delta with inflated samples moves the model only by its clipped share")
+    func robustClip() {
+        var a = ModelAggregator(width: 2, syncIntervalMs: 10, now: 0)  // default: clip at 3 x the median norm
+        _ = a.receive(ModelDelta(workerId: "a", seq: 1, baseVersion: 0, samples: 10, delta: [1, 0, 0]))
+        _ = a.receive(ModelDelta(workerId: "b", seq: 1, baseVersion: 0, samples: 10, delta: [0, 1, 0]))
+        _ = a.receive(ModelDelta(workerId: "c", seq: 1, baseVersion: 0, samples: 10, delta: [1, 1, 0]))
+        _ = a.receive(ModelDelta(workerId: "bad", seq: 1, baseVersion: 0, samples: 1000, delta: [1e6, 0, 0]))
+        let out = a.tick(now: 10)
+        // Reference norm: median(1, 1, √2, 1e6) = (1 + √2) / 2; limit 3x that. Samples: median 10,
+        // cap 30. So bad counts as [limit, 0, 0] with 30 samples out of 60.
+        let limit = 3 * (1 + 2.0.squareRoot()) / 2
+        let expected = [(10.0 + 10 + 30 * limit) / 60, 20.0 / 60, 0]
+        for i in 0..<3 { #expect(abs(a.parameters[i] - expected[i]) < 1e-12) }
+        #expect(a.clipped["bad"] == 1)
+        #expect(a.clipped["a"] == nil)
+        #expect(out.contains { if case .log(let l) = $0 { l.contains("clipped model delta from bad") } else { false } })
+        // reject: the outlier is dropped and counted; the honest ones merge as usual.
+        var r = ModelAggregator(width: 2, syncIntervalMs: 10, now: 0, robust: RobustPolicy(mode: .reject, factor: 3))
+        _ = r.receive(ModelDelta(workerId: "a", seq: 1, baseVersion: 0, samples: 10, delta: [1, 0, 0]))
+        _ = r.receive(ModelDelta(workerId: "b", seq: 1, baseVersion: 0, samples: 10, delta: [0, 1, 0]))
+        _ = r.receive(ModelDelta(workerId: "bad", seq: 1, baseVersion: 0, samples: 10, delta: [0, 0, 1e6]))
+        _ = r.tick(now: 10)
+        #expect(r.parameters == [0.5, 0.5, 0])
+        #expect(r.rejected["bad"] == 1)
     }
 
     @Test("restore never goes backwards")
