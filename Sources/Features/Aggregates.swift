@@ -194,8 +194,7 @@ public enum WindowState: Sendable, Equatable {
             self = .global(s)
             return s
         case .buckets(var bs):
-            let hop = spec.window.kind == .tumbling ? spec.window.size : spec.window.hop
-            let k = Int64((spec.window.size / hop).rounded())
+            let (hop, k) = Self.bucketing(spec)
             let b = Int64((t / hop).rounded(.down))
             // Buckets no window at or after the watermark reads.
             let oldest = Int64((watermark / hop).rounded(.down)) - k + 1
@@ -208,20 +207,15 @@ public enum WindowState: Sendable, Equatable {
                 let at = bs.firstIndex(where: { $0.index > b }) ?? bs.endIndex
                 bs.insert(Bucket(index: b, stats: s), at: at)
             }
-            var out = RunningStats(distinct: distinct)
-            for bucket in bs where bucket.index > b - k && bucket.index <= b { out.merge(bucket.stats) }
             self = .buckets(bs)
-            return out
+            return read(at: t, spec: spec)
         case .sliding(var ps):
             let size = spec.window.size
             ps.removeAll { $0.time <= watermark - size }
             let at = ps.lastIndex(where: { $0.time <= t }).map { $0 + 1 } ?? 0
             ps.insert(Point(time: t, value: x), at: at)
-            var out = RunningStats(distinct: distinct)
-            // (t - size, t], in time order.
-            for p in ps where p.time > t - size && p.time <= t { out.add(p.value, time: p.time) }
             self = .sliding(ps)
-            return out
+            return read(at: t, spec: spec)
         case .sessions(var ss):
             let gap = spec.window.gap
             ss.removeAll { $0.end + gap < watermark }
@@ -245,13 +239,28 @@ public enum WindowState: Sendable, Equatable {
         }
     }
 
-    /// Whether nothing is left (all windows evicted).
-    var isEmpty: Bool {
+    /// Bucket width and buckets per window of a tumbling (one bucket) or hopping window.
+    static func bucketing(_ spec: FeatureSpec.Aggregate) -> (hop: Double, perWindow: Int64) {
+        let hop = spec.window.kind == .tumbling ? spec.window.size : spec.window.hop
+        return (hop, Int64((spec.window.size / hop).rounded()))
+    }
+
+    /// The stats of the window holding `t`, without adding anything: what `add` returns
+    /// after adding, and what a skipped bad value reads.
+    func read(at t: Double, spec: FeatureSpec.Aggregate) -> RunningStats {
+        var out = RunningStats(distinct: spec.stats.contains(.distinct))
         switch self {
-        case .global(let s): s.count == 0
-        case .buckets(let b): b.isEmpty
-        case .sliding(let p): p.isEmpty
-        case .sessions(let s): s.isEmpty
+        case .global(let s): return s
+        case .buckets(let bs):
+            let (hop, k) = Self.bucketing(spec)
+            let b = Int64((t / hop).rounded(.down))
+            for bucket in bs where bucket.index > b - k && bucket.index <= b { out.merge(bucket.stats) }
+        case .sliding(let ps):
+            // (t - size, t], in time order.
+            for p in ps where p.time > t - spec.window.size && p.time <= t { out.add(p.value, time: p.time) }
+        case .sessions(let ss):
+            if let s = ss.first(where: { t >= $0.start - spec.window.gap && t <= $0.end + spec.window.gap }) { return s.stats }
         }
+        return out
     }
 }

@@ -42,12 +42,6 @@ public struct PartitionState: Sendable {
     }
 
     public var keyCount: Int { keys.count + targets.reduce(0) { $0 + $1.count } }
-
-    /// Feature-relevant equality (the changelog bookkeeping is not compared).
-    public func sameFeatures(as o: PartitionState) -> Bool {
-        keys == o.keys && targets == o.targets && streamTime == o.streamTime
-            && labelCount == o.labelCount && labelSum == o.labelSum
-    }
 }
 
 /// Counts of what the feature path did besides scoring, for status and metrics.
@@ -121,7 +115,7 @@ public struct FeaturePipeline: Sendable {
         parser = EventParser(keyPath: spec.key, timestampPath: spec.timestamp,
                              labelPath: spec.label, numericPaths: numeric, textPaths: text)
         denseWidth = spec.denseNames.count
-        seeds = (spec.categorical.map(\.field) + spec.text.map(\.field)).map { fnv1a(Array($0.utf8)[...], 0xCBF2_9CE4_8422_2325) }
+        seeds = (spec.categorical.map(\.field) + spec.text.map(\.field)).map { fnv1a($0.utf8, 0xCBF2_9CE4_8422_2325) }
     }
 
     public func makeState() -> PartitionState { PartitionState(targetEncodings: spec.targetEncoding.count) }
@@ -194,19 +188,20 @@ public struct FeaturePipeline: Sendable {
             // key's window arrays per event.
             let ttl = spec.ttlSeconds
             let streamTime = state.streamTime
-            let inserted = state.keys[e.key] == nil
+            var inserted = false
             var expired = false
+            func newKeyState() -> KeyState { KeyState(lastSeen: t, windows: spec.aggregates.map(WindowState.initial)) }
             func update(_ ks: inout KeyState, _ dense: inout [Double]) {
                 if !inserted && ttl > 0 && ks.lastSeen < streamTime - ttl {
                     expired = true
-                    ks = KeyState(lastSeen: t, windows: spec.aggregates.map(WindowState.initial))
+                    ks = newKeyState()
                 }
                 ks.lastSeen = Swift.max(ks.lastSeen, t)
                 for (a, agg) in spec.aggregates.enumerated() {
                     let stats: RunningStats
                     if let slot = aggregateSlots[a], e.status[slot] != .present, policy != .default {
                         // skip: read the window without this value.
-                        stats = ks.windows[a].peek(at: t, spec: agg)
+                        stats = ks.windows[a].read(at: t, spec: agg)
                     } else {
                         let x = aggregateSlots[a].map { e.status[$0] == .present ? e.values[$0] : spec.defaultValue } ?? 0
                         stats = ks.windows[a].add(x, at: t, spec: agg, watermark: wm)
@@ -217,16 +212,14 @@ public struct FeaturePipeline: Sendable {
                     }
                 }
             }
-            update(&state.keys[e.key, default: KeyState(lastSeen: t, windows: spec.aggregates.map(WindowState.initial))], &dense)
+            // One hash lookup: the default (evaluated only for a new key) notes the insertion.
+            update(&state.keys[e.key, default: { inserted = true; return newKeyState() }()], &dense)
             if expired { counters.expiredKeys += 1 }
             state.dirtyKeys.insert(e.key)
         }
         let prior = state.labelCount > 0 ? state.labelSum / state.labelCount : 0.5
         for (i, te) in spec.targetEncoding.enumerated() {
-            var v: String? = e.key
-            if let slot = targetSlots[i] { v = e.textStatus[slot] == .present ? e.texts[slot] : nil }
-            var st = v.flatMap { state.targets[i][$0] } ?? TargetStat()
-            if spec.ttlSeconds > 0 && st.lastSeen < state.streamTime - spec.ttlSeconds { st = TargetStat() }
+            let st = targetValue(i, e).map { targetStat(i, $0, state) } ?? TargetStat()
             dense[o] = (st.sum + prior * te.smoothing) / (st.count + te.smoothing)
             o += 1
         }
@@ -238,7 +231,7 @@ public struct FeaturePipeline: Sendable {
                 let slot = categoricalSlots[c]
                 guard e.textStatus[slot] == .present else { continue }
                 var s = e.texts[slot]
-                let h = s.withUTF8 { fnv1a($0[...], seeds[c]) }
+                let h = s.withUTF8 { fnv1a($0, seeds[c]) }
                 sparse.append(denseWidth + Int(mix(h) & mask), 1)
             }
             for (c, tf) in spec.text.enumerated() {
@@ -260,11 +253,8 @@ public struct FeaturePipeline: Sendable {
         state.labelSum += y
         let t = e.timestamp ?? state.streamTime
         for i in spec.targetEncoding.indices {
-            var v: String? = e.key
-            if let slot = targetSlots[i] { v = e.textStatus[slot] == .present ? e.texts[slot] : nil }
-            guard let v else { continue }
-            var st = state.targets[i][v] ?? TargetStat()
-            if spec.ttlSeconds > 0 && st.lastSeen < state.streamTime - spec.ttlSeconds { st = TargetStat() }
+            guard let v = targetValue(i, e) else { continue }
+            var st = targetStat(i, v, state)
             st.count += 1
             st.sum += y
             st.lastSeen = Swift.max(st.lastSeen, t)
@@ -272,39 +262,28 @@ public struct FeaturePipeline: Sendable {
             state.dirtyTargets[i].insert(v)
         }
     }
-}
 
-extension WindowState {
-    /// The window at `t` without adding anything (a skipped bad value).
-    func peek(at t: Double, spec: FeatureSpec.Aggregate) -> RunningStats {
-        let distinct = spec.stats.contains(.distinct)
-        var out = RunningStats(distinct: distinct)
-        switch self {
-        case .global(let s): return s
-        case .buckets(let bs):
-            let hop = spec.window.kind == .tumbling ? spec.window.size : spec.window.hop
-            let k = Int64((spec.window.size / hop).rounded())
-            let b = Int64((t / hop).rounded(.down))
-            for bucket in bs where bucket.index > b - k && bucket.index <= b { out.merge(bucket.stats) }
-        case .sliding(let ps):
-            for p in ps where p.time > t - spec.window.size && p.time <= t { out.add(p.value, time: p.time) }
-        case .sessions(let ss):
-            if let s = ss.first(where: { t >= $0.start - spec.window.gap && t <= $0.end + spec.window.gap }) { return s.stats }
-        }
-        return out
+    /// The value target encoding `i` is keyed by in this event (nil: absent or invalid).
+    func targetValue(_ i: Int, _ e: ParsedEvent) -> String? {
+        guard let slot = targetSlots[i] else { return e.key }
+        return e.textStatus[slot] == .present ? e.texts[slot] : nil
+    }
+
+    /// A value's label stats, empty once idle beyond the TTL (lazily expired, as keys are).
+    func targetStat(_ i: Int, _ v: String, _ state: PartitionState) -> TargetStat {
+        let st = state.targets[i][v] ?? TargetStat()
+        return spec.ttlSeconds > 0 && st.lastSeen < state.streamTime - spec.ttlSeconds ? TargetStat() : st
     }
 }
 
-/// FNV-1a over bytes from `seed` (fixed across processes, unlike Swift's `Hasher`).
-@inline(__always) func fnv1a(_ b: Slice<UnsafeBufferPointer<UInt8>>, _ seed: UInt64) -> UInt64 {
-    var h = seed
-    for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01B3 }
-    return h
-}
+/// One FNV-1a step. FNV is fixed across processes, unlike Swift's seeded `Hasher`, so every
+/// worker hashes a token to the same model input.
+@inline(__always) func fnvStep(_ h: UInt64, _ c: UInt8) -> UInt64 { (h ^ UInt64(c)) &* 0x100_0000_01B3 }
 
-func fnv1a(_ b: ArraySlice<UInt8>, _ seed: UInt64) -> UInt64 {
+/// FNV-1a over bytes from `seed`.
+@inline(__always) func fnv1a<S: Sequence<UInt8>>(_ bytes: S, _ seed: UInt64) -> UInt64 {
     var h = seed
-    for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01B3 }
+    for c in bytes { h = fnvStep(h, c) }
     return h
 }
 
@@ -325,16 +304,40 @@ func tokenize(_ text: UnsafeBufferPointer<UInt8>, seed: UInt64, bigrams: Bool, _
         let start = i
         while i < n && isTokenByte(text[i]) { i += 1 }
         guard i > start else { break }
-        var h = seed
-        for j in start..<i { h = (h ^ UInt64(lower(text[j]))) &* 0x100_0000_01B3 }
+        let h = fnv1a(text[start..<i].lazy.map(lower), seed)
         emit(h)
         if bigrams, let p = prev {
-            var b = seed ^ 0x9E37_79B9
-            for j in p { b = (b ^ UInt64(lower(text[j]))) &* 0x100_0000_01B3 }
-            b = (b ^ 0x20) &* 0x100_0000_01B3
-            for j in start..<i { b = (b ^ UInt64(lower(text[j]))) &* 0x100_0000_01B3 }
+            // "previous current": the two tokens joined by one space.
+            let b = fnv1a(text[start..<i].lazy.map(lower), fnvStep(fnv1a(text[p].lazy.map(lower), seed ^ 0x9E37_79B9), 0x20))
             emit(b)
         }
         prev = start..<i
+    }
+}
+
+/// One partition's feature path without a model: parse, compute the features, then let the
+/// label into the target encodings. The worker's per-record steps minus scoring, for tools
+/// (`tributary bench-restore`) and tests.
+public struct PartitionFeatures: Sendable {
+    public let pipeline: FeaturePipeline
+    public var state: PartitionState
+    public var counters = FeatureCounters()
+    public private(set) var dense: [Double]
+    public private(set) var sparse = SparseVector()
+    private var event: ParsedEvent
+
+    public init(spec: FeatureSpec) {
+        pipeline = FeaturePipeline(spec: spec)
+        state = pipeline.makeState()
+        dense = .init(repeating: 0, count: pipeline.denseWidth)
+        event = pipeline.parser.makeEvent()
+    }
+
+    @discardableResult
+    public mutating func feed(_ bytes: [UInt8]) throws(EventError) -> FeatureOutcome {
+        try pipeline.parser.parse(bytes, into: &event)
+        let out = try pipeline.features(of: event, state: &state, counters: &counters, dense: &dense, sparse: &sparse)
+        if out == .features { pipeline.learnTargets(of: event, state: &state) }
+        return out
     }
 }

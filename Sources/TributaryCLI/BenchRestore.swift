@@ -18,25 +18,17 @@ struct BenchRestore: ParsableCommand {
     func run() throws {
         let spec = config.map { loadConfig($0).features } ?? ClusterConfig().features
         guard spec.isStateful else { fail("the feature spec keeps no per-key state: nothing to restore") }
-        let pipeline = FeaturePipeline(spec: spec)
-        var state = pipeline.makeState()
-        var counters = FeatureCounters()
-        var dense = [Double](repeating: 0, count: pipeline.denseWidth)
-        var sparse = SparseVector()
-        var event = pipeline.parser.makeEvent()
+        var partition = PartitionFeatures(spec: spec)
+        let pipeline = partition.pipeline
         var stream = SyntheticStream(seed: 5, features: 8, users: 1)
         // One event per key, the shape of the synthetic stream with the key replaced.
         for i in 0..<keys {
             var (_, bytes) = stream.next()
             let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\"u0\"", with: "\"k\(i)\"")
             bytes = Array(text.utf8)
-            do {
-                try pipeline.parser.parse(bytes, into: &event)
-                _ = try pipeline.features(of: event, state: &state, counters: &counters, dense: &dense, sparse: &sparse)
-                pipeline.learnTargets(of: event, state: &state)
-            } catch { fail("synthetic event rejected: \(error)") }
+            do { try partition.feed(bytes) } catch { fail("synthetic event rejected: \(error)") }
         }
-        let records = state.capture(pipeline, nextOffset: Int64(keys))
+        let records = partition.state.capture(pipeline, nextOffset: Int64(keys))
         let bytes = records.reduce(0) { $0 + $1.key.count + ($1.value?.count ?? 0) }
         let broker: EmbeddedBroker
         do {
@@ -68,8 +60,8 @@ struct BenchRestore: ParsableCommand {
             let restored = try ChangelogReader.read(consumer, topic: "bench.features", partition: 0, pipeline: pipeline)
             let (rstate, next) = restored.finish()
             let totalMs = Clock.nowMs() - t1
-            guard next == Int64(keys), rstate.keyCount == state.keyCount else {
-                fail("restore incomplete: \(rstate.keyCount) of \(state.keyCount) keys, next offset \(next ?? -1)")
+            guard next == Int64(keys), rstate.keyCount == partition.state.keyCount else {
+                fail("restore incomplete: \(rstate.keyCount) of \(partition.state.keyCount) keys, next offset \(next ?? -1)")
             }
             say("restore of a partition with \(keys) keys (\(records.count) changelog records, \(String(format: "%.1f", Double(bytes) / 1e6)) MB): \(totalMs) ms from the embedded broker (\(Int(Double(keys) / max(Double(totalMs), 1) * 1000)) keys/s), of which decoding \(decodeMs) ms")
             let result: [String: Any] = ["keys": keys, "records": records.count, "bytes": bytes, "restoreMs": totalMs, "decodeMs": decodeMs]

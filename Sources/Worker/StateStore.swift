@@ -8,9 +8,9 @@ extension WorkerService {
 
     /// Rebuilds `run.state` from the changelog. Returns the input offset to resume from (the
     /// one the restored state covers), or nil when there is no checkpoint (fresh partition:
-    /// resume from the committed offset with empty state).
+    /// resume from the committed offset with empty state), always for a stateless spec.
     func restore(_ run: PartitionRun) -> Int64? {
-        guard let pipeline else { return nil }
+        guard stateful, let pipeline else { return nil }
         let p = run.lease.partition
         let started = Clock.nowMs()
         do throws(any Error) {
@@ -23,11 +23,7 @@ extension WorkerService {
             guard let rc = restoreConsumer else { return nil }
             // A long restore must not look like a dead worker: heartbeats go on meanwhile.
             let r = try ChangelogReader.read(rc, topic: changelogTopic, partition: p, pipeline: pipeline) {
-                let now = Clock.nowMs()
-                if self.welcomed && now - self.lastHeartbeatAt >= self.heartbeatMs {
-                    self.lastHeartbeatAt = now
-                    self.send(.heartbeat(self.currentReport()))
-                }
+                self.heartbeatIfDue(now: Clock.nowMs())
             }
             let (state, nextOffset) = r.finish()
             run.state = state
@@ -45,17 +41,20 @@ extension WorkerService {
         }
     }
 
+    /// Whether records were read since the last capture (or its state changed otherwise).
+    func hasUncaptured(_ run: PartitionRun) -> Bool {
+        run.position >= 0 && (run.position > run.durable || run.state.isDirty)
+    }
+
     func needsCheckpoint(_ run: PartitionRun) -> Bool {
-        run.capture != nil || run.changelogInFlight > 0
-            || (run.position >= 0 && (run.position > run.durable || run.state.isDirty))
+        run.capture != nil || run.changelogInFlight > 0 || hasUncaptured(run)
     }
 
     /// One step of the checkpoint cycle of a partition: take a capture if none is under way,
     /// and send it once every output below its offset is delivered.
     func checkpoint(_ p: Int32, _ run: PartitionRun) {
         guard stateful, let pipeline, let producer else { return }
-        if run.capture == nil && run.changelogInFlight == 0 && run.position >= 0
-            && (run.position > run.durable || run.state.isDirty) {
+        if run.capture == nil && run.changelogInFlight == 0 && hasUncaptured(run) {
             run.capture = (run.position, run.state.capture(pipeline, nextOffset: run.position))
         }
         guard let c = run.capture, run.changelogInFlight == 0 else { return }

@@ -88,6 +88,9 @@ public final class WorkerService {
     var metrics = BinaryMetrics()
     var lastHeardMs: Int64 = 0
     var lastHeartbeatAt: Int64 = 0
+    /// Events/s over the last heartbeat period: where the window started and the count then.
+    var rateWindowStart = Clock.nowMs()
+    var rateWindowCount: Int64 = 0
     var welcomed = false
     var sync = SyncState()
     /// Time blocked waiting for records while holding partitions (a starved pipeline shows here).
@@ -122,8 +125,6 @@ public final class WorkerService {
         var lastCommit: Int64 = 0
         var lastSync = Clock.nowMs()
         var pendingSince: Int64 = 0
-        var rateWindowStart = Clock.nowMs()
-        var rateWindowCount: Int64 = 0
         var mayHaveMore = false
         var unansweredSince: Int64 = 0
         var lastUnansweredWarning: Int64 = 0
@@ -165,14 +166,7 @@ public final class WorkerService {
                 }
                 welcomed = false
             }
-            if welcomed && now - lastHeartbeatAt >= heartbeatMs {
-                lastHeartbeatAt = now
-                let elapsed = max(1, now - rateWindowStart)
-                report.eventsPerSecond = Double(report.processed - rateWindowCount) * 1000 / Double(elapsed)
-                rateWindowStart = now
-                rateWindowCount = report.processed
-                send(.heartbeat(currentReport()))
-            }
+            heartbeatIfDue(now: now)
             let syncMs = Int64(config?.model.syncIntervalMs ?? 0)
             if welcomed && syncMs > 0 && now - lastSync >= syncMs, let m = model {
                 lastSync = now
@@ -224,6 +218,17 @@ public final class WorkerService {
         }
         log.info("stopped after \(report.processed) records (\(report.deadLetters) dead letters); waited for records \(idleMs) ms in \(waits) waits, \(emptyPolls) empty polls")
         return 0
+    }
+
+    /// Sends a heartbeat (with the events/s of the period it closes) once per heartbeat_ms.
+    func heartbeatIfDue(now: Int64) {
+        guard welcomed && now - lastHeartbeatAt >= heartbeatMs else { return }
+        lastHeartbeatAt = now
+        let elapsed = max(1, now - rateWindowStart)
+        report.eventsPerSecond = Double(report.processed - rateWindowCount) * 1000 / Double(elapsed)
+        rateWindowStart = now
+        rateWindowCount = report.processed
+        send(.heartbeat(currentReport()))
     }
 
     // MARK: control plane
@@ -367,7 +372,7 @@ public final class WorkerService {
             let run = PartitionRun(lease: l, state: pipeline.makeState())
             parts[l.partition] = run
             let tp = TopicPartition(topic, l.partition)
-            if stateful, let next = restore(run) {
+            if let next = restore(run) {
                 do {
                     try consumer.assign([tp], start: .offset(next))
                     resume.append(tp)
@@ -572,11 +577,7 @@ public final class WorkerService {
         let fresh = PartitionRun(lease: run.lease, state: pipeline.makeState(), committed: run.committed)
         parts[p] = fresh
         // The feature state must go back to where the replay starts: the changelog's.
-        if stateful, let next = restore(fresh) {
-            try? consumer.assign([tp], start: .offset(next))
-        } else {
-            try? consumer.assign([tp], start: .committed)
-        }
+        try? consumer.assign([tp], start: restore(fresh).map(StartOffset.offset) ?? .committed)
     }
 
     /// librdkafka retries by itself; we surface the state (status, one log line per kind per

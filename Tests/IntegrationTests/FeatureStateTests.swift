@@ -115,12 +115,7 @@ struct FeatureStateTests {
         spec.key = "user"
         spec.numeric = []
         spec.aggregates = [.init(field: "x", stats: [.count, .mean, .variance, .ewma], alpha: 0.3)]
-        let pipeline = FeaturePipeline(spec: spec)
-        var state = pipeline.makeState()
-        var counters = FeatureCounters()
-        var dense = [Double](repeating: 0, count: pipeline.denseWidth)
-        var sparse = SparseVector()
-        var event = pipeline.parser.makeEvent()
+        var partition = PartitionFeatures(spec: spec)
         // Values over several magnitudes (the variance's cancellation is where formulas differ).
         var rng = SystemRandomNumberGenerator()
         var lines: [String] = []
@@ -130,9 +125,8 @@ struct FeatureStateTests {
             let x = (Double.random(in: -1...1, using: &rng) + 5) * scale
             let line = #"{"user": "u\#(Int.random(in: 0..<200, using: &rng))", "x": \#(x)}"#
             lines.append(line)
-            try pipeline.parser.parse(Array(line.utf8), into: &event)
-            _ = try pipeline.features(of: event, state: &state, counters: &counters, dense: &dense, sparse: &sparse)
-            ours.append(dense)
+            try partition.feed(Array(line.utf8))
+            ours.append(partition.dense)
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-agg-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -1,29 +1,14 @@
 import Testing
 @testable import Features
 
-/// Runs events through one partition's feature path, as a worker does.
-struct Partition {
-    let pipeline: FeaturePipeline
-    var state: PartitionState
-    var counters = FeatureCounters()
-    var dense: [Double]
-    var sparse = SparseVector()
+/// Events through one partition's feature path, as a worker runs them.
+typealias Partition = PartitionFeatures
 
-    init(_ spec: FeatureSpec) {
-        pipeline = FeaturePipeline(spec: spec)
-        state = pipeline.makeState()
-        dense = .init(repeating: .nan, count: pipeline.denseWidth)
-    }
+extension PartitionFeatures {
+    init(_ spec: FeatureSpec) { self.init(spec: spec) }
 
-    /// Features of one event (then its label joins the target encodings).
     @discardableResult
-    mutating func feed(_ json: String) throws(EventError) -> FeatureOutcome {
-        var e = pipeline.parser.makeEvent()
-        try pipeline.parser.parse(Array(json.utf8), into: &e)
-        let out = try pipeline.features(of: e, state: &state, counters: &counters, dense: &dense, sparse: &sparse)
-        if out == .features { pipeline.learnTargets(of: e, state: &state) }
-        return out
-    }
+    mutating func feed(_ json: String) throws(EventError) -> FeatureOutcome { try feed(Array(json.utf8)) }
 
     /// The dense features of an event with key `k`, time `t`, value `x` (and label `y`).
     mutating func at(_ t: Double, _ x: Double, key k: String = "a", y: Double? = nil) throws(EventError) -> [Double] {
