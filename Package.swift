@@ -28,7 +28,7 @@ let package = Package(
                        providers: [.apt(["libzmq3-dev"])]),
         .target(name: "Kafka", dependencies: ["CKafka"], swiftSettings: strict),
         .target(name: "ZeroMQ", dependencies: ["CZmq"], swiftSettings: strict),
-        .target(name: "Config", dependencies: ["Features"], swiftSettings: strict),
+        .target(name: "Config", dependencies: ["Features", "Models"], swiftSettings: strict),
         // Logging, signals, service errors: what every process shell shares.
         .target(name: "Runtime", swiftSettings: strict),
         .target(name: "Features", swiftSettings: strict),

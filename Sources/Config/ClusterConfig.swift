@@ -1,7 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 @_exported import Features
+@_exported import Models
 
 /// Everything `cluster.conf` says. The coordinator loads it and hands the parts a worker
 /// needs (Kafka, features, model) to every worker that registers, so the file lives in one
@@ -149,15 +151,30 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         try root.finish()
     }
 
-    /// Parses and validates `cluster.conf` text.
-    public static func parse(_ text: String) throws(ConfigError) -> ClusterConfig {
-        try ClusterConfig(from: TOMLParser.parse(text))
+    /// Parses and validates `cluster.conf` text. Files it names (model.weights_file) are read
+    /// relative to `directory`.
+    public static func parse(_ text: String, directory: String = ".") throws(ConfigError) -> ClusterConfig {
+        var c = try ClusterConfig(from: TOMLParser.parse(text))
+        if !c.model.weightsFile.isEmpty {
+            let path = c.model.weightsFile.hasPrefix("/") ? c.model.weightsFile : "\(directory)/\(c.model.weightsFile)"
+            let key = "model.weights_file"
+            let bytes = try readFile(path, key: key)
+            let m: PretrainedModel
+            do { m = try JSONDecoder().decode(PretrainedModel.self, from: Data(bytes)) } catch {
+                throw ConfigError(line: 0, key: key, "\(path) is not a Tributary weights file: \(describe(error))")
+            }
+            if let why = m.validate(kind: c.model.type, classes: c.model.classes, featureNames: c.features.featureNames,
+                                    denseCount: c.features.denseNames.count) {
+                throw ConfigError(line: 0, key: key, "\(path): \(why)")
+            }
+            c.model.pretrained = m
+        }
+        return c
     }
 
-    /// Reads and validates a file; a missing file is an error naming the path.
-    public static func load(path: String) throws(ConfigError) -> ClusterConfig {
+    static func readFile(_ path: String, key: String? = nil) throws(ConfigError) -> [UInt8] {
         guard let f = fopen(path, "rb") else {
-            throw ConfigError(line: 0, "cannot read \(path): \(String(cString: strerror(errno)))")
+            throw ConfigError(line: 0, key: key, "cannot read \(path): \(String(cString: strerror(errno)))")
         }
         defer { fclose(f) }
         var bytes: [UInt8] = []
@@ -167,11 +184,29 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             if n <= 0 { break }
             bytes.append(contentsOf: buf[0..<n])
         }
+        return bytes
+    }
+
+    /// Reads and validates a file; a missing file is an error naming the path.
+    public static func load(path: String) throws(ConfigError) -> ClusterConfig {
+        let bytes = try readFile(path)
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         do {
-            return try parse(String(decoding: bytes, as: UTF8.self))
+            return try parse(String(decoding: bytes, as: UTF8.self), directory: directory)
         } catch {
             throw ConfigError(line: error.line, key: error.key, "\(error.message) [in \(path)]")
         }
+    }
+}
+
+/// A decoding error as a person reads it: which field, what was wrong.
+private func describe(_ e: any Error) -> String {
+    switch e as? DecodingError {
+    case .keyNotFound(let k, _)?: return "missing field '\(k.stringValue)'"
+    case .typeMismatch(_, let c)?, .valueNotFound(_, let c)?:
+        return "field '\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
+    case .dataCorrupted(let c)?: return c.debugDescription
+    default: return "\(e)"
     }
 }
 
@@ -290,11 +325,29 @@ private func required(_ t: inout TableReader, _ key: String) throws(ConfigError)
 
 /// The online model every worker runs.
 public struct ModelSpec: Sendable, Codable, Equatable {
-    public var type = "logistic_regression"
-    public var learningRate = 0.01
+    public var type = ModelKind.logisticRegression
+    /// Softmax regression: the class names. A label is a name from this list or its index.
+    public var classes: [String] = []
+    public var optimizer = OptimizerSpec()
+    public var l1 = 0.0
     public var l2 = 0.0
+    public var clipGradient = 1e12
     /// Online standard scaling of the inputs (River's StandardScaler).
     public var standardize = true
+    /// "learn" (predict, then learn from labels) or "inference" (predict only, with the
+    /// weights of `weights_file`).
+    public var mode = "learn"
+    /// Pre-trained weights (docs/CONFIG.md, "Pre-trained weights"): required for inference,
+    /// a warm start for learning. Read when the config is loaded; travels in `pretrained`.
+    public var weightsFile = ""
+    public var pretrained: PretrainedModel?
+    /// Rolling-window metrics cover this many labelled predictions per worker.
+    public var metricsWindow = 1000
+    /// "page_hinkley" on the running loss, or "off".
+    public var driftDetector = "page_hinkley"
+    public var driftThreshold = 50.0
+    public var driftDelta = 0.005
+    public var driftMinInstances = 30
     /// Workers send weight deltas this often; the coordinator averages them. 0 = off.
     public var syncIntervalMs = 1000
     /// Also write each global version to this JSON file (atomically); "" = Kafka topic only.
@@ -305,12 +358,73 @@ public struct ModelSpec: Sendable, Codable, Equatable {
 
     public init() {}
 
+    public var learns: Bool { mode == "learn" }
+    public var outputs: Int { type == .softmaxRegression ? classes.count : 1 }
+
+    /// Parameters of the model over `inputs` features (weights, then intercepts).
+    public func parameterCount(inputs: Int) -> Int {
+        LinearModel.parameterCount(kind: type, inputs: inputs, classes: classes.count)
+    }
+
+    /// A fresh model as configured (before any global version or pre-trained weights).
+    public func makeModel(dense: Int, hashed: Int) -> OnlineModel {
+        let linear = LinearModel(kind: type, inputs: dense + hashed, classes: classes.count, optimizer: optimizer,
+                                 l1: l1, l2: l2, clipGradient: clipGradient)
+        var scaling: OnlineModel.Scaling = standardize && learns ? .online(StandardScaler(width: dense)) : .none
+        if let s = pretrained?.scaler { scaling = .fixed(mean: s.mean, scale: s.scale) }
+        var m = OnlineModel(model: linear, dense: dense, scaling: scaling, learns: learns)
+        if let p = pretrained { m.model.setParameters(p.parameters) }
+        return m
+    }
+
+    public func makeEvaluation() -> Evaluation {
+        Evaluation(task: type.task, classes: classes.count, windowSize: metricsWindow,
+                   drift: driftDetector == "off" ? nil
+                       : PageHinkley(minInstances: driftMinInstances, delta: driftDelta, threshold: driftThreshold))
+    }
+
     init(reading t: inout TableReader) throws(ConfigError) {
-        type = try t.string("type", type, oneOf: ["logistic_regression"])
-        learningRate = try t.double("learning_rate", learningRate, min: 1e-9, max: 10)
+        let typeLine = t.table["type"]?.line ?? t.table.line
+        type = ModelKind(rawValue: try t.string("type", type.rawValue, oneOf: ModelKind.allCases.map(\.rawValue)))!
+        classes = try t.strings("classes", classes)
+        if type == .softmaxRegression {
+            guard classes.count >= 2 else {
+                throw ConfigError(line: t.table["classes"]?.line ?? typeLine, key: t.full("classes"),
+                                  "softmax_regression needs the class names, at least 2 (e.g. classes = [\"a\", \"b\", \"c\"])")
+            }
+            if Set(classes).count != classes.count {
+                throw ConfigError(line: t.table["classes"]?.line ?? typeLine, key: t.full("classes"), "class names repeat")
+            }
+        } else if !classes.isEmpty {
+            throw ConfigError(line: t.table["classes"]?.line ?? typeLine, key: t.full("classes"),
+                              "only softmax_regression has classes (type is \(type.rawValue))")
+        }
+        optimizer.kind = .init(rawValue: try t.string("optimizer", optimizer.kind.rawValue,
+                                                      oneOf: OptimizerSpec.Kind.allCases.map(\.rawValue)))!
+        optimizer.learningRate = try t.double("learning_rate", optimizer.learningRate, min: 1e-9, max: 10)
+        optimizer.schedule = .init(rawValue: try t.string("schedule", optimizer.schedule.rawValue,
+                                                          oneOf: OptimizerSpec.Schedule.allCases.map(\.rawValue)))!
+        optimizer.power = try t.double("power_t", optimizer.power, min: 0, max: 2)
+        optimizer.beta1 = try t.double("beta1", optimizer.beta1, min: 0, max: 0.999999)
+        optimizer.beta2 = try t.double("beta2", optimizer.beta2, min: 0, max: 0.99999999)
+        optimizer.ftrlBeta = try t.double("ftrl_beta", optimizer.ftrlBeta, min: 0, max: 1e6)
+        l1 = try t.double("l1", l1, min: 0, max: 10)
         l2 = try t.double("l2", l2, min: 0, max: 10)
+        clipGradient = try t.double("clip_gradient", clipGradient, min: 1e-9)
         standardize = try t.bool("standardize", standardize)
+        mode = try t.string("mode", mode, oneOf: ["learn", "inference"])
+        weightsFile = try t.string("weights_file", weightsFile)
+        if mode == "inference" && weightsFile.isEmpty {
+            throw ConfigError(line: t.table["mode"]?.line ?? t.table.line, key: t.full("weights_file"),
+                              "is required with mode = \"inference\" (the pre-trained weights to predict with)")
+        }
+        metricsWindow = try t.int("metrics_window", metricsWindow, min: 1, max: 10_000_000)
+        driftDetector = try t.string("drift_detector", driftDetector, oneOf: ["page_hinkley", "off"])
+        driftThreshold = try t.double("drift_threshold", driftThreshold, min: 1e-9)
+        driftDelta = try t.double("drift_delta", driftDelta, min: 0)
+        driftMinInstances = try t.int("drift_min_instances", driftMinInstances, min: 1)
         syncIntervalMs = try t.int("sync_interval_ms", syncIntervalMs, min: 0, max: 3_600_000)
+        if mode == "inference" { syncIntervalMs = 0 }
         checkpointFile = try t.string("checkpoint_file", checkpointFile)
         robustAveraging = try t.string("robust_averaging", robustAveraging, oneOf: ["clip", "reject", "off"])
         robustFactor = try t.double("robust_factor", robustFactor, min: 1.5, max: 1e6)

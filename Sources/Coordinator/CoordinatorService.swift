@@ -80,7 +80,7 @@ public final class CoordinatorService {
         for (key, v) in k.producer { pc[key] = v }
         pc["message.max.bytes"] = pc["message.max.bytes"] ?? "100000000"
         checkpoints = try admin ?? KafkaProducer(config: pc)
-        aggregator = ModelAggregator(width: config.features.width,
+        aggregator = ModelAggregator(parameterCount: config.model.parameterCount(inputs: config.features.width),
                                      syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs(),
                                      robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
                                                           factor: config.model.robustFactor))
@@ -104,6 +104,17 @@ public final class CoordinatorService {
         log.info("listening on \(router.lastEndpoint) (workers connect to \(endpoint)); \(partitions) input partitions"
                  + (metrics.map { "; metrics on port \($0.port)" } ?? ""))
         restoreCheckpoint()
+        // Learning from a weights file starts there once (a checkpoint holds what was learnt
+        // since); inference serves the file as it is now, so a changed file is a new version.
+        if let p = config.model.pretrained,
+           config.model.learns ? aggregator.version == 0 : p.parameters != aggregator.parameters {
+            // The weights file is the model to serve (inference) or to start from (learning):
+            // it becomes the next global version, checkpointed, so rollback can return to it.
+            if let u = aggregator.replace(with: p.parameters) {
+                log.info("loaded \(config.model.weightsFile) as global model version \(u.version)")
+                executeModel(.publish(u))
+            }
+        }
     }
 
     /// A consumer for reading the model topic (restore, rollback); commits nothing.
@@ -298,7 +309,7 @@ public final class CoordinatorService {
                 }
             }
             guard let u = aggregator.replace(with: params) else {
-                return .answer(.error(WireFailure(message: "the model has \(aggregator.width) parameters (\(features.count) features + intercept), got \(params.count) (or a non-finite value)")))
+                return .answer(.error(WireFailure(message: "the model has \(aggregator.width) parameters (\(config.model.outputs) × \(features.count) weights + \(config.model.outputs) intercepts), got \(params.count) (or a non-finite value)")))
             }
             log.info("\(c.action == "import" ? "imported parameters" : "rolled back to version \(c.version)") as global model version \(u.version)")
             executeModel(.publish(u))
@@ -460,6 +471,7 @@ public final class CoordinatorService {
         s.clippedDeltas = aggregator.clipped.values.reduce(0, +)
         s.messagesHandled = handledMessages
         s.messagesDropped = badMessages
+        s.mergeEvaluations()
         return s
     }
 }

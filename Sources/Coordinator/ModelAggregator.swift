@@ -33,11 +33,11 @@ public struct ModelAggregator: Sendable {
         case log(String)
     }
 
-    public init(width: Int, syncIntervalMs: Int, now: Int64, version: Int = 0, parameters: [Double]? = nil,
+    public init(parameterCount: Int, syncIntervalMs: Int, now: Int64, version: Int = 0, parameters: [Double]? = nil,
                 robust: RobustPolicy = RobustPolicy()) {
         self.robust = robust
         self.version = version
-        self.parameters = parameters ?? .init(repeating: 0, count: width + 1)
+        self.parameters = parameters ?? .init(repeating: 0, count: parameterCount)
         self.syncIntervalMs = Int64(syncIntervalMs)
         lastMerge = now
     }

@@ -11,6 +11,7 @@ public enum EventError: Error, Sendable, Equatable, CustomStringConvertible {
     case wrongType(field: String, expected: String)
     case notFinite(String)
     case oversized(field: String, limit: Int)
+    case badLabel(field: String, why: String)
 
     public var description: String {
         switch self {
@@ -20,6 +21,7 @@ public enum EventError: Error, Sendable, Equatable, CustomStringConvertible {
         case .wrongType(let f, let e): "field '\(f)' is not \(e)"
         case .notFinite(let f): "field '\(f)' is NaN or infinite"
         case .oversized(let f, let limit): "field '\(f)' is longer than \(limit) bytes"
+        case .badLabel(let f, let why): "label '\(f)' \(why)"
         }
     }
 
@@ -32,6 +34,7 @@ public enum EventError: Error, Sendable, Equatable, CustomStringConvertible {
         case .wrongType: "wrong_type"
         case .notFinite: "not_finite"
         case .oversized: "oversized"
+        case .badLabel: "bad_label"
         }
     }
 }
@@ -79,6 +82,8 @@ public struct EventParser: Sendable {
     let keyPath: String
     let timestampPath: String
     let labelPath: String
+    /// Multiclass: labels are these names or their index (0-based); empty = any number.
+    let labelClasses: [String]
 
     // Path trie, flattened into plain-data arrays (no per-lookup retain/release on the hot
     // path). Node 0 is the root object; a node's children are children[start..<start+count].
@@ -106,7 +111,8 @@ public struct EventParser: Sendable {
     var names: [UInt8] = []
 
     public init(keyPath: String, timestampPath: String, labelPath: String, numericPaths: [String],
-                textPaths: [String] = []) {
+                textPaths: [String] = [], labelClasses: [String] = []) {
+        self.labelClasses = labelClasses
         self.keyPath = keyPath
         self.timestampPath = timestampPath
         self.labelPath = labelPath
@@ -309,8 +315,20 @@ public struct EventParser: Sendable {
             case UInt8(ascii: "-"), 0x30...0x39:
                 let v = try s.number()
                 guard v.isFinite else { throw .notFinite(labelPath) }
+                if !labelClasses.isEmpty && (v != v.rounded() || v < 0 || v >= Double(labelClasses.count)) {
+                    throw .badLabel(field: labelPath, why: "\(v) is not a class index (0..<\(labelClasses.count))")
+                }
                 event.label = v
-            default: throw .wrongType(field: labelPath, expected: "a number, boolean or null")
+            case UInt8(ascii: "\""):
+                guard !labelClasses.isEmpty else { throw .wrongType(field: labelPath, expected: "a number, boolean or null") }
+                let (start, end, escaped) = try s.stringBounds()
+                let name = escaped ? Scanner.unescape(s.base, start, end)
+                    : String(decoding: UnsafeRawBufferPointer(start: s.base + start, count: end - start), as: UTF8.self)
+                guard let i = labelClasses.firstIndex(of: name) else {
+                    throw .badLabel(field: labelPath, why: "\"\(name.prefix(64))\" is not one of the classes \(labelClasses)")
+                }
+                event.label = Double(i)
+            default: throw .wrongType(field: labelPath, expected: labelClasses.isEmpty ? "a number, boolean or null" : "a class name, class index or null")
             }
         case .value(let n, let t):
             switch c {

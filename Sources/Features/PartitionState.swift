@@ -92,7 +92,8 @@ public struct FeaturePipeline: Sendable {
     let numericCount: Int
     let seeds: [UInt64]
 
-    public init(spec: FeatureSpec) {
+    /// `labelClasses`: a multiclass model's class names (labels may be names or indices).
+    public init(spec: FeatureSpec, labelClasses: [String] = []) {
         self.spec = spec
         var numeric = spec.numeric
         func numericSlot(_ p: String) -> Int {
@@ -113,7 +114,7 @@ public struct FeaturePipeline: Sendable {
         targetSlots = spec.targetEncoding.map { $0.field == spec.key ? nil : textSlot($0.field) }
         numericCount = spec.numeric.count
         parser = EventParser(keyPath: spec.key, timestampPath: spec.timestamp,
-                             labelPath: spec.label, numericPaths: numeric, textPaths: text)
+                             labelPath: spec.label, numericPaths: numeric, textPaths: text, labelClasses: labelClasses)
         denseWidth = spec.denseNames.count
         seeds = (spec.categorical.map(\.field) + spec.text.map(\.field)).map { fnv1a($0.utf8, 0xCBF2_9CE4_8422_2325) }
     }

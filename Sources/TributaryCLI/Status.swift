@@ -33,6 +33,15 @@ func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3) th
 func formatStatus(_ s: ClusterStatus) -> String {
     var out = "cluster \(s.cluster)  bootstrap \(s.bootstrap)  input \(s.inputTopic) (\(s.partitionCount) partitions)  up \(s.uptimeMs / 1000)s\n"
     out += "global model v\(s.modelVersion)  sync \(String(format: "%.0f", s.syncBytesPerSecond)) B/s  rejected deltas \(s.rejectedDeltas)  clipped deltas \(s.clippedDeltas)\n"
+    if !s.task.isEmpty, let n = s.metrics["count"], n > 0 {
+        func line(_ d: [String: Double]) -> String {
+            d.filter { $0.key != "count" }.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }
+                .joined(separator: "  ")
+        }
+        out += "quality (\(s.task), progressive): run \(Int(n)) labelled: \(line(s.metrics))\n"
+        out += "  recent \(Int(s.windowMetrics["count"] ?? 0)) (each worker's last window): \(line(s.windowMetrics))"
+            + "  drift detections \(s.driftDetections)\n"
+    }
     out += "WORKER".padding(24) + "HOST".padding(14) + "PID".padding(8) + "STATE".padding(9)
         + "PARTITIONS".padding(22) + "EVENTS/S".padding(10) + "PROCESSED".padding(11) + "LAG".padding(9) + "DLQ".padding(7) + "ACC".padding(7) + "MODEL".padding(7) + "BEAT\n"
     for w in s.workers {

@@ -277,8 +277,16 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     public var kafkaErrorMsAgo: Int64 = 0
     public var eventsPerSecond: Double = 0
     public var labelled: Int64 = 0
+    /// Whole-run progressive accuracy and mean loss (log loss, cross-entropy or MSE).
     public var accuracy: Double = 0
     public var logLoss: Double = 0
+    /// Progressive validation: the sufficient statistics (merged cluster-wide by the
+    /// coordinator) and the figures they give, whole run and rolling window.
+    public var evaluation: EvaluationReport?
+    public var metrics: [String: Double] = [:]
+    public var windowMetrics: [String: Double] = [:]
+    /// Wall-clock ms of the latest drift detection (0: none).
+    public var lastDriftWallMs: Int64 = 0
     public var modelVersion: Int = 0
     public var inFlight: Int = 0
     /// Wall-clock ms of the first and the latest record processed (exact rates for benchmarks).
@@ -331,6 +339,11 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     /// dropped as malformed: together, every message it received.
     public var messagesHandled: Int = 0
     public var messagesDropped: Int = 0
+    /// Cluster-wide progressive validation: every worker's statistics merged.
+    public var task: String = ""
+    public var metrics: [String: Double] = [:]
+    public var windowMetrics: [String: Double] = [:]
+    public var driftDetections = 0
     public init(cluster: String, bootstrap: String, inputTopic: String, outputTopic: String, deadLetterTopic: String,
                 partitionCount: Int, unassigned: [Int32], workers: [WorkerStatus], uptimeMs: Int64) {
         self.cluster = cluster
@@ -353,5 +366,18 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
         let r = workers.compactMap(\.report)
         let n = r.reduce(0) { $0 + $1.labelled }
         return n > 0 ? r.reduce(0) { $0 + $1.accuracy * Double($1.labelled) } / Double(n) : 0
+    }
+
+    /// Fills the cluster-wide figures from the workers' reports.
+    public mutating func mergeEvaluations() {
+        var merged: EvaluationReport?
+        for case let e? in workers.map({ $0.report?.evaluation }) {
+            if merged == nil { merged = e } else { merged!.merge(e) }
+        }
+        guard let m = merged else { return }
+        task = m.whole.task.rawValue
+        metrics = m.whole.summary
+        windowMetrics = m.window.summary
+        driftDetections = m.driftDetections
     }
 }

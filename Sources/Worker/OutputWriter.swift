@@ -9,13 +9,24 @@ public struct OutputWriter: Sendable {
 
     public mutating func prediction(partition: Int32, offset: Int64, key: String, score: Double,
                                     label: Double?, modelVersion: Int, worker: String, epoch: Int,
-                                    timestamp: Double?, features: [Double]? = nil) {
+                                    timestamp: Double?, features: [Double]? = nil,
+                                    classes: [String]? = nil, predicted: Int = 0, probabilities: [Double] = []) {
         bytes.removeAll(keepingCapacity: true)
         raw("{\"partition\":"); int(Int64(partition))
         raw(",\"offset\":"); int(offset)
         raw(",\"key\":"); string(key)
         raw(",\"score\":"); double(score)
-        if let label { raw(",\"label\":"); double(label) }
+        if let classes {
+            // Multiclass: the predicted class, every class's probability, the label by name.
+            raw(",\"prediction\":"); string(classes[predicted])
+            raw(",\"probabilities\":{")
+            for (k, name) in classes.enumerated() {
+                if k > 0 { raw(",") }
+                string(name); raw(":"); double(probabilities[k])
+            }
+            raw("}")
+            if let label, label >= 0, Int(label) < classes.count { raw(",\"label\":"); string(classes[Int(label)]) }
+        } else if let label { raw(",\"label\":"); double(label) }
         raw(",\"model_version\":"); int(Int64(modelVersion))
         raw(",\"worker\":"); string(worker)
         raw(",\"epoch\":"); int(Int64(epoch))

@@ -72,7 +72,7 @@ public final class WorkerService {
     var consumer: KafkaConsumer?
     var producer: KafkaProducer?
     var pipeline: FeaturePipeline?
-    var model: OnlineClassifier?
+    var model: OnlineModel?
     /// Reads feature-state changelogs when a partition starts (stateful specs).
     var restoreConsumer: KafkaConsumer?
     var consumerConfig = KafkaClientConfig()
@@ -85,7 +85,8 @@ public final class WorkerService {
     var features: [Double] = []
     var writer = OutputWriter()
     var report: WorkerReport
-    var metrics = BinaryMetrics()
+    /// Progressive validation; made at the first welcome and kept across re-registrations.
+    var evaluation: Evaluation?
     var lastHeardMs: Int64 = 0
     var lastHeartbeatAt: Int64 = 0
     /// Events/s over the last heartbeat period: where the window started and the count then.
@@ -340,21 +341,21 @@ public final class WorkerService {
         producer = try KafkaProducer(config: pc)
         consumerConfig = cc
         restoreConsumer = nil
-        let p = FeaturePipeline(spec: w.config.features)
+        let m = w.config.model
+        let p = FeaturePipeline(spec: w.config.features, labelClasses: m.type == .softmaxRegression ? m.classes : [])
         pipeline = p
         stateful = p.spec.isStateful
         event = p.parser.makeEvent()
         features = .init(repeating: 0, count: p.denseWidth)
-        let m = w.config.model
-        var classifier = OnlineClassifier(width: p.denseWidth, hashedWidth: p.spec.hashedWidth,
-                                          learningRate: m.learningRate, l2: m.l2, standardize: m.standardize)
+        var online = m.makeModel(dense: p.denseWidth, hashed: p.spec.hashedWidth)
         // Start from the cluster's global model (the scaler stays local: see ARCHITECTURE.md).
-        if w.modelVersion > 0 && w.modelParameters.count == classifier.model.parameters.count {
-            classifier.model.setParameters(w.modelParameters)
+        if w.modelVersion > 0 && w.modelParameters.count == online.model.parameterCount {
+            online.model.setParameters(w.modelParameters)
         }
-        sync = SyncState(version: w.modelVersion, base: classifier.model.parameters)
+        sync = SyncState(version: w.modelVersion, base: online.model.parameters)
         report.modelVersion = w.modelVersion
-        model = classifier
+        model = online
+        if evaluation?.report.whole.task != m.type.task { evaluation = m.makeEvaluation() }
         config = w.config
         bootstrap = w.bootstrap
         log.info("registered; Kafka at \(w.bootstrap), input \(k.inputTopic), \(p.width) features")
@@ -497,17 +498,31 @@ public final class WorkerService {
             }
             return
         }
-        let score = model!.predictThenLearn(features, sparse: SparseInput(indices: sparse.indices, values: sparse.values),
-                                            label: event.label)
+        model!.predictThenLearn(features, sparse: SparseInput(indices: sparse.indices, values: sparse.values),
+                                label: event.label)
+        let score = model!.score
+        let kind = model!.model.kind
         pipeline!.learnTargets(of: event, state: &run.state)
         if let y = event.label {
-            metrics.update(probability: score, label: y)
+            let o: Observation = switch kind {
+            case .logisticRegression: .binary(probability: score, label: y)
+            case .softmaxRegression: .multiclass(probabilities: model!.output, predicted: model!.predictedClass, label: Int(y))
+            case .linearRegression: .regression(prediction: score, target: y)
+            }
+            if evaluation!.observe(o) {
+                report.lastDriftWallMs = Clock.wallMs()
+                let e = evaluation!.report
+                log.warning("drift detected in the running loss after \(e.whole.count) labelled predictions (Page-Hinkley > \(e.driftThreshold)); recent \(e.window.figures.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))")
+            }
             report.labelled += 1
-            sync.samples += 1
+            if model!.learns { sync.samples += 1 }
         }
+        let classes = config.model.classes
         writer.prediction(partition: p, offset: rec.offset, key: event.key, score: score, label: event.label,
                           modelVersion: report.modelVersion, worker: options.workerId, epoch: run.lease.epoch,
-                          timestamp: event.timestamp, features: pipeline!.spec.emit ? features : nil)
+                          timestamp: event.timestamp, features: pipeline!.spec.emit ? features : nil,
+                          classes: kind == .softmaxRegression ? classes : nil,
+                          predicted: model!.predictedClass, probabilities: model!.output)
         writer.bytes.withUnsafeBytes { v in
             event.key.withUTF8 { k in
                 produceRetrying(producer, topic: config.kafka.outputTopic, key: UnsafeRawBufferPointer(k), value: v,
@@ -613,7 +628,15 @@ public final class WorkerService {
         p.add("tributary_in_flight", "gauge", "Outputs awaiting delivery.", Double(r.inFlight))
         p.add("tributary_events_per_second", "gauge", "Records per second over the last heartbeat.", r.eventsPerSecond)
         p.add("tributary_progressive_accuracy", "gauge", "Accuracy of predictions made before learning.", r.accuracy)
-        p.add("tributary_progressive_log_loss", "gauge", "Log loss of predictions made before learning.", r.logLoss)
+        p.add("tributary_progressive_log_loss", "gauge", "Mean loss of predictions made before learning.", r.logLoss)
+        for (scope, figures) in [("run", r.metrics), ("window", r.windowMetrics)] {
+            for (name, v) in figures.sorted(by: { $0.key < $1.key }) where name != "count" {
+                p.add("tributary_progressive_metric", "gauge", "Progressive validation figures (whole run and rolling window).",
+                      v, [("metric", name), ("scope", scope)])
+            }
+        }
+        p.add("tributary_drift_detections_total", "counter", "Drift detections on the running loss (Page-Hinkley).",
+              Double(r.evaluation?.driftDetections ?? 0))
         p.add("tributary_model_version", "gauge", "Global model version in use.", Double(r.modelVersion))
         p.add("tributary_kafka_error", "gauge", "1 while Kafka reports an error (last 10 s).", r.kafkaError.isEmpty ? 0 : 1)
         for part in r.partitions {
@@ -632,8 +655,13 @@ public final class WorkerService {
         let ago = Clock.nowMs() - kafkaErrorAt
         r.kafkaError = ago < 10_000 ? kafkaError : ""
         r.kafkaErrorMsAgo = ago
-        r.accuracy = metrics.accuracy
-        r.logLoss = metrics.logLoss
+        if let e = evaluation?.report {
+            r.accuracy = e.whole.accuracy
+            r.logLoss = e.whole.meanLoss
+            r.evaluation = e
+            r.metrics = e.whole.summary
+            r.windowMetrics = e.window.summary
+        }
         r.inFlight = producer?.inFlight ?? 0
         r.badValues = counters.badValues.mapValues { Int64($0) }
         r.lateDropped = Int64(counters.lateDropped)

@@ -39,7 +39,7 @@ struct ConfigTests {
         #expect(c.coordinator.bind == "tcp://0.0.0.0:7400")
         #expect(c.features.numeric == ["a.b", "c", "d"])
         #expect(c.features.aggregates == [.init(field: "c", stats: [.sum, .variance])])
-        #expect(c.model.learningRate == 0.05)
+        #expect(c.model.optimizer.learningRate == 0.05)
         #expect(c.model.standardize == false)
     }
 

@@ -8,7 +8,7 @@ import Models
 struct SyncTests {
     @Test("aggregator merges pending deltas into the next version, sample-weighted")
     func aggregator() {
-        var a = ModelAggregator(width: 2, syncIntervalMs: 1000, now: 0)  // 3 parameters
+        var a = ModelAggregator(parameterCount: 3, syncIntervalMs: 1000, now: 0)  // 3 parameters
         let r1 = a.receive(ModelDelta(workerId: "a", seq: 1, baseVersion: 0, samples: 1, delta: [3, 0, 0]))
         let r2 = a.receive(ModelDelta(workerId: "b", seq: 4, baseVersion: 0, samples: 3, delta: [-1, 4, 0]))
         #expect(r1.isEmpty && r2.isEmpty)
@@ -22,7 +22,7 @@ struct SyncTests {
 
     @Test("aggregator rejects a NaN or wrong-sized delta and counts it against its worker")
     func rejects() {
-        var a = ModelAggregator(width: 1, syncIntervalMs: 10, now: 0)
+        var a = ModelAggregator(parameterCount: 2, syncIntervalMs: 10, now: 0)
         let r1 = a.receive(ModelDelta(workerId: "bad", seq: 1, baseVersion: 0, samples: 5, delta: [.nan, 0]))
         let r2 = a.receive(ModelDelta(workerId: "bad", seq: 2, baseVersion: 0, samples: 5, delta: [1, 2, 3]))
         #expect(!r1.isEmpty && !r2.isEmpty)
@@ -34,7 +34,7 @@ struct SyncTests {
 
     @Test("robust averaging: a huge delta with inflated samples moves the model only by its clipped share")
     func robustClip() {
-        var a = ModelAggregator(width: 2, syncIntervalMs: 10, now: 0)  // default: clip at 3 x the median norm
+        var a = ModelAggregator(parameterCount: 3, syncIntervalMs: 10, now: 0)  // default: clip at 3 x the median norm
         _ = a.receive(ModelDelta(workerId: "a", seq: 1, baseVersion: 0, samples: 10, delta: [1, 0, 0]))
         _ = a.receive(ModelDelta(workerId: "b", seq: 1, baseVersion: 0, samples: 10, delta: [0, 1, 0]))
         _ = a.receive(ModelDelta(workerId: "c", seq: 1, baseVersion: 0, samples: 10, delta: [1, 1, 0]))
@@ -49,7 +49,7 @@ struct SyncTests {
         #expect(a.clipped["a"] == nil)
         #expect(out.contains { if case .log(let l) = $0 { l.contains("clipped model delta from bad") } else { false } })
         // reject: the outlier is dropped and counted; the honest ones merge as usual.
-        var r = ModelAggregator(width: 2, syncIntervalMs: 10, now: 0, robust: RobustPolicy(mode: .reject, factor: 3))
+        var r = ModelAggregator(parameterCount: 3, syncIntervalMs: 10, now: 0, robust: RobustPolicy(mode: .reject, factor: 3))
         _ = r.receive(ModelDelta(workerId: "a", seq: 1, baseVersion: 0, samples: 10, delta: [1, 0, 0]))
         _ = r.receive(ModelDelta(workerId: "b", seq: 1, baseVersion: 0, samples: 10, delta: [0, 1, 0]))
         _ = r.receive(ModelDelta(workerId: "bad", seq: 1, baseVersion: 0, samples: 10, delta: [0, 0, 1e6]))
@@ -60,7 +60,7 @@ struct SyncTests {
 
     @Test("restore never goes backwards")
     func restore() {
-        var a = ModelAggregator(width: 1, syncIntervalMs: 10, now: 0, version: 5, parameters: [1, 1])
+        var a = ModelAggregator(parameterCount: 2, syncIntervalMs: 10, now: 0, version: 5, parameters: [1, 1])
         let back = a.restore(version: 4, parameters: [2, 2])
         let forward = a.restore(version: 9, parameters: [2, 2])
         #expect(!back && forward)

@@ -1,0 +1,89 @@
+/// Scaling | linear model, predict then learn (progressive validation), with River's
+/// pipeline semantics: predict scales with the statistics before this event; learn first
+/// updates the scaler with the event, then trains on the event as scaled by the updated
+/// statistics.
+public struct OnlineModel: Sendable, Equatable {
+    public enum Scaling: Sendable, Equatable {
+        case none
+        /// Running mean and variance (River's StandardScaler); kept per worker, not averaged.
+        case online(StandardScaler)
+        /// Fixed (x − mean) / scale, as a pre-trained model was fitted (scikit-learn's
+        /// StandardScaler `mean_`, `scale_`).
+        case fixed(mean: [Double], scale: [Double])
+    }
+
+    public var scaling: Scaling
+    public var model: LinearModel
+    /// false: inference only (a deployed model): predicts, is evaluated, never learns.
+    public let learns: Bool
+    /// The latest prediction: [P(y=1)], class probabilities, or [ŷ].
+    public private(set) var output: [Double]
+    private var scratch: [Double]
+
+    /// - dense: inputs that are scaled; hashed: sparse inputs after them (not scaled: hashed
+    ///   counts are on a common scale already, and scaling 2^bits columns per event would cost
+    ///   the whole space).
+    public init(model: LinearModel, dense: Int, scaling: Scaling, learns: Bool = true) {
+        self.model = model
+        self.scaling = scaling
+        self.learns = learns
+        output = .init(repeating: 0, count: model.outputs)
+        scratch = .init(repeating: 0, count: dense)
+    }
+
+    /// The defaults of River's `StandardScaler() | LogisticRegression()`.
+    public static func logistic(dense: Int, hashed: Int = 0, learningRate: Double = 0.01, standardize: Bool = true) -> OnlineModel {
+        OnlineModel(model: LinearModel(kind: .logisticRegression, inputs: dense + hashed,
+                                       optimizer: OptimizerSpec(learningRate: learningRate)),
+                    dense: dense, scaling: standardize ? .online(StandardScaler(width: dense)) : .none)
+    }
+
+    /// The predicted class (multiclass: most probable; binary: p > 0.5); regression: 0.
+    public var predictedClass: Int {
+        switch model.kind {
+        case .logisticRegression: return output[0] > 0.5 ? 1 : 0
+        case .linearRegression: return 0
+        case .softmaxRegression:
+            var best = 0
+            for k in output.indices where output[k] > output[best] { best = k }
+            return best
+        }
+    }
+
+    /// The one number a prediction record carries as `score`: P(y=1), ŷ, or the probability
+    /// of the predicted class.
+    public var score: Double { model.kind == .softmaxRegression ? output[predictedClass] : output[0] }
+
+    public mutating func predict(_ x: [Double], sparse: SparseInput = .empty) {
+        switch scaling {
+        case .none:
+            model.predict(x, sparse: sparse, into: &output)
+        case .online(let s):
+            s.transform(x, into: &scratch)
+            model.predict(scratch, sparse: sparse, into: &output)
+        case .fixed(let mean, let scale):
+            for i in x.indices { scratch[i] = scale[i] != 0 ? (x[i] - mean[i]) / scale[i] : x[i] - mean[i] }
+            model.predict(scratch, sparse: sparse, into: &output)
+        }
+    }
+
+    /// Progressive validation step: predict (into `output`), then learn if labelled.
+    public mutating func predictThenLearn(_ x: [Double], sparse: SparseInput = .empty, label: Double?) {
+        predict(x, sparse: sparse)
+        guard learns, let label else { return }
+        switch scaling {
+        case .none:
+            model.learn(x, sparse: sparse, label: label, predicted: output)
+        case .fixed:
+            model.learn(scratch, sparse: sparse, label: label, predicted: output)
+        case .online(var s):
+            // The scaler moves with this event, so the training input differs from the one
+            // predicted on (River's order); the model scores it again.
+            scaling = .none
+            s.learn(x)
+            s.transform(x, into: &scratch)
+            scaling = .online(s)
+            model.learn(scratch, sparse: sparse, label: label)
+        }
+    }
+}
