@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Config
 
@@ -54,6 +55,11 @@ struct ConfigTests {
         ("[kafka]\noutput_topic = \"events\"", "line 2: 'kafka.output_topic': must differ from kafka.input_topic"),
         ("[features]\naggregates = [{ field = \"x\", stats = [\"median\"] }]", "line 2: 'features.aggregates[0].stats': 'median' is not one of"),
         ("[model]\nlearning_rate = true", "line 2: 'model.learning_rate': expected a number, found boolean true"),
+        ("[model]\ntype = \"softmax_regression\"", "line 2: 'model.classes': softmax_regression needs the class names"),
+        ("[model]\nclasses = [\"a\", \"b\"]", "line 2: 'model.classes': only softmax_regression has classes"),
+        ("[model]\noptimizer = \"rmsprop\"", "line 2: 'model.optimizer': 'rmsprop' is not one of \"sgd\", \"adagrad\", \"adam\", \"ftrl\""),
+        ("[model]\nmode = \"inference\"", "line 2: 'model.weights_file': is required with mode = \"inference\""),
+        ("[model]\nweights_file = \"/nonexistent/w.json\"", "'model.weights_file': cannot read /nonexistent/w.json"),
         ("[kafka]\nbootstrap = embedded", "line 2: 'embedded' is not a valid value (strings need quotes)"),
         ("[kafka\nx = 1", "line 1: expected ']' to close table header"),
         ("[kafka]\na = 1\na = 2", "line 3: 'kafka.a': set twice"),
@@ -67,6 +73,31 @@ struct ConfigTests {
         } catch {
             #expect(error.description.hasPrefix(expected), "got: \(error.description)")
         }
+    }
+
+    @Test("a weights file that does not fit the spec is refused, naming the field")
+    func weightsFile() throws {
+        let path = NSTemporaryDirectory() + "weights-\(getpid()).json"
+        func check(_ json: String, _ expected: String) throws {
+            try json.write(toFile: path, atomically: true, encoding: .utf8)
+            do {
+                _ = try ClusterConfig.parse("[features]\nnumeric = [\"a\", \"b\"]\naggregates = []\n[model]\nweights_file = \"\(path)\"")
+                Issue.record("accepted \(json)")
+            } catch {
+                #expect(error.description.contains(expected), "got: \(error.description)")
+            }
+        }
+        let ok = #"{"format": "tributary.linear/1", "type": "logistic_regression", "features": ["a", "b"], "coef": [[1, 2]], "intercept": [0.5]}"#
+        try ok.write(toFile: path, atomically: true, encoding: .utf8)
+        let c = try ClusterConfig.parse("[features]\nnumeric = [\"a\", \"b\"]\naggregates = []\n[model]\nweights_file = \"\(path)\"")
+        #expect(c.model.pretrained?.parameters == [1, 2, 0.5])
+        try check(ok.replacingOccurrences(of: #"["a", "b"]"#, with: #"["a", "c"]"#),
+                  #"'features'[1] is "c", the feature spec has "b" there"#)
+        try check(ok.replacingOccurrences(of: "[[1, 2]]", with: "[[1, 2, 3]]"), "'coef'[0] has 3 values, expected 2")
+        try check(ok.replacingOccurrences(of: "logistic_regression", with: "linear_regression"),
+                  #"'type' is "linear_regression" but model.type is "logistic_regression""#)
+        try check(ok.replacingOccurrences(of: #""intercept": [0.5]"#, with: #""intercept": "x""#), "is not a Tributary weights file: field 'intercept'")
+        try check("{", "is not a Tributary weights file")
     }
 
     @Test("TOML parser: nested tables, arrays of tables, escapes, numbers")
