@@ -105,8 +105,9 @@ struct Demo: ParsableCommand {
         coord.terminate()
         let cc = coord.wait(seconds: 10)
         if let s = last {
-            say(String(format: "summary: %lld events processed, %lld dead letters, progressive accuracy %.4f",
-                       s.totalProcessed, s.totalDeadLetters, s.accuracy))
+            let figures = s.metrics.filter { $0.key != "count" }.sorted { $0.key < $1.key }
+                .map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
+            say("summary: \(s.totalProcessed) events processed, \(s.totalDeadLetters) dead letters; progressive \(s.task) quality: \(figures)")
         }
         let clean = codes.allSatisfy { $0 == 0 } && cc == 0
         say(clean ? "all processes exited cleanly" : "some processes did not exit cleanly: workers \(codes), coordinator \(String(describing: cc)); see \(logFile)")
