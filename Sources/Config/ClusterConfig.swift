@@ -350,6 +350,8 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var driftMinInstances = 30
     /// Workers send weight deltas this often; the coordinator averages them. 0 = off.
     public var syncIntervalMs = 1000
+    /// How deltas are combined: "average" (sample-weighted) or "sum" (docs/ARCHITECTURE.md).
+    public var mergeRule = MergeRule.average
     /// Also write each global version to this JSON file (atomically); "" = Kafka topic only.
     public var checkpointFile = ""
     /// Outlying deltas: "clip" (scale to robust_factor x the median norm), "reject", "off".
@@ -425,6 +427,7 @@ public struct ModelSpec: Sendable, Codable, Equatable {
         driftMinInstances = try t.int("drift_min_instances", driftMinInstances, min: 1)
         syncIntervalMs = try t.int("sync_interval_ms", syncIntervalMs, min: 0, max: 3_600_000)
         if mode == "inference" { syncIntervalMs = 0 }
+        mergeRule = .init(rawValue: try t.string("merge", mergeRule.rawValue, oneOf: MergeRule.allCases.map(\.rawValue)))!
         checkpointFile = try t.string("checkpoint_file", checkpointFile)
         robustAveraging = try t.string("robust_averaging", robustAveraging, oneOf: ["clip", "reject", "off"])
         robustFactor = try t.double("robust_factor", robustFactor, min: 1.5, max: 1e6)

@@ -83,7 +83,8 @@ public final class CoordinatorService {
         aggregator = ModelAggregator(parameterCount: config.model.parameterCount(inputs: config.features.width),
                                      syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs(),
                                      robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
-                                                          factor: config.model.robustFactor))
+                                                          factor: config.model.robustFactor),
+                                     rule: config.model.mergeRule)
         // Model deltas of large models travel on this link: allow them (64 MiB).
         router = try ZmqSocket(context, .router, maxMessageSize: 64 << 20)
         try router.setRouterMandatory()

@@ -23,6 +23,7 @@ public struct ModelAggregator: Sendable {
     /// Deltas scaled down or with capped samples (robust averaging), per worker.
     public private(set) var clipped: [String: Int] = [:]
     public let robust: RobustPolicy
+    public let rule: MergeRule
     /// Norms and sample counts of recently merged deltas: the robust step's reference.
     private var normHistory: [Double] = []
     private var samplesHistory: [Double] = []
@@ -34,8 +35,9 @@ public struct ModelAggregator: Sendable {
     }
 
     public init(parameterCount: Int, syncIntervalMs: Int, now: Int64, version: Int = 0, parameters: [Double]? = nil,
-                robust: RobustPolicy = RobustPolicy()) {
+                robust: RobustPolicy = RobustPolicy(), rule: MergeRule = .average) {
         self.robust = robust
+        self.rule = rule
         self.version = version
         self.parameters = parameters ?? .init(repeating: 0, count: parameterCount)
         self.syncIntervalMs = Int64(syncIntervalMs)
@@ -85,7 +87,7 @@ public struct ModelAggregator: Sendable {
         }
         if normHistory.count > 32 { normHistory.removeFirst(normHistory.count - 32) }
         if samplesHistory.count > 32 { samplesHistory.removeFirst(samplesHistory.count - 32) }
-        parameters = ModelAveraging.merge(global: parameters, deltas: kept)
+        parameters = ModelAveraging.merge(global: parameters, deltas: kept, rule: rule)
         version += 1
         // Every worker's delta was handled (merged, clipped or rejected): each may send again.
         let contributions = Dictionary(uniqueKeysWithValues: deltas.map { ($0.workerId, $0.seq) })

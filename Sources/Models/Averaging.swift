@@ -39,16 +39,25 @@ public enum ModelAveraging {
     }
 
     /// New global parameters from the current ones and accepted deltas.
-    public static func merge(global: [Double], deltas: [ParameterDelta]) -> [Double] {
+    /// - `.average`: w + Σ nᵢΔᵢ / Σ nᵢ (federated averaging; robust, but K workers together
+    ///   move the model about as far as one of them: on short streams they learn K× slower).
+    /// - `.sum`: w + Σ Δᵢ (every worker's progress applied in full: with small steps this is
+    ///   sequential SGD over all their samples, so short streams learn as fast as one worker
+    ///   that saw everything; large learning rates can overshoot).
+    public static func merge(global: [Double], deltas: [ParameterDelta], rule: MergeRule = .average) -> [Double] {
         let total = deltas.reduce(0) { $0 + $1.samples }
         guard total > 0 else { return global }
         var out = global
         for d in deltas {
-            let w = Double(d.samples) / Double(total)
+            let w = rule == .sum ? 1 : Double(d.samples) / Double(total)
             for i in out.indices { out[i] += w * d.delta[i] }
         }
         return out
     }
+}
+
+public enum MergeRule: String, Sendable, Codable, CaseIterable {
+    case average, sum
 }
 
 /// How outlying deltas are treated before the merge (issue 10: one worker must not be able

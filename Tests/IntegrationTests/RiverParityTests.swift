@@ -66,9 +66,10 @@ struct RiverParityTests {
     /// Issue 6's quality bar: several workers, each learning on its share of the partitions and
     /// averaging every sync interval, score within 1 point of one worker that saw the whole
     /// stream (which is River's figure exactly, per the parity test above).
-    // Phishing (1,250 events) is not here yet: 2 workers land 0.8816–0.8944 depending on
-    // when syncs fall, 4 workers 0.8728, vs 0.8928 for one (each worker's scaler sees only its
-    // share of a tiny stream; scaler statistics are not merged yet). Noted on the issue.
+    // Phishing (1,250 events) is not here yet: 2 workers land 0.8792–0.8944 depending on
+    // when syncs fall (merge = "average" or "sum" alike), 4 workers 0.8728, vs 0.8928 for one.
+    // Each worker's scaler warms up on its own share of a tiny stream; scaler statistics are
+    // not merged yet (noted on issue 6).
     @Test("averaged cluster accuracy within 1 point of a single worker", arguments: [
         ("hyperplane", 100_000, 2), ("hyperplane", 100_000, 4),
     ])

@@ -193,6 +193,9 @@ struct ModelTests {
         // by hand: w + (0.1*Δa + 0.3*Δb + 0.6*Δc)
         let expected = [1 + 0.05 - 0.15 + 0.6, 2 + 0 + 0.3 + 0.3, 3 - 0.1 + 0.3 + 0]
         for i in 0..<3 { #expect(abs(merged[i] - expected[i]) < 1e-12) }
+        // merge = "sum": every delta in full.
+        let summed = ModelAveraging.merge(global: global, deltas: deltas, rule: .sum)
+        #expect(summed == [2.0, 3.5, 3.0])
     }
 
     @Test("averaging rejects wrong dimension, NaN and empty deltas")
