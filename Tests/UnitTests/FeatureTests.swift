@@ -41,6 +41,28 @@ struct FeatureTests {
         #expect(try parse(#"{"user":"a","x":{"f0":1,"f1":2},"amount":3,"y":0}"#).label == 0)
     }
 
+    @Test("multiclass labels: a class name or index; anything else is a bad_label naming the value")
+    func classLabels() throws {
+        let p = EventParser(keyPath: "user", timestampPath: "", labelPath: "y", numericPaths: [], labelClasses: ["high", "low", "mid"])
+        func label(_ y: String) throws(EventError) -> Double? {
+            var e = p.makeEvent()
+            try p.parse(Array(#"{"user":"a","y":\#(y)}"#.utf8), into: &e)
+            return e.label
+        }
+        #expect(try label(#""mid""#) == 2)
+        #expect(try label("1") == 1)
+        #expect(try label("null") == nil)
+        for bad in [#""medium""#, "3", "1.5", "-1"] {
+            do {
+                _ = try label(bad)
+                Issue.record("accepted label \(bad)")
+            } catch {
+                #expect(error.reason == "bad_label" && error.description.hasPrefix("label 'y' "), "\(error)")
+            }
+        }
+        #expect(throws: EventError.wrongType(field: "y", expected: "a class name, class index or null")) { try label("[1]") }
+    }
+
     @Test("malformed events give a reason naming the field", arguments: [
         ("not json", "not_json"),
         ("", "not_json"),
