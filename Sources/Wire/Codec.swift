@@ -42,7 +42,17 @@ public enum WireCodec {
         case .heartbeat(let b): body = e(b)
         case .revoked(let b): body = e(b)
         case .leaving(let b): body = e(b)
-        case .modelDelta(let b): return [tag, e(b), packDoubles(b.delta)]
+        case .modelDelta(let b):
+            // Sparse models send only touched coordinates: (uint32 index, float64 value) pairs
+            // when that is smaller than the dense vector.
+            var nonZero = 0
+            for v in b.delta where v != 0 { nonZero += 1 }
+            if nonZero * 12 < b.delta.count * 8 && b.delta.count <= Int(UInt32.max) {
+                let head = SparseDeltaHead(workerId: b.workerId, seq: b.seq, baseVersion: b.baseVersion, samples: b.samples,
+                                           width: b.delta.count, sparse: true)
+                return [tag, (try? Array(enc.encode(Envelope(type: m.typeName, body: head)))) ?? [], packSparse(b.delta, nonZero)]
+            }
+            return [tag, e(b), packDoubles(b.delta)]
         case .modelUpdate(let b): return [tag, e(b), packDoubles(b.parameters)]
         case .modelCommand(let b): return [tag, e(b), packDoubles(b.parameters)]
         case .welcome(let b): body = e(b)
@@ -86,7 +96,8 @@ public enum WireCodec {
         case "leaving": return .leaving(try d(Leaving.self))
         case "model_delta":
             var m = try d(ModelDelta.self)
-            m.delta = try unpackDoubles(frames)
+            let head = try d(SparseDeltaHead.self)
+            m.delta = head.sparse == true ? try unpackSparse(frames, width: head.width ?? -1) : try unpackDoubles(frames)
             return .modelDelta(m)
         case "model_update":
             var m = try d(ModelUpdate.self)
@@ -119,6 +130,40 @@ public enum WireCodec {
         return out
     }
 
+    static func packSparse(_ v: [Double], _ nonZero: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: nonZero * 12)
+        out.withUnsafeMutableBytes { buf in
+            var at = 0
+            for (i, d) in v.enumerated() where d != 0 {
+                buf.storeBytes(of: UInt32(i).littleEndian, toByteOffset: at, as: UInt32.self)
+                buf.storeBytes(of: d.bitPattern.littleEndian, toByteOffset: at + 4, as: UInt64.self)
+                at += 12
+            }
+        }
+        return out
+    }
+
+    /// Indices must be below `width` and strictly increasing (each coordinate once).
+    static func unpackSparse(_ frames: ArraySlice<[UInt8]>, width: Int) throws(WireError) -> [Double] {
+        guard frames.count == 3 else { throw .malformed("model parameters frame missing") }
+        guard width >= 0 && width <= 1 << 28 else { throw .malformed("sparse delta width \(width) out of range") }
+        let f = frames[frames.startIndex + 2]
+        guard f.count % 12 == 0 else { throw .malformed("sparse delta frame of \(f.count) bytes is not whole (index, value) pairs") }
+        var out = [Double](repeating: 0, count: width)
+        var last = -1
+        let ok: Bool = f.withUnsafeBytes { buf in
+            for k in 0..<(f.count / 12) {
+                let i = Int(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: k * 12, as: UInt32.self)))
+                guard i > last, i < width else { return false }
+                out[i] = Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: k * 12 + 4, as: UInt64.self)))
+                last = i
+            }
+            return true
+        }
+        guard ok else { throw .malformed("sparse delta indices must increase and stay below the width \(width)") }
+        return out
+    }
+
     static func unpackDoubles(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> [Double] {
         guard frames.count == 3 else { throw .malformed("model parameters frame missing") }
         let f = frames[frames.startIndex + 2]
@@ -127,4 +172,14 @@ public enum WireCodec {
             (0..<f.count / 8).map { Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
         }
     }
+}
+
+/// The JSON head of a sparse model delta: the dense width the pairs belong to.
+struct SparseDeltaHead: Codable {
+    var workerId: String
+    var seq: Int
+    var baseVersion: Int
+    var samples: Int
+    var width: Int?
+    var sparse: Bool?
 }

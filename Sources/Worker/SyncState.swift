@@ -52,14 +52,16 @@ public struct SyncState: Sendable, Equatable {
         guard u.version > version, u.parameters.count == current.count else { return current }
         let merged = pending != nil && u.contributions[me] == pending
         let reference = merged ? snapshot : base
-        let local = (0..<current.count).map { u.parameters[$0] + current[$0] - reference[$0] }
+        // g + (local − reference), in this order: an untouched coordinate (local == reference)
+        // becomes exactly g, so the next delta is exactly 0 there and stays off the wire.
+        let local = (0..<current.count).map { u.parameters[$0] + (current[$0] - reference[$0]) }
         if merged {
             pending = nil
             snapshot = []
             pendingSamples = 0
         } else if pending != nil {
             // Our delta is still to be merged into a later version: keep it relative to the new base.
-            snapshot = (0..<current.count).map { u.parameters[$0] + snapshot[$0] - base[$0] }
+            snapshot = (0..<current.count).map { u.parameters[$0] + (snapshot[$0] - base[$0]) }
         }
         base = u.parameters
         version = u.version

@@ -58,6 +58,22 @@ struct SyncTests {
         #expect(r.rejected["bad"] == 1)
     }
 
+    @Test("after a rebase, coordinates the worker did not touch give an exact 0 in the next delta (sparse on the wire)")
+    func untouchedStayZero() throws {
+        var s = SyncState(version: 1, base: [0.1, 0.2, 0.3])
+        var local = [0.1 + 0.05, 0.2, 0.3]   // touched coordinate 0 only
+        s.samples = 1
+        let first = s.makeDelta(current: local, worker: "w")
+        let d = try #require(first)
+        local[0] += 0.01                     // learnt after the delta was taken
+        local = s.rebase(current: local, onto: ModelUpdate(version: 2, contributions: ["w": d.seq], parameters: [0.7, 0.123456789, 1e-17]), me: "w")
+        s.samples = 1
+        let second = s.makeDelta(current: local, worker: "w")
+        let next = try #require(second)
+        #expect(next.delta[1] == 0 && next.delta[2] == 0)
+        #expect(abs(next.delta[0] - 0.01) < 1e-15)
+    }
+
     @Test("restore never goes backwards")
     func restore() {
         var a = ModelAggregator(parameterCount: 2, syncIntervalMs: 10, now: 0, version: 5, parameters: [1, 1])

@@ -28,6 +28,30 @@ struct WireTests {
         }
     }
 
+    @Test("a sparse delta travels as its touched coordinates only and round-trips exactly")
+    func sparseDelta() throws {
+        var delta = [Double](repeating: 0, count: 1 << 16)
+        delta[3] = 0.25
+        delta[40_000] = -1e-9
+        delta[65_535] = 7
+        let m = WireMessage.modelDelta(ModelDelta(workerId: "w", seq: 2, baseVersion: 5, samples: 9, delta: delta))
+        let frames = WireCodec.encode(m)
+        #expect(frames[2].count == 3 * 12, "3 (index, value) pairs, not \(delta.count * 8) bytes")
+        #expect(try WireCodec.decode(frames[...]) == m)
+        // A dense delta stays dense.
+        let dense = WireMessage.modelDelta(ModelDelta(workerId: "w", seq: 3, baseVersion: 5, samples: 9, delta: [1, 2, 0, 4]))
+        #expect(WireCodec.encode(dense)[2].count == 32)
+        #expect(try WireCodec.decode(WireCodec.encode(dense)[...]) == dense)
+        // Hostile sparse frames: an index past the width, indices out of order, a torn pair.
+        let head = Array(#"{"type":"model_delta","body":{"workerId":"w","seq":1,"baseVersion":0,"samples":1,"width":4,"sparse":true}}"#.utf8)
+        func pair(_ i: UInt32) -> [UInt8] { withUnsafeBytes(of: i.littleEndian, Array.init) + withUnsafeBytes(of: 1.0.bitPattern.littleEndian, Array.init) }
+        for bad in [pair(4), pair(2) + pair(1), Array(pair(1).prefix(11))] {
+            #expect(throws: WireError.self) { try WireCodec.decode([WireCodec.tag, head, bad][...]) }
+        }
+        #expect(try WireCodec.decode([WireCodec.tag, head, pair(1) + pair(3)][...])
+                == .modelDelta(ModelDelta(workerId: "w", seq: 1, baseVersion: 0, samples: 1, delta: [0, 1, 0, 1])))
+    }
+
     @Test("garbage is a typed error, never a crash", arguments: [
         [[UInt8]](),
         [Array("TRB2".utf8), Array("{}".utf8)],
