@@ -155,16 +155,17 @@ public final class CoordinatorService {
         guard let cp = best else { return }
         if cp.features != config.features.featureNames {
             log.warning("checkpoint version \(cp.version) has other features (\(cp.features)); starting a new model")
-        } else if aggregator.restore(version: cp.version, parameters: cp.parameters) {
+        } else if aggregator.restore(version: cp.version, parameters: cp.parameters, scaler: cp.scaler ?? []) {
             publishedVersion = cp.version
-            published = ModelUpdate(version: cp.version, contributions: [:], parameters: cp.parameters)
+            published = ModelUpdate(version: cp.version, contributions: [:], parameters: cp.parameters, scaler: cp.scaler ?? [])
             log.info("resumed global model version \(cp.version) from checkpoint")
         }
     }
 
     private func checkpoint(_ u: ModelUpdate) {
         let cp = ModelCheckpoint(version: u.version, parameters: u.parameters,
-                                 features: config.features.featureNames, wallMs: Clock.wallMs())
+                                 features: config.features.featureNames, wallMs: Clock.wallMs(),
+                                 scaler: u.scaler.isEmpty ? nil : u.scaler)
         guard let data = try? JSONEncoder().encode(cp) else { return }
         do {
             // One key per version: a compacted topic keeps every version, so rollback can find it.
@@ -489,4 +490,6 @@ public struct ModelCheckpoint: Codable, Sendable, Equatable {
     /// The feature names the parameters belong to (a checkpoint of another spec is not used).
     public var features: [String]
     public var wallMs: Int64
+    /// The cluster-wide scaler's raw moments at this version (absent in older checkpoints).
+    public var scaler: [Double]?
 }

@@ -16,6 +16,9 @@ import Wire
 public struct ModelAggregator: Sendable {
     public private(set) var version: Int
     public private(set) var parameters: [Double]
+    /// The cluster-wide input scaler as raw moments: the sum of every merged delta's scaler
+    /// part (moments add up; no averaging).
+    public private(set) var scaler: [Double] = []
     public let syncIntervalMs: Int64
     private var pending: [String: ModelDelta] = [:]
     private var lastMerge: Int64
@@ -88,11 +91,17 @@ public struct ModelAggregator: Sendable {
         if normHistory.count > 32 { normHistory.removeFirst(normHistory.count - 32) }
         if samplesHistory.count > 32 { samplesHistory.removeFirst(samplesHistory.count - 32) }
         parameters = ModelAveraging.merge(global: parameters, deltas: kept, rule: rule)
+        let keptWorkers = Set(kept.map(\.worker))
+        for d in deltas where keptWorkers.contains(d.workerId) && !d.scaler.isEmpty && d.scaler.allSatisfy(\.isFinite) {
+            if scaler.isEmpty { scaler = .init(repeating: 0, count: d.scaler.count) }
+            guard d.scaler.count == scaler.count else { continue }
+            for i in scaler.indices { scaler[i] += d.scaler[i] }
+        }
         version += 1
         // Every worker's delta was handled (merged, clipped or rejected): each may send again.
         let contributions = Dictionary(uniqueKeysWithValues: deltas.map { ($0.workerId, $0.seq) })
         pending.removeAll()
-        return out + [.publish(ModelUpdate(version: version, contributions: contributions, parameters: parameters))]
+        return out + [.publish(ModelUpdate(version: version, contributions: contributions, parameters: parameters, scaler: scaler))]
     }
 
     /// Makes `p` the next version outright (import, rollback); pending deltas, taken against
@@ -106,10 +115,11 @@ public struct ModelAggregator: Sendable {
     }
 
     /// Resume from a checkpoint (never backwards).
-    public mutating func restore(version v: Int, parameters p: [Double]) -> Bool {
+    public mutating func restore(version v: Int, parameters p: [Double], scaler s: [Double] = []) -> Bool {
         guard v >= version, p.count == width, p.allSatisfy(\.isFinite) else { return false }
         version = v
         parameters = p
+        scaler = s.allSatisfy(\.isFinite) ? s : []
         return true
     }
 }

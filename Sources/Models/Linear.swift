@@ -24,6 +24,31 @@ public struct StandardScaler: Sendable, Equatable, Codable {
         }
     }
 
+    /// Per feature (n, Σx, Σx²), laid out [n…, Σx…, Σx²…]: additive across workers, unlike
+    /// Welford's running mean and variance.
+    public var moments: [Double] {
+        let w = counts.count
+        var out = [Double](repeating: 0, count: 3 * w)
+        for i in 0..<w {
+            out[i] = counts[i]
+            out[w + i] = counts[i] * means[i]
+            out[2 * w + i] = counts[i] * (vars[i] + means[i] * means[i])
+        }
+        return out
+    }
+
+    /// Takes merged moments (a cluster-wide scaler); Welford continues from them.
+    public mutating func setMoments(_ m: [Double]) {
+        let w = counts.count
+        guard m.count == 3 * w else { return }
+        for i in 0..<w where m[i].isFinite && m[w + i].isFinite && m[2 * w + i].isFinite {
+            let n = Swift.max(0, m[i])
+            counts[i] = n
+            means[i] = n > 0 ? m[w + i] / n : 0
+            vars[i] = n > 0 ? Swift.max(0, m[2 * w + i] / n - means[i] * means[i]) : 0
+        }
+    }
+
     public func transform(_ x: [Double], into out: inout [Double]) {
         for i in x.indices {
             let v = vars[i]

@@ -38,6 +38,19 @@ public struct OnlineModel: Sendable, Equatable {
                     dense: dense, scaling: standardize ? .online(StandardScaler(width: dense)) : .none)
     }
 
+    /// The online scaler's raw moments (synced across workers); empty without one.
+    public var scalerMoments: [Double] {
+        if case .online(let s) = scaling { return s.moments }
+        return []
+    }
+
+    public mutating func setScalerMoments(_ m: [Double]) {
+        guard case .online(var s) = scaling else { return }
+        scaling = .none
+        s.setMoments(m)
+        scaling = .online(s)
+    }
+
     /// The predicted class (multiclass: most probable; binary: p > 0.5); regression: 0.
     public var predictedClass: Int {
         switch model.kind {

@@ -49,7 +49,7 @@ public enum WireCodec {
             for v in b.delta where v != 0 { nonZero += 1 }
             if nonZero * 12 < b.delta.count * 8 && b.delta.count <= Int(UInt32.max) {
                 let head = SparseDeltaHead(workerId: b.workerId, seq: b.seq, baseVersion: b.baseVersion, samples: b.samples,
-                                           width: b.delta.count, sparse: true)
+                                           scaler: b.scaler, width: b.delta.count, sparse: true)
                 return [tag, (try? Array(enc.encode(Envelope(type: m.typeName, body: head)))) ?? [], packSparse(b.delta, nonZero)]
             }
             return [tag, e(b), packDoubles(b.delta)]
@@ -180,6 +180,7 @@ struct SparseDeltaHead: Codable {
     var seq: Int
     var baseVersion: Int
     var samples: Int
+    var scaler: [Double]?
     var width: Int?
     var sparse: Bool?
 }

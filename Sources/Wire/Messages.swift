@@ -131,16 +131,22 @@ public struct ModelDelta: Sendable, Codable, Equatable {
     public var baseVersion: Int
     public var samples: Int
     public var delta: [Double]
-    public init(workerId: String, seq: Int, baseVersion: Int, samples: Int, delta: [Double]) {
+    /// What the worker's input scaler saw since its base: per dense feature, the change in
+    /// (n, Σx, Σx²). Raw moments add up, so the coordinator sums them into one cluster-wide
+    /// scaler (empty: the model has no online scaler).
+    public var scaler: [Double] = []
+    public init(workerId: String, seq: Int, baseVersion: Int, samples: Int, delta: [Double], scaler: [Double] = []) {
+        self.scaler = scaler
         self.workerId = workerId
         self.seq = seq
         self.baseVersion = baseVersion
         self.samples = samples
         self.delta = delta
     }
-    enum CodingKeys: String, CodingKey { case workerId, seq, baseVersion, samples }
+    enum CodingKeys: String, CodingKey { case workerId, seq, baseVersion, samples, scaler }
     public init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
+        scaler = try c.decodeIfPresent([Double].self, forKey: .scaler) ?? []
         workerId = try c.decode(String.self, forKey: .workerId)
         seq = try c.decode(Int.self, forKey: .seq)
         baseVersion = try c.decode(Int.self, forKey: .baseVersion)
@@ -160,16 +166,21 @@ public struct ModelUpdate: Sendable, Codable, Equatable {
     public var reset: Bool = false
     /// The feature names the parameters belong to (in answers to `export`).
     public var features: [String] = []
-    public init(version: Int, contributions: [String: Int], parameters: [Double], reset: Bool = false, features: [String] = []) {
+    /// The cluster-wide scaler's raw moments (see `ModelDelta.scaler`); empty if none.
+    public var scaler: [Double] = []
+    public init(version: Int, contributions: [String: Int], parameters: [Double], reset: Bool = false, features: [String] = [],
+                scaler: [Double] = []) {
+        self.scaler = scaler
         self.version = version
         self.contributions = contributions
         self.parameters = parameters
         self.reset = reset
         self.features = features
     }
-    enum CodingKeys: String, CodingKey { case version, contributions, reset, features }
+    enum CodingKeys: String, CodingKey { case version, contributions, reset, features, scaler }
     public init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
+        scaler = try c.decodeIfPresent([Double].self, forKey: .scaler) ?? []
         version = try c.decode(Int.self, forKey: .version)
         contributions = try c.decode([String: Int].self, forKey: .contributions)
         reset = try c.decodeIfPresent(Bool.self, forKey: .reset) ?? false

@@ -174,7 +174,10 @@ public final class WorkerService {
                 // A delta never merged (coordinator restarted, delta rejected) is abandoned
                 // after 5 intervals; its progress is still in `local − base`, so none is lost.
                 if sync.pending != nil && now - pendingSince > 5 * syncMs { sync.abandonPending() }
-                if let d = sync.makeDelta(current: m.model.parameters, worker: options.workerId) {
+                if var d = sync.makeDelta(current: m.model.parameters + m.scalerMoments, worker: options.workerId) {
+                    let p = m.model.parameterCount
+                    d.scaler = Array(d.delta[p...])
+                    d.delta = Array(d.delta[..<p])
                     pendingSince = now
                     send(.modelDelta(d))
                 }
@@ -285,13 +288,22 @@ public final class WorkerService {
                 log.warning("ignored model version \(u.version): \(u.parameters.count) parameters")
                 break
             }
+            let moments = m.scalerMoments
             if u.reset {
                 // Import or rollback: take the global model exactly, drop local progress.
                 m.model.setParameters(u.parameters)
-                sync = SyncState(version: u.version, base: u.parameters)
+                sync = SyncState(version: u.version, base: u.parameters + moments)
                 log.info("global model reset to version \(u.version)")
             } else {
-                m.model.setParameters(sync.rebase(current: m.model.parameters, onto: u, me: options.workerId))
+                // The scaler rebases like the weights (its moments add up); a version without
+                // scaler moments leaves ours as they are.
+                var extended = u
+                extended.parameters = u.parameters
+                    + (u.scaler.count == moments.count ? u.scaler : Array(sync.base.suffix(moments.count)))
+                let local = sync.rebase(current: m.model.parameters + moments, onto: extended, me: options.workerId)
+                let p = m.model.parameterCount
+                m.model.setParameters(Array(local[..<p]))
+                if !moments.isEmpty { m.setScalerMoments(Array(local[p...])) }
             }
             model = m
             report.modelVersion = u.version
@@ -352,7 +364,8 @@ public final class WorkerService {
         if w.modelVersion > 0 && w.modelParameters.count == online.model.parameterCount {
             online.model.setParameters(w.modelParameters)
         }
-        sync = SyncState(version: w.modelVersion, base: online.model.parameters)
+        // Synced: the weights, then the scaler's raw moments (summed cluster-wide).
+        sync = SyncState(version: w.modelVersion, base: online.model.parameters + online.scalerMoments)
         report.modelVersion = w.modelVersion
         model = online
         if evaluation?.report.whole.task != m.type.task { evaluation = m.makeEvaluation() }

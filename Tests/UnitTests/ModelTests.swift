@@ -169,6 +169,22 @@ struct ModelTests {
         #expect(out[1] == 0)
     }
 
+    @Test("scaler moments add up: two workers' merged scalers equal one scaler over all the data")
+    func scalerMoments() {
+        var a = StandardScaler(width: 2), b = StandardScaler(width: 2), all = StandardScaler(width: 2)
+        for i in 0..<100 {
+            let x = [Double(i) * 0.5 + 3, Double(i % 7) - 100]
+            if i % 3 == 0 { a.learn(x) } else { b.learn(x) }
+            all.learn(x)
+        }
+        var merged = StandardScaler(width: 2)
+        merged.setMoments(zip(a.moments, b.moments).map { $0 + $1 })
+        for i in 0..<2 {
+            #expect(merged.counts[i] == all.counts[i])
+            #expect(abs(merged.means[i] - all.means[i]) < 1e-9 && abs(merged.vars[i] - all.vars[i]) < 1e-6)
+        }
+    }
+
     @Test("inference only: fixed scaling, never learns")
     func inferenceOnly() {
         var lm = LinearModel(kind: .logisticRegression, inputs: 2)
