@@ -1,3 +1,5 @@
+import Features
+
 /// Deterministic synthetic events in the shape of the Python peer's `gen.py`:
 /// `{"user": "u17", "ts": 1700000000.001, "x": {"f0": 0.63, ...}, "y": 1}`.
 /// Features and label follow River's Hyperplane generator (x ~ U[0,1]^d, fixed random
@@ -48,17 +50,4 @@ struct SyntheticStream {
         index += 1
         return ("bad", Array(k.utf8))
     }
-}
-
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }

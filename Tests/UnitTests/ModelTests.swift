@@ -1,25 +1,14 @@
 import Foundation
 import Testing
 @testable import Models
-
-/// A small deterministic generator (tests must not depend on the system RNG).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import Features
 
 @Suite("Models")
 struct ModelTests {
     /// A model with non-trivial parameters (so every gradient term matters).
     func seeded(_ kind: ModelKind, inputs: Int, classes: Int = 3) -> LinearModel {
         var m = LinearModel(kind: kind, inputs: inputs, classes: classes)
-        var rng = SplitMix(state: 7)
+        var rng = SplitMix64(seed: 7)
         m.setParameters((0..<m.parameterCount).map { _ in Double.random(in: -0.8...0.8, using: &rng) })
         return m
     }
@@ -67,7 +56,7 @@ struct ModelTests {
         var spec = OptimizerSpec(kind: kind, learningRate: rate)
         if kind == .sgd { spec.schedule = .constant }
         var m = LinearModel(kind: .linearRegression, inputs: 2, optimizer: spec)
-        var rng = SplitMix(state: 1)
+        var rng = SplitMix64(seed: 1)
         for _ in 0..<20_000 {
             let x = [Double.random(in: -1...1, using: &rng), Double.random(in: -1...1, using: &rng)]
             m.learn(x, label: 2 * x[0] - 3 * x[1] + 1)
@@ -93,7 +82,7 @@ struct ModelTests {
         var spec = OptimizerSpec(kind: .ftrl, learningRate: 0.5)
         spec.ftrlBeta = 1
         var m = LinearModel(kind: .logisticRegression, inputs: 4, optimizer: spec, l1: 5.0)
-        var rng = SplitMix(state: 3)
+        var rng = SplitMix64(seed: 3)
         var correct = 0
         for i in 0..<20_000 {
             // Only x0 and x1 matter; x2, x3 are noise.
@@ -144,7 +133,7 @@ struct ModelTests {
     func softmaxLearns() {
         var m = OnlineModel(model: LinearModel(kind: .softmaxRegression, inputs: 2, classes: 3, optimizer: OptimizerSpec(learningRate: 0.1)),
                             dense: 2, scaling: .online(StandardScaler(width: 2)))
-        var rng = SplitMix(state: 11)
+        var rng = SplitMix64(seed: 11)
         var eval = Evaluation(task: .multiclass, classes: 3, windowSize: 2000)
         let centres = [(0.0, 0.0), (4.0, 0.0), (0.0, 4.0)]
         for _ in 0..<6000 {
@@ -246,7 +235,7 @@ struct EvaluationTests {
         #expect(m.accuracy == 0.5)
         #expect(m.meanLoss.isFinite && m.meanLoss > 10)
 
-        var rng = SplitMix(state: 5)
+        var rng = SplitMix64(seed: 5)
         var scores: [(Double, Bool)] = []
         var auc = MetricState(task: .binary)
         for _ in 0..<3000 {
@@ -285,7 +274,7 @@ struct EvaluationTests {
     @Test("rolling window equals the metrics of just the last N observations; merge adds states")
     func window() {
         var e = Evaluation(task: .regression, windowSize: 50, drift: nil)
-        var rng = SplitMix(state: 9)
+        var rng = SplitMix64(seed: 9)
         var all: [Observation] = []
         for _ in 0..<437 {
             let o = Observation.regression(prediction: Double.random(in: 0...10, using: &rng), target: Double.random(in: 0...10, using: &rng))
@@ -305,7 +294,7 @@ struct EvaluationTests {
     @Test("Page-Hinkley: silent on a stationary loss, fires soon after it rises")
     func drift() {
         var ph = PageHinkley(threshold: 20)
-        var rng = SplitMix(state: 2)
+        var rng = SplitMix64(seed: 2)
         var firstDetection: Int?
         for i in 0..<4000 {
             let loss = (i < 2000 ? 0.3 : 0.9) + Double.random(in: -0.1...0.1, using: &rng)
