@@ -101,14 +101,11 @@ public struct LinearModel: Sendable, Equatable, Codable {
     public mutating func loss(_ x: [Double], sparse: SparseInput = .empty, label y: Double) -> Double {
         var out = [Double](repeating: 0, count: outputs)
         predict(x, sparse: sparse, into: &out)
+        // The same definitions the progressive metrics use.
         switch kind {
-        case .logisticRegression:
-            let p = Swift.min(Swift.max(out[0], 1e-15), 1 - 1e-15)
-            return y > 0.5 ? -log(p) : -log(1 - p)
-        case .softmaxRegression:
-            return -log(Swift.max(out[Int(y)], 1e-15))
-        case .linearRegression:
-            return (out[0] - y) * (out[0] - y)
+        case .logisticRegression: return Observation.binary(probability: out[0], label: y).loss
+        case .softmaxRegression: return Observation.multiclass(probabilities: out, predicted: 0, label: Int(y)).loss
+        case .linearRegression: return Observation.regression(prediction: out[0], target: y).loss
         }
     }
 

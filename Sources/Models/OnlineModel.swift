@@ -19,6 +19,9 @@ public struct OnlineModel: Sendable, Equatable {
     /// The latest prediction: [P(y=1)], class probabilities, or [ŷ].
     public private(set) var output: [Double]
     private var scratch: [Double]
+    /// The prediction on the re-scaled training input (online scaling), kept apart from
+    /// `output` (the reported one) and reused so no event allocates.
+    private var retrained: [Double]
 
     /// - dense: inputs that are scaled; hashed: sparse inputs after them (not scaled: hashed
     ///   counts are on a common scale already, and scaling 2^bits columns per event would cost
@@ -28,6 +31,7 @@ public struct OnlineModel: Sendable, Equatable {
         self.scaling = scaling
         self.learns = learns
         output = .init(repeating: 0, count: model.outputs)
+        retrained = output
         scratch = .init(repeating: 0, count: dense)
     }
 
@@ -96,7 +100,8 @@ public struct OnlineModel: Sendable, Equatable {
             s.learn(x)
             s.transform(x, into: &scratch)
             scaling = .online(s)
-            model.learn(scratch, sparse: sparse, label: label)
+            model.predict(scratch, sparse: sparse, into: &retrained)
+            model.learn(scratch, sparse: sparse, label: label, predicted: retrained)
         }
     }
 }

@@ -83,8 +83,9 @@ public struct Optimizer: Sendable, Codable, Equatable {
         case .adagrad:
             let gt = g + l2 * w
             first[i] += gt * gt
-            w -= rate * gt / (first[i] + spec.epsilon).squareRoot()
-            if l1 > 0 { w = truncate(w, rate * l1 / (first[i] + spec.epsilon).squareRoot()) }
+            let root = (first[i] + spec.epsilon).squareRoot()
+            w -= rate * gt / root
+            if l1 > 0 { w = truncate(w, rate * l1 / root) }
         case .adam:
             let gt = g + l2 * w
             first[i] = spec.beta1 * first[i] + (1 - spec.beta1) * gt
