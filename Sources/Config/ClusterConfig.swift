@@ -48,7 +48,24 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         public var consumer: [String: String] = [:]
         public var producer: [String: String] = [:]
 
+        /// What happens to a record through crashes (docs/CONFIG.md, "Delivery guarantees").
+        public var guarantee = DeliveryGuarantee.atLeastOnce
+
         public var isEmbedded: Bool { bootstrap == "embedded" }
+
+        /// The transactional.id of the producer that writes one input partition's outputs in
+        /// exactly-once mode. One per input partition (not per worker), so whoever owns the
+        /// partition next fences whoever owned it before.
+        public func transactionalId(partition: Int32) -> String { "\(groupId).\(inputTopic).\(partition)" }
+    }
+
+    public enum DeliveryGuarantee: String, Sendable, Codable, Equatable {
+        /// An input offset is committed after its outputs are delivered and the feature
+        /// state that includes it is checkpointed; a crash replays (duplicates downstream).
+        case atLeastOnce = "at_least_once"
+        /// Outputs, dead letters, changelog writes and input offsets commit in one Kafka
+        /// transaction per input partition; read_committed readers see each output once.
+        case exactlyOnce = "exactly_once"
     }
 
     public struct CoordinatorSection: Sendable, Codable, Equatable {
@@ -99,6 +116,14 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             kafka.client = try t.stringMap("client")
             kafka.consumer = try t.stringMap("consumer")
             kafka.producer = try t.stringMap("producer")
+            kafka.guarantee = .init(rawValue: try t.string("guarantee", kafka.guarantee.rawValue,
+                                                           oneOf: ["at_least_once", "exactly_once"]))!
+            if kafka.guarantee == .exactlyOnce && kafka.isEmbedded {
+                // Refused rather than pretended: the mock accepts the calls but keeps no
+                // markers, filters nothing for read_committed and fences no one (KAFKA.md).
+                throw ConfigError(line: t.table["guarantee"]?.line ?? 0, key: "kafka.guarantee",
+                                  "exactly_once needs a real broker (kafka.bootstrap): the embedded broker's transactions are not real")
+            }
             for (key, name) in [("input_topic", kafka.inputTopic), ("output_topic", kafka.outputTopic),
                                 ("dead_letter_topic", kafka.deadLetterTopic), ("model_topic", kafka.modelTopic),
                                 ("group_id", kafka.groupId)]

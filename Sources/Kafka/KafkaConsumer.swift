@@ -46,7 +46,8 @@ public struct ConsumedRecord {
 /// protocol: Tributary's coordinator decides who owns what. `group.id` is only the place
 /// offsets are committed to. Owned by one thread; not Sendable on purpose.
 public final class KafkaConsumer {
-    private let rk: OpaquePointer
+    /// Internal: the transactional producer reads its group metadata.
+    let rk: OpaquePointer
     private let queue: OpaquePointer
     private var batch: [UnsafeMutablePointer<rd_kafka_message_t>?]
 
@@ -123,9 +124,11 @@ public final class KafkaConsumer {
 
     /// Reads up to the batch size of records, waiting at most `timeoutMs` for the first.
     /// Consumer-level errors (not per-record data) go to `onError`; end-of-partition events
-    /// are skipped. Every message is destroyed exactly once, after `body` returns.
+    /// (only with `enable.partition.eof = true`) to `onEndOfPartition` with the partition and
+    /// the offset reached. Every message is destroyed exactly once, after `body` returns.
     @discardableResult
     public func poll(timeoutMs: Int32, onError: (KafkaError) -> Void = { _ in },
+                     onEndOfPartition: (Int32, Int64) -> Void = { _, _ in },
                      _ body: (borrowing ConsumedRecord) -> Void) -> Int {
         let n = batch.withUnsafeMutableBufferPointer { buf in
             rd_kafka_consume_batch_queue(queue, Int32(timeoutMs), buf.baseAddress, buf.count)
@@ -136,7 +139,9 @@ public final class KafkaConsumer {
             guard let m = batch[i] else { continue }
             defer { rd_kafka_message_destroy(m) }
             if m.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                if m.pointee.err.rawValue != KafkaError.partitionEOF {
+                if m.pointee.err.rawValue == KafkaError.partitionEOF {
+                    onEndOfPartition(m.pointee.partition, m.pointee.offset)
+                } else {
                     onError(KafkaError(m.pointee.err, context: "consume"))
                 }
                 continue

@@ -8,10 +8,27 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     /// librdkafka's `rd_kafka_resp_err_t` value (negative: client-side, positive: broker).
     public let code: Int32
     public let message: String
+    /// Transactions: the producer can do nothing more (fenced by a newer instance with the
+    /// same transactional.id, or another unrecoverable state). Drop it; make a new one.
+    public var fatal = false
+    /// Transactions: abort the current transaction, then carry on.
+    public var requiresAbort = false
+    /// Transactions: the same call may be repeated.
+    public var retriable = false
 
     public init(code: Int32, message: String) {
         self.code = code
         self.message = message
+    }
+
+    /// Takes over (and destroys) a librdkafka `rd_kafka_error_t`.
+    init(taking err: OpaquePointer, context: String) {
+        defer { rd_kafka_error_destroy(err) }
+        code = rd_kafka_error_code(err).rawValue
+        message = "\(context): \(String(cString: rd_kafka_error_name(err))) (\(String(cString: rd_kafka_error_string(err))))"
+        fatal = rd_kafka_error_is_fatal(err) != 0
+        requiresAbort = rd_kafka_error_txn_requires_abort(err) != 0
+        retriable = rd_kafka_error_is_retriable(err) != 0
     }
 
     init(_ err: rd_kafka_resp_err_t, context: String) {
@@ -26,7 +43,12 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The local produce queue is full: serve delivery reports, then retry.
     public var isQueueFull: Bool { code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue }
     /// Fatal for the handle (e.g. fenced transactional producer).
-    public var isFatal: Bool { code == RD_KAFKA_RESP_ERR__FATAL.rawValue }
+    public var isFatal: Bool { fatal || code == RD_KAFKA_RESP_ERR__FATAL.rawValue }
+    /// This producer was fenced: another instance now owns its transactional.id.
+    public var isFenced: Bool {
+        code == RD_KAFKA_RESP_ERR__FENCED.rawValue || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED.rawValue
+            || code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH.rawValue
+    }
     static let partitionEOF = RD_KAFKA_RESP_ERR__PARTITION_EOF.rawValue
 }
 

@@ -17,12 +17,21 @@ public struct DeliveryReport: Sendable, Equatable {
 public final class KafkaProducer {
     private let rk: OpaquePointer
     private let queue: OpaquePointer
-    /// Records handed to librdkafka whose delivery report has not been read yet.
+    /// Records handed to librdkafka whose delivery report has not been read yet (0 without
+    /// delivery reports).
     public private(set) var inFlight = 0
 
-    public init(config: KafkaClientConfig) throws(KafkaError) {
+    /// Whether each record's delivery comes back from `poll` (and counts in `inFlight`).
+    public let deliveryReports: Bool
+
+    /// - deliveryReports: false for a transactional producer. Its records count as one
+    ///   transaction (the commit fails if any failed), and librdkafka's blocking calls
+    ///   (commit, abort, flush) wait for reports to be served: with no one else serving them,
+    ///   they would wait forever.
+    public init(config: KafkaClientConfig, deliveryReports: Bool = true) throws(KafkaError) {
+        self.deliveryReports = deliveryReports
         let conf = try config.makeConf()
-        rd_kafka_conf_set_events(conf, Int32(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR))
+        rd_kafka_conf_set_events(conf, Int32(deliveryReports ? RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR : RD_KAFKA_EVENT_ERROR))
         rk = try makeHandle(RD_KAFKA_PRODUCER, conf)
         queue = rd_kafka_queue_get_main(rk)
     }
@@ -68,7 +77,7 @@ public final class KafkaProducer {
             if let hdrs { rd_kafka_headers_destroy(hdrs) }
             throw KafkaError(err, context: "produce to \(topic)")
         }
-        inFlight += 1
+        if deliveryReports { inFlight += 1 }
     }
 
     /// Convenience for byte arrays / strings.
@@ -132,6 +141,61 @@ public final class KafkaProducer {
             poll(timeoutMs: 50, body)
         }
         return inFlight
+    }
+
+    // MARK: transactions (a producer made with `transactional.id`)
+
+    /// Registers the transactional.id with the broker's transaction coordinator. This fences
+    /// every older producer with the same id (their next transactional call fails as fenced)
+    /// and aborts whatever transaction they left open, so it must come before reading the
+    /// offsets and state this producer continues from.
+    public func initTransactions(timeoutMs: Int32 = 30_000) throws(KafkaError) {
+        try check(rd_kafka_init_transactions(rk, timeoutMs), "init transactions")
+    }
+
+    public func beginTransaction() throws(KafkaError) {
+        try check(rd_kafka_begin_transaction(rk), "begin transaction")
+    }
+
+    /// Puts input offsets ("next to read") into the current transaction: they are committed
+    /// to `consumer`'s group if and only if the transaction commits.
+    public func sendOffsetsToTransaction(_ offsets: [TopicPartition: Int64], consumer: KafkaConsumer,
+                                         timeoutMs: Int32 = 30_000) throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        guard let md = rd_kafka_consumer_group_metadata(consumer.rk) else {
+            throw KafkaError(code: -1, message: "send offsets to transaction: the consumer has no group metadata")
+        }
+        defer { rd_kafka_consumer_group_metadata_destroy(md) }
+        let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for (tp, o) in offsets { rd_kafka_topic_partition_list_add(list, tp.topic, tp.partition)!.pointee.offset = o }
+        try check(rd_kafka_send_offsets_to_transaction(rk, list, md, timeoutMs), "send offsets to transaction")
+    }
+
+    /// Flushes every record of the transaction and commits it (with its offsets). Delivery
+    /// reports of its records are then waiting in `poll`.
+    public func commitTransaction(timeoutMs: Int32 = 30_000) throws(KafkaError) {
+        try check(rd_kafka_commit_transaction(rk, timeoutMs), "commit transaction")
+    }
+
+    /// Aborts the current transaction: read_committed consumers never see its records.
+    public func abortTransaction(timeoutMs: Int32 = 30_000) throws(KafkaError) {
+        try check(rd_kafka_abort_transaction(rk, timeoutMs), "abort transaction")
+    }
+
+    /// The error that made this producer unusable (fenced, ...), if any: every later call
+    /// fails, often only with a generic "erroneous state".
+    public var fatalError: KafkaError? {
+        var buf = [CChar](repeating: 0, count: 512)
+        let err = rd_kafka_fatal_error(rk, &buf, buf.count)
+        guard err != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        var e = KafkaError(err, context: cString(buf))
+        e.fatal = true
+        return e
+    }
+
+    private func check(_ err: OpaquePointer?, _ what: String) throws(KafkaError) {
+        if let err { throw KafkaError(taking: err, context: what) }
     }
 
     /// Number of partitions of `topic` per the broker's metadata.

@@ -46,7 +46,7 @@ struct BenchRestore: ParsableCommand {
             cc["bootstrap.servers"] = broker.bootstrap
             cc["group.id"] = "bench-restore"
             cc["fetch.wait.max.ms"] = "5"
-            let consumer = try KafkaConsumer(config: cc, batchSize: 5000)
+            let consumer = try KafkaConsumer(config: ChangelogReader.consumerConfig(cc), batchSize: 5000)
             let wm = try consumer.queryWatermarks(TopicPartition("bench.features", 0))
             if wm.low > 0 {
                 fail("the embedded broker dropped \(wm.low) of \(wm.high) changelog records (it keeps ~5 MB per partition): use fewer keys")

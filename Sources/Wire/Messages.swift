@@ -282,6 +282,11 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     /// Input offsets never read: removed by the broker (retention) before this worker got to
     /// them, or absent (compacted topics). Never silent: logged and shown in status.
     public var skippedOffsets: Int64 = 0
+    /// Exactly-once: transactions committed and aborted (each abort replays its records from
+    /// the last commit), and partitions given up because a newer owner fenced this worker.
+    public var transactionsCommitted: Int64 = 0
+    public var transactionsAborted: Int64 = 0
+    public var fencedPartitions: Int64 = 0
     /// The latest Kafka client error and how long ago it was seen (librdkafka keeps retrying;
     /// "" when none in the last 10 s).
     public var kafkaError: String = ""

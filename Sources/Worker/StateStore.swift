@@ -18,7 +18,7 @@ extension WorkerService {
                 var c = consumerConfig
                 // Its own group id: it never commits, and must never share the input's.
                 c["group.id"] = (config?.kafka.groupId ?? "tributary") + ".restore"
-                restoreConsumer = try KafkaConsumer(config: c, batchSize: 5000)
+                restoreConsumer = try KafkaConsumer(config: ChangelogReader.consumerConfig(c), batchSize: 5000)
             }
             guard let rc = restoreConsumer else { return nil }
             // A long restore must not look like a dead worker: heartbeats go on meanwhile.
@@ -63,26 +63,30 @@ extension WorkerService {
             return
         }
         log.debug("partition \(p): writing capture at \(c.offset): \(c.records.count) records")
+        writeCapture(p, run, records: c.records, producer: producer)
+        run.inFlightOffset = c.offset
+        run.changelogFailed = false
+        run.capture = nil
+    }
+
+    /// Queues a capture's records to the partition's changelog partition (same number).
+    func writeCapture(_ p: Int32, _ run: PartitionRun, records: [Changelog.Record], producer: KafkaProducer) {
         let topic = changelogTopic
         let tag = -Int(p) - 1
-        for r in c.records {
+        for r in records {
+            // A failed transaction (replayed meanwhile) takes no more of this capture.
+            guard parts[p] === run else { return }
             r.key.withUnsafeBytes { k in
-                if let v = r.value {
-                    v.withUnsafeBytes { vb in
-                        produceRetrying(producer, topic: topic, partition: p, key: k, value: vb, headers: [], tag: tag)
-                    }
-                } else {
-                    // A tombstone: a null value, so compaction removes the key.
-                    produceRetrying(producer, topic: topic, partition: p, key: k,
-                                    value: UnsafeRawBufferPointer(start: nil, count: 0), headers: [], tag: tag)
+                // A null value is a tombstone, so compaction removes the key.
+                (r.value ?? []).withUnsafeBytes { vb in
+                    produceRetrying(producer, run: run, topic: topic, partition: p, key: k,
+                                    value: r.value == nil ? UnsafeRawBufferPointer(start: nil, count: 0) : vb,
+                                    headers: [], tag: tag)
                 }
             }
             run.changelogInFlight += 1
             report.changelogBytes += Int64(r.key.count + (r.value?.count ?? 0))
         }
-        run.inFlightOffset = c.offset
-        run.changelogFailed = false
-        run.capture = nil
     }
 
     func changelogDelivered(_ p: Int32, error: KafkaError?) {
@@ -106,19 +110,31 @@ extension WorkerService {
 /// Reads one changelog partition from its start to its current end into a `ChangelogRestore`.
 /// Shared by the worker and the restore benchmark, so the benchmark measures the real path.
 public enum ChangelogReader {
+    /// Settings a restore consumer needs on top of the caller's: the end of the partition is
+    /// where the broker says it is while fetching (an end-of-partition event), not a
+    /// watermark asked beforehand. With transactions the last offsets are commit markers no
+    /// consumer ever receives, and Tansu 0.6 answers ListOffsets with the last batch's first
+    /// offset: waiting for "high watermark − 1" hangs on the one and stops short on the other.
+    public static func consumerConfig(_ base: KafkaClientConfig) -> KafkaClientConfig {
+        var c = base
+        c["enable.partition.eof"] = "true"
+        return c
+    }
+
     public static func read(_ rc: KafkaConsumer, topic: String, partition p: Int32, pipeline: FeaturePipeline,
                             timeoutMs: Int64 = 120_000, progress: () -> Void = {}) throws(any Error) -> ChangelogRestore {
         let tp = TopicPartition(topic, p)
-        let wm = try rc.queryWatermarks(tp, timeoutMs: 5000)
         var r = ChangelogRestore(pipeline: pipeline)
-        guard wm.high > wm.low else { return r }
-        try rc.assign([tp], start: .offset(wm.low))
+        try rc.assign([tp], start: .beginning)
         defer { try? rc.unassign([tp]) }
-        var next = wm.low
+        var next: Int64 = -1
+        var atEnd = false
         var failure: ChangelogError?
         let deadline = Clock.nowMs() + timeoutMs
-        while next < wm.high && failure == nil && Clock.nowMs() < deadline {
-            rc.poll(timeoutMs: 100) { rec in
+        while !atEnd && failure == nil && Clock.nowMs() < deadline {
+            rc.poll(timeoutMs: 100, onEndOfPartition: { part, offset in
+                if part == p && offset >= next { atEnd = true }
+            }) { rec in
                 guard rec.partition == p, rec.offset >= next, failure == nil else { return }
                 next = rec.offset + 1
                 do {
@@ -130,7 +146,7 @@ public enum ChangelogReader {
             progress()
         }
         if let failure { throw ServiceErrorText("changelog \(topic)[\(p)] at offset \(next - 1): \(failure)") }
-        if next < wm.high { throw ServiceErrorText("changelog \(topic)[\(p)]: read \(next - wm.low) of \(wm.high - wm.low) records in \(timeoutMs / 1000) s") }
+        if !atEnd { throw ServiceErrorText("changelog \(topic)[\(p)]: not read to its end in \(timeoutMs / 1000) s (\(r.records) records read)") }
         return r
     }
 }

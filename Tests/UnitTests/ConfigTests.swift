@@ -60,6 +60,8 @@ struct ConfigTests {
         ("[model]\noptimizer = \"rmsprop\"", "line 2: 'model.optimizer': 'rmsprop' is not one of \"sgd\", \"adagrad\", \"adam\", \"ftrl\""),
         ("[model]\nmode = \"inference\"", "line 2: 'model.weights_file': is required with mode = \"inference\""),
         ("[model]\nweights_file = \"/nonexistent/w.json\"", "'model.weights_file': cannot read /nonexistent/w.json"),
+        ("[kafka]\nguarantee = \"exactly_once\"", "line 2: 'kafka.guarantee': exactly_once needs a real broker"),
+        ("[kafka]\nguarantee = \"at_most_once\"", "line 2: 'kafka.guarantee': 'at_most_once' is not one of \"at_least_once\", \"exactly_once\""),
         ("[kafka]\nbootstrap = embedded", "line 2: 'embedded' is not a valid value (strings need quotes)"),
         ("[kafka\nx = 1", "line 1: expected ']' to close table header"),
         ("[kafka]\na = 1\na = 2", "line 3: 'kafka.a': set twice"),
