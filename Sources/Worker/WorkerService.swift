@@ -676,6 +676,9 @@ public final class WorkerService {
             p.add("tributary_bad_values_total", "counter", "Bad feature values (handled per on_bad_value).", Double(n),
                   [("reason", parts[0]), ("field", parts.count > 1 ? parts[1] : "")])
         }
+        p.add("tributary_transactions_committed_total", "counter", "Exactly-once transactions committed.", Double(r.transactionsCommitted))
+        p.add("tributary_transactions_aborted_total", "counter", "Exactly-once transactions aborted (their records replayed).", Double(r.transactionsAborted))
+        p.add("tributary_partitions_fenced_total", "counter", "Partitions given up because their transactional producer was fenced or failed.", Double(r.fencedPartitions))
         p.add("tributary_late_dropped_total", "counter", "Records behind the watermark, dropped.", Double(r.lateDropped))
         p.add("tributary_expired_keys_total", "counter", "Keys forgotten after their TTL.", Double(r.expiredKeys))
         p.add("tributary_changelog_bytes_total", "counter", "Feature-state changelog bytes written.", Double(r.changelogBytes))
