@@ -125,6 +125,9 @@ public enum ChangelogReader {
                             timeoutMs: Int64 = 120_000, progress: () -> Void = {}) throws(any Error) -> ChangelogRestore {
         let tp = TopicPartition(topic, p)
         var r = ChangelogRestore(pipeline: pipeline)
+        // Asked only to fail fast on a missing topic or partition (it would never reach an end);
+        // its numbers are not used (see `consumerConfig`).
+        _ = try rc.queryWatermarks(tp, timeoutMs: 5000)
         try rc.assign([tp], start: .beginning)
         defer { try? rc.unassign([tp]) }
         var next: Int64 = -1
