@@ -79,7 +79,9 @@ public final class CoordinatorService {
         pc["bootstrap.servers"] = bootstrap
         for (key, v) in k.producer { pc[key] = v }
         pc["message.max.bytes"] = pc["message.max.bytes"] ?? "100000000"
-        checkpoints = try admin ?? KafkaProducer(config: pc)
+        // One record per version, and the next merge waits for it: send at once.
+        if k.producer["linger.ms"] == nil { pc["linger.ms"] = "0" }
+        checkpoints = try KafkaProducer(config: pc)
         aggregator = ModelAggregator(parameterCount: config.model.parameterCount(inputs: config.features.width),
                                      syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs(),
                                      robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
@@ -189,8 +191,11 @@ public final class CoordinatorService {
         var lastMetadata = Clock.nowMs()
         var lastRate = Clock.nowMs()
         while !shouldStop() {
-            let ready = zmqPollReadable([router], fds: metrics.map { [$0.fd] } ?? [], timeoutMs: 50)
-            if let metrics, ready.fds.first == true { metrics.serve { prometheus() } }
+            // Checkpoint delivery reports wake the loop too: a merged version is sent to the
+            // workers as soon as its checkpoint is durable, not at the next tick.
+            let ready = zmqPollReadable([router], fds: [checkpoints.wakeupFD()] + (metrics.map { [$0.fd] } ?? []), timeoutMs: 50)
+            checkpoints.clearWakeup()
+            if let metrics, ready.fds.count > 1, ready.fds[1] { metrics.serve { prometheus() } }
             if ready.sockets[0] {
                 // Drain what is there, bounded so ticks still happen under a flood.
                 for _ in 0..<1000 {
@@ -209,10 +214,12 @@ public final class CoordinatorService {
                 }
                 lastTick = now
                 execute(membership.handle(.tick, now: now))
-                serveCheckpoints(now: now)
-                if awaitingCheckpoint == nil {
-                    for d in aggregator.tick(now: now) { executeModel(d) }
-                }
+            }
+            // Every pass, not every 100 ms tick: one model round trip (merge, checkpoint,
+            // publish) per sync interval is what keeps many workers close to one model.
+            serveCheckpoints(now: now)
+            if awaitingCheckpoint == nil {
+                for d in aggregator.tick(now: now) { executeModel(d) }
             }
             if now - lastRate >= 1000 {
                 syncBytesPerSecond = Double(syncBytes) * 1000 / Double(now - lastRate)
