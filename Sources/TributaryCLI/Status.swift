@@ -43,7 +43,7 @@ func formatStatus(_ s: ClusterStatus) -> String {
             + "  drift detections \(s.driftDetections)\n"
     }
     out += "WORKER".padding(24) + "HOST".padding(14) + "PID".padding(8) + "STATE".padding(9)
-        + "PARTITIONS".padding(22) + "EVENTS/S".padding(10) + "PROCESSED".padding(11) + "LAG".padding(9) + "DLQ".padding(7) + "ACC".padding(7) + "MODEL".padding(7) + "BEAT\n"
+        + "PARTITIONS".padding(22) + "EVENTS/S".padding(10) + "PROCESSED".padding(11) + "LAG".padding(9) + "DLQ".padding(7) + "ACC".padding(7) + "MODEL (AGE)".padding(18) + "BEAT\n"
     for w in s.workers {
         let r = w.report
         let parts = w.partitions.map { "\($0.partition)@\($0.epoch)" }.joined(separator: ",")
@@ -52,7 +52,7 @@ func formatStatus(_ s: ClusterStatus) -> String {
             + (parts.isEmpty ? "-" : parts).padding(22)
             + String(format: "%.0f", r?.eventsPerSecond ?? 0).padding(10) + String(r?.processed ?? 0).padding(11)
             + String(lag).padding(9) + String(r?.deadLetters ?? 0).padding(7)
-            + String(format: "%.3f", r?.accuracy ?? 0).padding(7) + "v\(r?.modelVersion ?? 0)".padding(7)
+            + String(format: "%.3f", r?.accuracy ?? 0).padding(7) + modelColumn(r, global: s.modelVersion).padding(18)
             + "\(w.lastHeartbeatMsAgo)ms ago\n"
     }
     // Feature state per partition: size, and what the last restore took.
@@ -116,4 +116,11 @@ struct Status: ParsableCommand {
             if watch { for _ in 0..<10 where !Signals.shouldStop { usleep(100_000) } }
         } while watch && !Signals.shouldStop
     }
+}
+
+/// "v12 (0.4s)", or "v10 -2 (3.1s)" for a worker two versions behind the global model.
+func modelColumn(_ r: WorkerReport?, global: Int) -> String {
+    guard let r else { return "-" }
+    let behind = global - r.modelVersion
+    return "v\(r.modelVersion)" + (behind > 0 ? " -\(behind)" : "") + " (" + String(format: "%.1f", Double(r.modelAgeMs) / 1000) + "s)"
 }

@@ -304,6 +304,8 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     /// Wall-clock ms of the latest drift detection (0: none).
     public var lastDriftWallMs: Int64 = 0
     public var modelVersion: Int = 0
+    /// How long ago this worker adopted `modelVersion` (ms).
+    public var modelAgeMs: Int64 = 0
     public var inFlight: Int = 0
     /// Wall-clock ms of the first and the latest record processed (exact rates for benchmarks).
     public var firstRecordWallMs: Int64 = 0

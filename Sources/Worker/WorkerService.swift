@@ -100,6 +100,8 @@ public final class WorkerService {
     var rateWindowCount: Int64 = 0
     var welcomed = false
     var sync = SyncState()
+    /// When the model version in use was adopted (status shows its age).
+    var modelAdoptedAt = Clock.nowMs()
     /// Time blocked waiting for records while holding partitions (a starved pipeline shows here).
     var idleMs: Int64 = 0
     var waits = 0
@@ -322,6 +324,7 @@ public final class WorkerService {
             }
             model = m
             report.modelVersion = u.version
+            modelAdoptedAt = Clock.nowMs()
         case .reregister(let r):
             // Several may arrive at once (one per queued heartbeat): answer the first; the
             // hello loop repeats it until a welcome arrives.
@@ -383,6 +386,7 @@ public final class WorkerService {
         // Synced: the weights, then the scaler's raw moments (summed cluster-wide).
         sync = SyncState(version: w.modelVersion, base: online.model.parameters + online.scalerMoments)
         report.modelVersion = w.modelVersion
+        modelAdoptedAt = Clock.nowMs()
         model = online
         if evaluation?.report.whole.task != m.type.task { evaluation = m.makeEvaluation() }
         config = w.config
@@ -720,6 +724,7 @@ public final class WorkerService {
             r.windowMetrics = e.window.summary
         }
         r.inFlight = inFlight
+        r.modelAgeMs = Clock.nowMs() - modelAdoptedAt
         r.badValues = counters.badValues.mapValues { Int64($0) }
         r.lateDropped = Int64(counters.lateDropped)
         r.expiredKeys = Int64(counters.expiredKeys)
