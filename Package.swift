@@ -49,7 +49,7 @@ let package = Package(
             swiftSettings: strict),
         // Fast, socket-free tests of the pure parts (state machines, parsers, math).
         .testTarget(name: "UnitTests",
-                    dependencies: ["Coordinator", "Worker", "Config", "Features", "Models", "Wire"],
+                    dependencies: ["Coordinator", "Worker", "Config", "Features", "Models", "Wire", "ZeroMQ"],
                     swiftSettings: strict),
         // Real processes, real mock-cluster Kafka, real ZeroMQ sockets.
         .testTarget(name: "IntegrationTests",

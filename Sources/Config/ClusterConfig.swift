@@ -15,6 +15,7 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
     public var worker = WorkerSection()
     public var features = FeatureSpec()
     public var model = ModelSpec()
+    public var security = SecuritySection()
 
     public init() {}
 
@@ -173,6 +174,11 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             model = try ModelSpec(reading: &t)
             try t.finish()
         }
+        do {
+            var t = try root.table("security")
+            security = try SecuritySection(reading: &t)
+            try t.finish()
+        }
         try root.finish()
     }
 
@@ -193,6 +199,15 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
                 throw ConfigError(line: 0, key: key, "\(path): \(why)")
             }
             c.model.pretrained = m
+        }
+        if c.security.curve {
+            let key = "security.secret_key_file"
+            let file = c.security.secretKeyFile
+            let path = file.hasPrefix("/") ? file : "\(directory)/\(file)"
+            guard let secret = CurveKeyText.parse(String(decoding: try readFile(path, key: key), as: UTF8.self)).secretKey else {
+                throw ConfigError(line: 0, key: key, "\(path) holds no secret key (expected a line secret = \"...\" from `tributary keys generate`)")
+            }
+            c.security.secretKey = secret
         }
         return c
     }

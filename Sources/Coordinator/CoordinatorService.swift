@@ -25,6 +25,11 @@ public final class CoordinatorService {
     private let checkpoints: KafkaProducer
     private let started = Clock.nowMs()
     private var badMessages = 0
+    /// CURVE on: the ZAP handler that admits workers' and status clients' keys.
+    private let zap: ZapHandler?
+    /// Messages refused because their sender's role does not allow them (a status key
+    /// trying to register, ...).
+    private var forbiddenMessages = 0
     private var handledMessages = 0
     private var syncBytes = 0
     /// The newest version checkpointed and sent to workers.
@@ -90,6 +95,17 @@ public final class CoordinatorService {
         // Model deltas of large models travel on this link: allow them (64 MiB).
         router = try ZmqSocket(context, .router, maxMessageSize: 64 << 20)
         try router.setRouterMandatory()
+        if config.security.curve, let secret = config.security.secretKey {
+            // The ZAP handler must be bound before the first client connects.
+            zap = try ZapHandler(context: context, policy: AccessPolicy(config.security))
+            try router.makeCurveServer(secretKey: secret, zapDomain: "tributary")
+            log.info("CURVE on: \(config.security.workerKeys.count) worker keys, \(config.security.statusKeys.count) status keys allowed")
+        } else {
+            zap = nil
+            if !Self.isLocal(config.coordinator.bind) {
+                log.warning("coordinator.bind = \(config.coordinator.bind) without [security] curve = true: anyone who reaches this address can join as a worker, move the model or read status (docs/CONFIG.md, [security])")
+            }
+        }
         do { try router.bind(config.coordinator.bind) } catch {
             throw ServiceError("cannot listen on coordinator.bind = \(config.coordinator.bind): \(error)")
         }
@@ -193,14 +209,22 @@ public final class CoordinatorService {
         while !shouldStop() {
             // Checkpoint delivery reports wake the loop too: a merged version is sent to the
             // workers as soon as its checkpoint is durable, not at the next tick.
-            let ready = zmqPollReadable([router], fds: [checkpoints.wakeupFD()] + (metrics.map { [$0.fd] } ?? []), timeoutMs: 50)
+            let ready = zmqPollReadable([router] + (zap.map { [$0.socket] } ?? []),
+                                        fds: [checkpoints.wakeupFD()] + (metrics.map { [$0.fd] } ?? []), timeoutMs: 50)
+            if let zap, ready.sockets[1] {
+                zap.serve { key, address in
+                    if zap.refused <= 10 || zap.refused % 1000 == 0 {
+                        log.warning("refused a connection from \(address.isEmpty ? "?" : address): unknown CURVE key \(key.isEmpty ? "(none)" : key) (\(zap.refused) refused so far)")
+                    }
+                }
+            }
             checkpoints.clearWakeup()
             if let metrics, ready.fds.count > 1, ready.fds[1] { metrics.serve { prometheus() } }
             if ready.sockets[0] {
                 // Drain what is there, bounded so ticks still happen under a flood.
                 for _ in 0..<1000 {
-                    guard let frames = try? router.receive(dontWait: true) else { break }
-                    handle(frames)
+                    guard let m = try? router.receiveWithUser(dontWait: true) else { break }
+                    handle(m.frames, role: m.user)
                 }
             }
             let now = Clock.nowMs()
@@ -244,7 +268,14 @@ public final class CoordinatorService {
         log.info("stopping")
     }
 
-    private func handle(_ frames: [[UInt8]]) {
+    /// Loopback, ipc:// or inproc://: reachable from this host only.
+    static func isLocal(_ endpoint: String) -> Bool {
+        guard endpoint.hasPrefix("tcp://") else { return true }
+        let host = endpoint.dropFirst(6).split(separator: ":").first.map(String.init) ?? ""
+        return host.hasPrefix("127.") || host == "localhost" || host == "[::1]"
+    }
+
+    private func handle(_ frames: [[UInt8]], role: String) {
         guard frames.count >= 2 else {
             badMessages += 1
             if badMessages <= 10 || badMessages % 1000 == 0 {
@@ -269,6 +300,15 @@ public final class CoordinatorService {
         }
         if case .statusRequest = msg {
             reply(identity, isReq: isReq, .status(status()))
+            return
+        }
+        // With CURVE, a status key reads status and nothing else.
+        if zap != nil && role != AccessPolicy.Role.worker.rawValue {
+            forbiddenMessages += 1
+            if forbiddenMessages <= 10 || forbiddenMessages % 1000 == 0 {
+                log.warning("refused '\(msg.typeName)' from \(printable(identity)): its key may only read status (\(forbiddenMessages) refused so far)")
+            }
+            reply(identity, isReq: isReq, .error(WireFailure(message: "this key may only read status")))
             return
         }
         handledMessages += 1
@@ -452,6 +492,10 @@ public final class CoordinatorService {
               Double(handledMessages), [("result", "handled")])
         p.add("tributary_messages_total", "counter", "Control messages received (status requests excluded).",
               Double(badMessages), [("result", "dropped")])
+        p.add("tributary_messages_total", "counter", "Control messages received (status requests excluded).",
+              Double(forbiddenMessages), [("result", "forbidden")])
+        p.add("tributary_connections_refused_total", "counter", "Connections refused by CURVE authentication (unknown key).",
+              Double(zap?.refused ?? 0))
         let reports = membership.members.values.compactMap(\.report)
         for r in reports {
             for part in r.partitions where part.lag >= 0 {
@@ -478,6 +522,9 @@ public final class CoordinatorService {
         s.syncBytesPerSecond = syncBytesPerSecond
         s.rejectedDeltas = aggregator.rejected.values.reduce(0, +)
         s.clippedDeltas = aggregator.clipped.values.reduce(0, +)
+        s.curve = zap != nil
+        s.connectionsRefused = zap?.refused ?? 0
+        s.messagesForbidden = forbiddenMessages
         s.messagesHandled = handledMessages
         s.messagesDropped = badMessages
         s.mergeEvaluations()

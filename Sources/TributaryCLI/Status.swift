@@ -5,13 +5,13 @@ import Wire
 import ZeroMQ
 
 /// Lazy Pirate: REQ with a timeout; on silence close the socket, retry, then give up.
-func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3) throws(ServiceError) -> ClusterStatus {
+func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3, curve: CurveClient? = nil) throws(ServiceError) -> ClusterStatus {
     let ctx = ZmqContext()
     var lastError = "no answer"
     for _ in 0..<retries {
         do {
             let req = try ZmqSocket(ctx, .req, lingerMs: 0)
-            try req.connect(endpoint)
+            try req.connect(endpoint, curve: curve)
             try req.send(WireCodec.encode(.statusRequest(StatusRequest())))
             if zmqPollReadable([req], timeoutMs: timeoutMs)[0] {
                 let reply = try req.receive()
@@ -27,7 +27,9 @@ func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3) th
             lastError = "\(error)"
         }
     }
-    throw ServiceError("cannot read status from \(endpoint) (\(retries) tries): \(lastError). Is the coordinator running there?")
+    let hint = curve == nil ? "Is the coordinator running there? (with [security] curve = true: pass --key and --server-key)"
+                            : "Is the coordinator running there, with this client's public key in security.status_keys or worker_keys?"
+    throw ServiceError("cannot read status from \(endpoint) (\(retries) tries): \(lastError). \(hint)")
 }
 
 func formatStatus(_ s: ClusterStatus) -> String {
@@ -83,6 +85,9 @@ func formatStatus(_ s: ClusterStatus) -> String {
         if let e = w.report?.kafkaError, !e.isEmpty { out += "KAFKA TROUBLE on \(w.workerId) (\(w.report!.kafkaErrorMsAgo) ms ago): \(e)\n" }
     }
     let skipped = s.workers.compactMap(\.report).reduce(Int64(0)) { $0 + $1.skippedOffsets }
+    if s.curve {
+        out += "security: CURVE on, \(s.connectionsRefused) connections refused (unknown key), \(s.messagesForbidden) messages refused (status-only key)\n"
+    }
     if skipped > 0 { out += "WARNING: \(skipped) input offsets were never read (deleted by the broker before a worker reached them)\n" }
     out += "total: \(s.workers.count) workers, \(String(format: "%.0f", s.totalEventsPerSecond)) events/s, \(s.totalProcessed) processed, \(s.totalDeadLetters) dead letters, accuracy \(String(format: "%.4f", s.accuracy)), unassigned partitions: \(un)"
     return out
@@ -99,12 +104,14 @@ struct Status: ParsableCommand {
     @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
     @Flag(help: "Print the status as JSON (the wire message body).") var json = false
     @Flag(help: "Refresh every second until Ctrl-C.") var watch = false
+    @OptionGroup var security: CurveOptions
 
     func run() throws {
         Signals.installStopHandlers()
+        let curve = security.client()
         repeat {
             let s: ClusterStatus
-            do { s = try fetchStatus(coordinator) } catch { fail(error.description) }
+            do { s = try fetchStatus(coordinator, curve: curve) } catch { fail(error.description) }
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -18,7 +18,7 @@ struct Tributary: ParsableCommand {
         input topic's partitions to workers. `tributary demo` runs everything locally.
         """,
         subcommands: [Demo.self, Coordinator.self, WorkerCommand.self, Status.self, Produce.self, BenchRestore.self,
-                      Tail.self, ModelCommandGroup.self, Broker.self, Bench.self, ConfigCommand.self])
+                      Tail.self, ModelCommandGroup.self, Broker.self, Bench.self, ConfigCommand.self, KeysCommand.self])
 }
 
 /// Exit with a message a person can act on (no stack trace).
@@ -65,6 +65,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The coordinator's endpoint, e.g. tcp://HOST:7400.") var coordinator: String = "tcp://127.0.0.1:7400"
     @Option(help: "Worker id (default HOSTNAME-PID); must be unique in the cluster.") var id: String?
     @Option(help: "Serve Prometheus metrics on HOST:PORT (GET /metrics; port 0 = any free port).") var metrics: String?
+    @OptionGroup var security: CurveOptions
 
     func run() throws {
         Signals.installStopHandlers()
@@ -72,6 +73,7 @@ struct WorkerCommand: ParsableCommand {
         do {
             var o = WorkerOptions(coordinator: coordinator, workerId: id)
             o.metricsBind = metrics
+            o.curve = security.client()
             w = try WorkerService(options: o)
         } catch { fail("\(error)") }
         let code = w.run(shouldStop: { Signals.shouldStop })

@@ -357,6 +357,11 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     /// dropped as malformed: together, every message it received.
     public var messagesHandled: Int = 0
     public var messagesDropped: Int = 0
+    /// CURVE on: connections refused (unknown key) and messages refused (a status key asking
+    /// for more than status). Refused messages are counted here, not in the two above.
+    public var curve = false
+    public var connectionsRefused: Int = 0
+    public var messagesForbidden: Int = 0
     /// Cluster-wide progressive validation: every worker's statistics merged.
     public var task: String = ""
     public var metrics: [String: Double] = [:]

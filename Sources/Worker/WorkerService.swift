@@ -13,6 +13,8 @@ public struct WorkerOptions: Sendable {
     public var host: String
     /// Prometheus endpoint "HOST:PORT", nil = off.
     public var metricsBind: String?
+    /// The coordinator's CURVE key and ours, when it runs with `[security] curve = true`.
+    public var curve: CurveClient?
     public init(coordinator: String, workerId: String? = nil) {
         self.coordinator = coordinator
         host = ProcessInfo.processInfo.hostName
@@ -119,7 +121,7 @@ public final class WorkerService {
         try dealer.setReconnect(minMs: 100, maxMs: 2000)
         metricsServer = try options.metricsBind.map { try MetricsServer(address: $0) }
         if let m = metricsServer { log.info("metrics on http://\(options.metricsBind!.split(separator: ":")[0]):\(m.port)/metrics") }
-        do { try dealer.connect(options.coordinator) } catch {
+        do { try dealer.connect(options.coordinator, curve: options.curve) } catch {
             throw ServiceError("cannot connect to coordinator \(options.coordinator): \(error)")
         }
     }

@@ -118,7 +118,14 @@ public final class ZmqSocket {
 
     /// Receives one multipart message; throws `isTimeout` when none arrives in time.
     public func receive(dontWait: Bool = false) throws(ZmqError) -> [[UInt8]] {
+        try receiveWithUser(dontWait: dontWait).frames
+    }
+
+    /// Receives one multipart message and the User-Id the ZAP handler gave its sender's
+    /// connection ("" without authentication).
+    public func receiveWithUser(dontWait: Bool = false) throws(ZmqError) -> (frames: [[UInt8]], user: String) {
         var frames: [[UInt8]] = []
+        var user = ""
         var msg = zmq_msg_t()
         zmq_msg_init(&msg)
         defer { zmq_msg_close(&msg) }
@@ -127,10 +134,95 @@ public final class ZmqSocket {
             let size = zmq_msg_size(&msg)
             let data = zmq_msg_data(&msg)
             frames.append(size == 0 ? [] : Array(UnsafeRawBufferPointer(start: data, count: size)))
+            // A ROUTER's identity frame is made locally and carries no metadata: take it
+            // from the first frame received from the peer.
+            if user.isEmpty, let u = zmq_msg_gets(&msg, "User-Id") { user = String(cString: u) }
             if zmq_msg_more(&msg) == 0 { break }
         }
-        return frames
+        return (frames, user)
     }
+
+    // MARK: CURVE (libzmq's CurveZMQ: Curve25519 keys, encrypted and authenticated links)
+
+    /// This socket accepts CURVE clients; with a ZAP handler in the same context (see
+    /// `ZapHandler`) only the keys it allows get in.
+    public func makeCurveServer(secretKey: String, zapDomain: String) throws(ZmqError) {
+        try setInt(ZMQ_CURVE_SERVER, 1)
+        try setBytes(ZMQ_CURVE_SECRETKEY, Array(secretKey.utf8))
+        try setBytes(ZMQ_ZAP_DOMAIN, Array(zapDomain.utf8))
+    }
+
+    /// This socket connects as a CURVE client to a server with `serverKey` (set before connect).
+    public func makeCurveClient(serverKey: String, keys: CurveKeyPair) throws(ZmqError) {
+        try setBytes(ZMQ_CURVE_SERVERKEY, Array(serverKey.utf8))
+        try setBytes(ZMQ_CURVE_PUBLICKEY, Array(keys.publicKey.utf8))
+        try setBytes(ZMQ_CURVE_SECRETKEY, Array(keys.secretKey.utf8))
+    }
+}
+
+/// What a client needs to reach a CURVE coordinator: its public key and the client's own pair.
+public struct CurveClient: Sendable, Equatable {
+    public var serverKey: String
+    public var keys: CurveKeyPair
+    public init(serverKey: String, keys: CurveKeyPair) {
+        self.serverKey = serverKey
+        self.keys = keys
+    }
+}
+
+extension ZmqSocket {
+    /// Connects, as a CURVE client first when `curve` is given.
+    public func connect(_ endpoint: String, curve: CurveClient?) throws(ZmqError) {
+        if let curve { try makeCurveClient(serverKey: curve.serverKey, keys: curve.keys) }
+        try connect(endpoint)
+    }
+}
+
+/// A CURVE key pair as Z85 text (40 characters each).
+public struct CurveKeyPair: Sendable, Equatable {
+    public var publicKey: String
+    public var secretKey: String
+
+    /// A fresh key pair from libzmq (its own random source).
+    public static func generate() throws(ZmqError) -> CurveKeyPair {
+        var pub = [CChar](repeating: 0, count: 41)
+        var sec = [CChar](repeating: 0, count: 41)
+        guard zmq_curve_keypair(&pub, &sec) == 0 else { throw ZmqError("zmq_curve_keypair") }
+        return CurveKeyPair(publicKey: String(cString: pub), secretKey: String(cString: sec))
+    }
+
+    /// The pair belonging to a secret key (nil if it is not a valid Z85 key).
+    public init?(secretKey: String) {
+        guard isCurveKey(secretKey) else { return nil }
+        var pub = [CChar](repeating: 0, count: 41)
+        guard zmq_curve_public(&pub, secretKey) == 0 else { return nil }
+        self.init(publicKey: String(cString: pub), secretKey: secretKey)
+    }
+
+    public init(publicKey: String, secretKey: String) {
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
+}
+
+/// Whether `key` is a Z85-encoded 32-byte key (40 characters that decode).
+public func isCurveKey(_ key: String) -> Bool {
+    guard key.utf8.count == 40 else { return false }
+    var out = [UInt8](repeating: 0, count: 32)
+    return zmq_z85_decode(&out, key) != nil
+}
+
+/// Z85 text into its bytes (`out` must hold 4/5 of the text's length); false if invalid.
+public func zmqZ85Decode(_ text: String, into out: inout [UInt8]) -> Bool {
+    guard text.utf8.count % 5 == 0, out.count >= text.utf8.count * 4 / 5 else { return false }
+    return zmq_z85_decode(&out, text) != nil
+}
+
+/// A 32-byte binary key as Z85 text.
+public func z85(_ key: [UInt8]) -> String? {
+    guard key.count == 32 else { return nil }
+    var out = [CChar](repeating: 0, count: 41)
+    return key.withUnsafeBufferPointer { zmq_z85_encode(&out, $0.baseAddress, 32) } == nil ? nil : String(cString: out)
 }
 
 /// `zmq_poll` over several sockets (zmq_poller_* is draft-only in Debian's libzmq).

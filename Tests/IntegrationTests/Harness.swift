@@ -107,14 +107,15 @@ struct Cluster {
         return Cluster(coordinator: c, endpoint: parts[1], bootstrap: parts[3], coordinatorLine: line, env: env)
     }
 
-    func worker(_ id: String) throws -> Proc {
-        try Proc(id, ["worker", "--coordinator", endpoint, "--id", id], env: env)
+    func worker(_ id: String, args: [String] = []) throws -> Proc {
+        try Proc(id, ["worker", "--coordinator", endpoint, "--id", id] + args, env: env)
     }
 
-    func status() throws -> ClusterStatus {
+    /// - curve: this client's keys and the coordinator's (a coordinator with CURVE on).
+    func status(curve: CurveClient? = nil) throws -> ClusterStatus {
         let ctx = ZmqContext()
         let req = try ZmqSocket(ctx, .req, lingerMs: 0)
-        try req.connect(endpoint)
+        try req.connect(endpoint, curve: curve)
         try req.send(WireCodec.encode(.statusRequest(StatusRequest())))
         guard zmqPollReadable([req], timeoutMs: 3000)[0] else { throw HarnessError("no status answer") }
         guard case .status(let s) = try WireCodec.decode(try req.receive()[...]) else {
@@ -125,11 +126,11 @@ struct Cluster {
 
     /// Polls status until `ok` or the timeout; returns the last status.
     @discardableResult
-    func waitFor(seconds: Double, _ what: String, _ ok: (ClusterStatus) -> Bool) throws -> ClusterStatus {
+    func waitFor(seconds: Double, _ what: String, curve: CurveClient? = nil, _ ok: (ClusterStatus) -> Bool) throws -> ClusterStatus {
         let deadline = Date().addingTimeInterval(seconds)
         var last: ClusterStatus?
         while Date() < deadline {
-            if let s = try? status() {
+            if let s = try? status(curve: curve) {
                 last = s
                 if ok(s) { return s }
             }
