@@ -143,16 +143,26 @@ public final class WorkerService {
             // One wait for everything: a control message, records (librdkafka's queue
             // wake-up fd), delivery reports, or the next tick. Never blocks while records
             // may be waiting.
-            let fds = ([consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1, metricsServer?.fd ?? -1]
-                       + parts.values.compactMap { $0.txn?.wakeupFD() }).filter { $0 >= 0 }
+            // Transactional producers are not waited on: they report no deliveries, and their
+            // errors are read by every `serveDeliveries`.
+            let fds = [consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1, metricsServer?.fd ?? -1].filter { $0 >= 0 }
             let waitStart = mayHaveMore ? 0 : Clock.nowMs()
             let ready = zmqPollReadable([dealer], fds: fds, timeoutMs: mayHaveMore ? 0 : (parts.isEmpty ? 50 : 10))
             if !mayHaveMore && !parts.isEmpty { idleMs += Clock.nowMs() - waitStart; waits += 1 }
             consumer?.clearWakeup()
             producer?.clearWakeup()
-            for run in parts.values { run.txn?.clearWakeup() }
             if let m = metricsServer, let i = fds.firstIndex(of: m.fd), ready.fds[i] { m.serve { prometheus() } }
             let now = Clock.nowMs()
+            // Away longer than the lease without a heartbeat (the process was stopped or
+            // starved): the coordinator may have declared us dead and given our partitions
+            // away. Checked before reading what queued meanwhile, because any queued message
+            // would make the silence check below look satisfied. A long changelog restore
+            // sends heartbeats as it goes, so it does not count as away.
+            if welcomed && !parts.isEmpty && lastHeartbeatAt > 0 && now - lastHeartbeatAt > leaseMs {
+                log.warning("no heartbeat sent for \(now - lastHeartbeatAt) ms (lease \(leaseMs) ms): this worker was stopped or starved, and its partitions may belong to others now; stopping all partitions")
+                stop(partitions: Array(parts.keys), ack: false)
+                welcomed = false
+            }
             // Control plane first: assignments and revokes take effect before more data.
             if ready.sockets[0] {
                 while let frames = try? dealer.receive(dontWait: true) {
@@ -451,7 +461,6 @@ public final class WorkerService {
             // Everything read so far, its outputs and its state, commits as one; if that
             // fails, the next owner replays from the last committed transaction.
             commitTransactions(mine, replayOnFailure: false)
-            serveDeliveries(timeoutMs: 0)
         } else {
             let deadline = Clock.nowMs() + 10_000
             while mine.contains(where: { (parts[$0]?.tracker.pending ?? 0) > 0 }) && Clock.nowMs() < deadline {

@@ -193,7 +193,9 @@ public struct CurveKeyPair: Sendable, Equatable {
 
     /// The pair belonging to a secret key (nil if it is not a valid Z85 key).
     public init?(secretKey: String) {
-        guard isCurveKey(secretKey) else { return nil }
+        // libzmq decodes into a 32-byte buffer: only 40 characters may reach it. It rejects
+        // text that is not Z85 itself.
+        guard secretKey.utf8.count == 40 else { return nil }
         var pub = [CChar](repeating: 0, count: 41)
         guard zmq_curve_public(&pub, secretKey) == 0 else { return nil }
         self.init(publicKey: String(cString: pub), secretKey: secretKey)
@@ -203,13 +205,6 @@ public struct CurveKeyPair: Sendable, Equatable {
         self.publicKey = publicKey
         self.secretKey = secretKey
     }
-}
-
-/// Whether `key` is a Z85-encoded 32-byte key (40 characters that decode).
-public func isCurveKey(_ key: String) -> Bool {
-    guard key.utf8.count == 40 else { return false }
-    var out = [UInt8](repeating: 0, count: 32)
-    return zmq_z85_decode(&out, key) != nil
 }
 
 /// Z85 text into its bytes (`out` must hold 4/5 of the text's length); false if invalid.

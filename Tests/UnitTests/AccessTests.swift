@@ -43,6 +43,8 @@ struct AccessTests {
         let parsed = CurveKeyText.parse(text)
         #expect(parsed.publicKey == pair.publicKey && parsed.secretKey == pair.secretKey)
         #expect(CurveKeyPair(secretKey: pair.secretKey) == pair)
+        #expect(CurveKeyPair(secretKey: String(repeating: "\"", count: 40)) == nil, "not Z85")
+        #expect(CurveKeyPair(secretKey: pair.secretKey + "abcde") == nil, "too long for a key")
         #expect(CurveKeyText.parse(pair.publicKey + "\n").publicKey == pair.publicKey)
         #expect(!CurveKeyText.isKey("short") && !CurveKeyText.isKey(String(repeating: "\"", count: 40)))
     }
