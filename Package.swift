@@ -20,6 +20,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CKafka", pkgConfig: "rdkafka",
@@ -29,27 +33,40 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CKafka"], swiftSettings: strict),
         .target(name: "ZeroMQ", dependencies: ["CZmq"], swiftSettings: strict),
         .target(name: "Config", dependencies: ["Features", "Models"], swiftSettings: strict),
-        // Logging, signals, service errors: what every process shell shares.
-        .target(name: "Runtime", swiftSettings: strict),
+        // What every process shell shares: swift-log backend, swift-metrics/Prometheus
+        // registry and scrape endpoint, service lifecycle (graceful SIGTERM), service errors.
+        .target(name: "Runtime",
+                dependencies: [
+                    .product(name: "Logging", package: "swift-log"),
+                    .product(name: "CoreMetrics", package: "swift-metrics"),
+                    .product(name: "Metrics", package: "swift-metrics"),
+                    .product(name: "Prometheus", package: "swift-prometheus"),
+                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                ],
+                swiftSettings: strict),
         .target(name: "Features", swiftSettings: strict),
         .target(name: "Models", swiftSettings: strict),
         .target(name: "Wire", dependencies: ["ZeroMQ", "Config"], swiftSettings: strict),
         .target(name: "Coordinator",
-                dependencies: ["Wire", "ZeroMQ", "Kafka", "Config", "Models", "Runtime"],
+                dependencies: ["Wire", "ZeroMQ", "Kafka", "Config", "Models", "Runtime",
+                               .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "Worker",
-                dependencies: ["Wire", "ZeroMQ", "Kafka", "Config", "Features", "Models", "Runtime"],
+                dependencies: ["Wire", "ZeroMQ", "Kafka", "Config", "Features", "Models", "Runtime",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "CoreMetrics", package: "swift-metrics")],
                 swiftSettings: strict),
         .executableTarget(
             name: "TributaryCLI",
             dependencies: [
                 "Coordinator", "Worker", "Kafka", "Config", "Wire", "ZeroMQ", "Features", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         // Fast, socket-free tests of the pure parts (state machines, parsers, math).
         .testTarget(name: "UnitTests",
-                    dependencies: ["Coordinator", "Worker", "Config", "Features", "Models", "Wire", "ZeroMQ"],
+                    dependencies: ["Coordinator", "Worker", "Config", "Features", "Models", "Wire", "ZeroMQ", "Runtime"],
                     swiftSettings: strict),
         // Real processes, real mock-cluster Kafka, real ZeroMQ sockets.
         .testTarget(name: "IntegrationTests",

@@ -22,6 +22,8 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
     public struct ClusterSection: Sendable, Codable, Equatable {
         public var name = "tributary"
         public var logLevel = "info"
+        /// "text" (for people) or "json" (one object per line, for log collectors).
+        public var logFormat = "text"
     }
 
     public struct KafkaSection: Sendable, Codable, Equatable {
@@ -101,6 +103,7 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             cluster.name = try t.string("name", cluster.name)
             cluster.logLevel = try t.string("log_level", cluster.logLevel,
                                             oneOf: ["trace", "debug", "info", "notice", "warning", "error"])
+            cluster.logFormat = try t.string("log_format", cluster.logFormat, oneOf: ["text", "json"])
             try t.finish()
         }
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Config
 import Kafka
 import Models
@@ -40,10 +41,12 @@ public final class CoordinatorService {
     private var checkpointRetryAt: Int64 = 0
     private var commandReply: (identity: [UInt8], isReq: Bool, version: Int)?
     private var syncBytesPerSecond = 0.0
+    /// Figures published into the process's metrics registry at each scrape.
+    let scrape = ScrapePublisher()
 
     public init(config: ClusterConfig) throws {
         self.config = config
-        log = Logger(label: "coordinator", level: .init(config.cluster.logLevel))
+        log = Log.logger("coordinator", level: config.cluster.logLevel)
         let k = config.kafka
         var partitions = k.partitions
         if k.isEmbedded {
@@ -120,8 +123,7 @@ public final class CoordinatorService {
             settings: .init(failureTimeoutMs: Int64(config.coordinator.failureTimeoutMs), startupGraceMs: grace),
             now: Clock.nowMs())
         metrics = config.coordinator.metricsBind.isEmpty ? nil : try MetricsServer(address: config.coordinator.metricsBind)
-        log.info("listening on \(router.lastEndpoint) (workers connect to \(endpoint)); \(partitions) input partitions"
-                 + (metrics.map { "; metrics on port \($0.port)" } ?? ""))
+        log.info("listening on \(router.lastEndpoint) (workers connect to \(endpoint)); \(partitions) input partitions\(metrics.map { "; metrics on port \($0.port)" } ?? "")")
         restoreCheckpoint()
         // Learning from a weights file starts there once (a checkpoint holds what was learnt
         // since); inference serves the file as it is now, so a changed file is a new version.
@@ -419,7 +421,7 @@ public final class CoordinatorService {
 
     private func executeModel(_ d: ModelAggregator.Directive) {
         switch d {
-        case .log(let line): log.warning(line)
+        case .log(let line): log.warning("\(line)")
         case .publish(let u):
             log.debug("global model version \(u.version) from \(u.contributions.keys.sorted())")
             // Write-ahead: a version is checkpointed before anyone sees it, so a restarted
@@ -454,7 +456,7 @@ public final class CoordinatorService {
     private func execute(_ directives: [Membership.Directive]) {
         for d in directives {
             switch d {
-            case .log(let line): log.info(line)
+            case .log(let line): log.info("\(line)")
             case .welcome(let to):
                 let lease = config.worker.leaseMs > 0 ? config.worker.leaseMs : config.coordinator.failureTimeoutMs * 2 / 3
                 send(to: to, .welcome(Welcome(workerId: to, bootstrap: bootstrap, config: config,
@@ -473,37 +475,39 @@ public final class CoordinatorService {
 
     /// The coordinator's Prometheus metrics.
     func prometheus() -> String {
-        var p = PrometheusText()
+        let p = scrape
         var byState: [String: Int] = [:]
         for m in membership.members.values { byState[m.state.rawValue, default: 0] += 1 }
         for st in ["joining", "up", "suspect", "leaving", "dead"] {
-            p.add("tributary_workers", "gauge", "Workers known to the coordinator, by state.", Double(byState[st] ?? 0), [("state", st)])
+            p.add("tributary_workers", .gauge, "Workers known to the coordinator, by state.", Double(byState[st] ?? 0), [("state", st)])
         }
-        p.add("tributary_partitions", "gauge", "Partitions of the input topic.", Double(membership.slots.count))
-        p.add("tributary_partitions_unassigned", "gauge", "Input partitions with no owner.", Double(membership.unassigned.count))
-        p.add("tributary_partition_moves_total", "counter", "Partition assignments made.", Double(membership.moves))
-        p.add("tributary_model_version", "gauge", "Newest global model version checkpointed and sent.", Double(publishedVersion))
-        p.add("tributary_sync_bytes_per_second", "gauge", "Model deltas received plus updates sent.", syncBytesPerSecond)
-        p.add("tributary_rejected_deltas_total", "counter", "Model deltas rejected (NaN, size, no samples).",
+        p.add("tributary_partitions", .gauge, "Partitions of the input topic.", Double(membership.slots.count))
+        p.add("tributary_partitions_unassigned", .gauge, "Input partitions with no owner.", Double(membership.unassigned.count))
+        p.add("tributary_partition_moves_total", .counter, "Partition assignments made.", Double(membership.moves))
+        p.add("tributary_model_version", .gauge, "Newest global model version checkpointed and sent.", Double(publishedVersion))
+        p.add("tributary_sync_bytes_per_second", .gauge, "Model deltas received plus updates sent.", syncBytesPerSecond)
+        p.add("tributary_rejected_deltas_total", .counter, "Model deltas rejected (NaN, size, no samples).",
               Double(aggregator.rejected.values.reduce(0, +)))
-        p.add("tributary_clipped_deltas_total", "counter", "Model deltas scaled down or with capped samples (robust averaging).",
+        p.add("tributary_rejected_scalers_total", .counter, "Scaler moments of model deltas left out of the merge (out of bounds).",
+              Double(aggregator.rejectedScalers.values.reduce(0, +)))
+        p.add("tributary_clipped_deltas_total", .counter, "Model deltas scaled down or with capped samples (robust averaging).",
               Double(aggregator.clipped.values.reduce(0, +)))
-        p.add("tributary_messages_total", "counter", "Control messages received (status requests excluded).",
+        p.add("tributary_messages_total", .counter, "Control messages received (status requests excluded).",
               Double(handledMessages), [("result", "handled")])
-        p.add("tributary_messages_total", "counter", "Control messages received (status requests excluded).",
+        p.add("tributary_messages_total", .counter, "Control messages received (status requests excluded).",
               Double(badMessages), [("result", "dropped")])
-        p.add("tributary_messages_total", "counter", "Control messages received (status requests excluded).",
+        p.add("tributary_messages_total", .counter, "Control messages received (status requests excluded).",
               Double(forbiddenMessages), [("result", "forbidden")])
-        p.add("tributary_connections_refused_total", "counter", "Connections refused by CURVE authentication (unknown key).",
+        p.add("tributary_connections_refused_total", .counter, "Connections refused by CURVE authentication (unknown key).",
               Double(zap?.refused ?? 0))
         let reports = membership.members.values.compactMap(\.report)
         for r in reports {
             for part in r.partitions where part.lag >= 0 {
-                p.add("tributary_partition_lag", "gauge", "Records not yet read, per input partition.", Double(part.lag),
+                p.add("tributary_partition_lag", .gauge, "Records not yet read, per input partition.", Double(part.lag),
                       [("partition", String(part.partition)), ("worker", r.workerId)])
             }
         }
-        return p.text
+        return p.finish()
     }
 
     func status() -> ClusterStatus {

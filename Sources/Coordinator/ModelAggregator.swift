@@ -25,6 +25,8 @@ public struct ModelAggregator: Sendable {
     public private(set) var rejected: [String: Int] = [:]
     /// Deltas scaled down or with capped samples (robust averaging), per worker.
     public private(set) var clipped: [String: Int] = [:]
+    /// Scaler parts (input moments) left out of the merge, per worker.
+    public private(set) var rejectedScalers: [String: Int] = [:]
     public let robust: RobustPolicy
     public let rule: MergeRule
     /// Norms and sample counts of recently merged deltas: the robust step's reference.
@@ -91,8 +93,20 @@ public struct ModelAggregator: Sendable {
         if normHistory.count > 32 { normHistory.removeFirst(normHistory.count - 32) }
         if samplesHistory.count > 32 { samplesHistory.removeFirst(samplesHistory.count - 32) }
         parameters = ModelAveraging.merge(global: parameters, deltas: kept, rule: rule)
-        let keptWorkers = Set(kept.map(\.worker))
-        for d in deltas where keptWorkers.contains(d.workerId) && !d.scaler.isEmpty && d.scaler.allSatisfy(\.isFinite) {
+        // Scaler moments add up (no averaging), each within the bounds of
+        // `ModelAveraging.scalerRejection`, judged against the cluster's moments before this
+        // round; a delta's counts may not exceed its samples after the robust cap.
+        let keptSamples = Dictionary(kept.map { ($0.worker, $0.samples) }, uniquingKeysWith: { a, _ in a })
+        let before = scaler
+        for d in deltas where !d.scaler.isEmpty {
+            guard let samples = keptSamples[d.workerId] else { continue }
+            if robust.mode != .off,
+               let why = ModelAveraging.scalerRejection(d.scaler, global: before, samples: samples, factor: max(robust.factor, 3) * 3) {
+                rejectedScalers[d.workerId, default: 0] += 1
+                out.append(.log("rejected the scaler moments of the model delta from \(d.workerId): \(why)"))
+                continue
+            }
+            guard d.scaler.allSatisfy(\.isFinite) else { continue }
             if scaler.isEmpty { scaler = .init(repeating: 0, count: d.scaler.count) }
             guard d.scaler.count == scaler.count else { continue }
             for i in scaler.indices { scaler[i] += d.scaler[i] }

@@ -139,3 +139,51 @@ extension ModelAveraging {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }
+
+extension ModelAveraging {
+    /// Why a worker's scaler part (raw moments per input: counts, Σx, Σx², as
+    /// `StandardScaler.moments` lays them out) must not be added to the cluster's, or nil
+    /// when it may. Moments add up unweighted, so without these bounds one worker could claim
+    /// any count or any value and move every worker's input standardisation:
+    /// - every number finite, counts and Σx² not negative, Σx² ≥ (Σx)²/n (Cauchy–Schwarz:
+    ///   true of any real values);
+    /// - no input counted more often than the samples the delta may claim after the robust
+    ///   step (`samples`);
+    /// - once the cluster has seen `minCount` values of an input, the delta's mean of it
+    ///   within `factor` cluster standard deviations of the cluster's mean, and its mean
+    ///   square within `factor²` × the cluster's (drift moves a mean by far less; a poisoner
+    ///   sending 1e12 does not get in).
+    public static func scalerRejection(_ part: [Double], global: [Double], samples: Int, factor: Double,
+                                       minCount: Double = 100) -> String? {
+        guard part.count % 3 == 0, global.isEmpty || global.count == part.count else {
+            return "scaler has \(part.count) moments, the cluster's has \(global.count)"
+        }
+        guard part.allSatisfy(\.isFinite) else { return "scaler moments contain NaN or infinity" }
+        let w = part.count / 3
+        for i in 0..<w {
+            let n = part[i], s1 = part[w + i], s2 = part[2 * w + i]
+            guard n >= 0, s2 >= 0 else { return "input \(i): negative count or sum of squares" }
+            guard n <= Double(samples) + 0.5 else { return "input \(i): counted \(n) times in a delta of \(samples) samples" }
+            if n == 0 {
+                guard s1 == 0, s2 == 0 else { return "input \(i): sums without a count" }
+                continue
+            }
+            guard s2 * n + 1e-9 * max(1, s2 * n) >= s1 * s1 else { return "input \(i): sum of squares below what its sum allows" }
+            guard !global.isEmpty else { continue }
+            let gn = global[i]
+            guard gn >= minCount else { continue }
+            let gMean = global[w + i] / gn
+            let gSquare = global[2 * w + i] / gn
+            let gSd = (max(0, gSquare - gMean * gMean)).squareRoot()
+            let mean = s1 / n
+            let scale = max(gSd, 1e-6 * max(1, abs(gMean)))
+            if abs(mean - gMean) > factor * scale && abs(mean - gMean) > 1e-9 {
+                return "input \(i): mean \(mean) is \((abs(mean - gMean) / scale * 10).rounded() / 10) standard deviations from the cluster's \(gMean)"
+            }
+            if s2 / n > factor * factor * max(gSquare, 1e-12) {
+                return "input \(i): mean square \(s2 / n) is over \(factor * factor) × the cluster's \(gSquare)"
+            }
+        }
+        return nil
+    }
+}

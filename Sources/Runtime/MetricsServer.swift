@@ -75,24 +75,3 @@ public final class MetricsServer {
     }
 }
 
-/// Prometheus text exposition, built by hand (a handful of gauges and counters).
-public struct PrometheusText {
-    public private(set) var text = ""
-    private var declared = Set<String>()
-    public init() {}
-
-    public mutating func add(_ name: String, _ type: String, _ help: String, _ value: Double, _ labels: [(String, String)] = []) {
-        if !declared.contains(name) {
-            declared.insert(name)
-            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-        }
-        let l = labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
-        let v = value.isFinite ? (value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)) : "NaN"
-        text += "\(name)\(l) \(v)\n"
-    }
-
-    func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
-    }
-}

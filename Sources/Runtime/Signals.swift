@@ -3,8 +3,9 @@ import Synchronization
 import Glibc
 #endif
 
-/// Set by SIGINT/SIGTERM; the run loops check it at least every 100 ms and then stop
-/// gracefully (finish in-flight records, deliver, commit, hand back partitions).
+/// Set by SIGINT/SIGTERM in the commands that run to an end (produce, tail, status --watch,
+/// demo, bench); their loops check it and stop gracefully. The long-running processes
+/// (coordinator, worker, broker) are stopped through swift-service-lifecycle (`LoopService`).
 /// An Atomic global: a signal handler may only touch async-signal-safe state.
 public let stopRequested = Atomic<Bool>(false)
 

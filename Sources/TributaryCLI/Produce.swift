@@ -14,6 +14,8 @@ struct Produce: ParsableCommand {
     @Option(help: "Events per second (0 = as fast as possible).") var rate: Double = 0
     @Option(help: "Distinct users (keys).") var users: Int = 1000
     @Option(help: "Random seed.") var seed: UInt64 = 42
+    @Option(help: "Event time of the first event, in events of the synthetic 1 ms clock (to continue an earlier run's stream: its --count).")
+    var startIndex: Int = 0
     @Option(help: "Fraction of malformed events to mix in (0...1), for dead-letter demos.") var malformed: Double = 0
     @Option(help: "Send this JSON-lines file instead (one event per line; key = line's \"user\" field if any).")
     var file: String?
@@ -21,7 +23,7 @@ struct Produce: ParsableCommand {
     func run() throws {
         Signals.installStopHandlers()
         guard (0...1).contains(malformed) else { fail("--malformed must be between 0 and 1, got \(malformed)") }
-        guard count >= 0, rate >= 0, users > 0 else { fail("--count, --rate must be >= 0 and --users > 0") }
+        guard count >= 0, rate >= 0, users > 0, startIndex >= 0 else { fail("--count, --rate, --start-index must be >= 0 and --users > 0") }
         var servers = bootstrap
         var target = topic
         if servers == nil, let coordinator {
@@ -80,6 +82,7 @@ struct Produce: ParsableCommand {
             }
         } else {
             var stream = SyntheticStream(seed: seed, users: users)
+            stream.index = startIndex
             var coin = SplitMix64(seed: seed ^ 0xBAD)
             while sent < count && !Signals.shouldStop {
                 let ev = malformed > 0 && coin.nextDouble() < malformed ? stream.malformed() : stream.next()

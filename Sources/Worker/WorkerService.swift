@@ -1,4 +1,6 @@
+import CoreMetrics
 import Foundation
+import Logging
 import Config
 import Features
 import Kafka
@@ -7,12 +9,28 @@ import Wire
 import ZeroMQ
 import Runtime
 
+/// How `--inject-delta-fault` poisons a worker's model deltas.
+public enum DeltaFault: String, Sendable, CaseIterable {
+    /// A NaN in the parameters.
+    case nan
+    /// Parameters × 1e6, samples × 1000, scaler sums × 1e6.
+    case huge
+    /// nan and huge by turns.
+    case mixed
+}
+
 public struct WorkerOptions: Sendable {
     public var coordinator: String
     public var workerId: String
     public var host: String
     /// Prometheus endpoint "HOST:PORT", nil = off.
     public var metricsBind: String?
+    /// Fault injection for tests of robust averaging: every model delta this worker sends is
+    /// poisoned this way (its own model and predictions are not).
+    public var deltaFault: DeltaFault?
+    /// Override the cluster's `log_level` / `log_format` for this worker.
+    public var logLevel: String?
+    public var logFormat: String?
     /// The coordinator's CURVE key and ours, when it runs with `[security] curve = true`.
     public var curve: CurveClient?
     public init(coordinator: String, workerId: String? = nil) {
@@ -111,10 +129,16 @@ public final class WorkerService {
     /// Latest Kafka client error (broker down, ...), for status; logged once per kind per 10 s.
     var kafkaError = ""
     var kafkaErrorAt: Int64 = 0
+    /// Figures published into the process's metrics registry at each scrape.
+    let scrape = ScrapePublisher()
+    /// Event (the input record's Kafka timestamp) to its prediction handed to the producer, a
+    /// Prometheus histogram through swift-metrics. Delivery adds the producer's linger and
+    /// the broker's acknowledgement; `tributary bench` measures that whole path.
+    let recordLatency = CoreMetrics.Timer(label: "tributary_record_latency_seconds")
 
     public init(options: WorkerOptions) throws {
         self.options = options
-        log = Logger(label: "worker \(options.workerId)")
+        log = Log.logger("worker \(options.workerId)", level: options.logLevel ?? "info")
         report = WorkerReport(workerId: options.workerId)
         dealer = try ZmqSocket(context, .dealer, lingerMs: 1000, maxMessageSize: 16 << 20)
         try dealer.setIdentity(Array(options.workerId.utf8))
@@ -200,6 +224,7 @@ public final class WorkerService {
                     let p = m.model.parameterCount
                     d.scaler = Array(d.delta[p...])
                     d.delta = Array(d.delta[..<p])
+                    if let fault = options.deltaFault { poison(&d, fault) }
                     pendingSince = now
                     send(.modelDelta(d))
                 }
@@ -352,7 +377,9 @@ public final class WorkerService {
     func adopt(_ w: Welcome) throws {
         heartbeatMs = Int64(w.heartbeatMs)
         leaseMs = Int64(w.leaseMs)
-        log.level = Logger.Level(w.config.cluster.logLevel)
+        // The cluster's logging settings, unless this worker's flags set them.
+        log.logLevel = Logger.Level(rawValue: options.logLevel ?? w.config.cluster.logLevel) ?? .info
+        Log.format = LogFormat(rawValue: options.logFormat ?? w.config.cluster.logFormat) ?? .text
         // Only what the data path uses decides whether the Kafka clients must restart (a
         // restarted coordinator may listen elsewhere; that changes nothing here).
         if consumer != nil, w.bootstrap == bootstrap, let c = config, c.kafka == w.config.kafka,
@@ -585,6 +612,7 @@ public final class WorkerService {
         }
         report.predictions += 1
         run.tracker.produced(rec.offset)
+        if rec.timestampMs > 0 { recordLatency.recordMilliseconds(max(0, Clock.wallMs() - rec.timestampMs)) }
     }
 
     func deadLetter(_ rec: borrowing ConsumedRecord, _ run: PartitionRun, reason: String, error: String, tag: Int) {
@@ -674,52 +702,66 @@ public final class WorkerService {
         kafkaErrorAt = now
     }
 
+    /// `--inject-delta-fault`: what a broken or malicious worker could send.
+    func poison(_ d: inout ModelDelta, _ fault: DeltaFault) {
+        let nan = fault == .nan || (fault == .mixed && d.seq % 2 == 1)
+        if nan {
+            if !d.delta.isEmpty { d.delta[0] = .nan }
+        } else {
+            for i in d.delta.indices { d.delta[i] *= 1e6 }
+            d.samples *= 1000
+            let w = d.scaler.count / 3
+            for i in w..<(3 * w) { d.scaler[i] *= 1e6 }
+        }
+        log.warning("fault injection: model delta \(d.seq) poisoned (\(nan ? "NaN" : "x 1e6, samples x 1000"))")
+    }
+
     /// The worker's Prometheus metrics.
     func prometheus() -> String {
         let r = currentReport()
-        var p = PrometheusText()
-        p.add("tributary_records_in_total", "counter", "Input records read.", Double(r.processed))
-        p.add("tributary_predictions_total", "counter", "Predictions produced.", Double(r.predictions))
-        p.add("tributary_dead_letters_total", "counter", "Records sent to the dead-letter topic.", Double(r.deadLetters))
+        let p = scrape
+        p.add("tributary_records_in_total", .counter, "Input records read.", Double(r.processed))
+        p.add("tributary_predictions_total", .counter, "Predictions produced.", Double(r.predictions))
+        p.add("tributary_dead_letters_total", .counter, "Records sent to the dead-letter topic.", Double(r.deadLetters))
         for (reason, n) in r.deadLettersByReason.sorted(by: { $0.key < $1.key }) {
-            p.add("tributary_dead_letters_by_reason_total", "counter", "Dead letters by reason.", Double(n), [("reason", reason)])
+            p.add("tributary_dead_letters_by_reason_total", .counter, "Dead letters by reason.", Double(n), [("reason", reason)])
         }
-        p.add("tributary_delivery_errors_total", "counter", "Outputs that failed delivery (partition replayed).", Double(r.deliveryErrors))
-        p.add("tributary_skipped_offsets_total", "counter", "Input offsets never read (deleted before reached).", Double(r.skippedOffsets))
+        p.add("tributary_delivery_errors_total", .counter, "Outputs that failed delivery (partition replayed).", Double(r.deliveryErrors))
+        p.add("tributary_skipped_offsets_total", .counter, "Input offsets never read (deleted before reached).", Double(r.skippedOffsets))
         for (what, n) in r.badValues.sorted(by: { $0.key < $1.key }) {
             let parts = what.split(separator: ":", maxSplits: 1).map(String.init)
-            p.add("tributary_bad_values_total", "counter", "Bad feature values (handled per on_bad_value).", Double(n),
+            p.add("tributary_bad_values_total", .counter, "Bad feature values (handled per on_bad_value).", Double(n),
                   [("reason", parts[0]), ("field", parts.count > 1 ? parts[1] : "")])
         }
-        p.add("tributary_transactions_committed_total", "counter", "Exactly-once transactions committed.", Double(r.transactionsCommitted))
-        p.add("tributary_transactions_aborted_total", "counter", "Exactly-once transactions aborted (their records replayed).", Double(r.transactionsAborted))
-        p.add("tributary_partitions_fenced_total", "counter", "Partitions given up because their transactional producer was fenced or failed.", Double(r.fencedPartitions))
-        p.add("tributary_late_dropped_total", "counter", "Records behind the watermark, dropped.", Double(r.lateDropped))
-        p.add("tributary_expired_keys_total", "counter", "Keys forgotten after their TTL.", Double(r.expiredKeys))
-        p.add("tributary_changelog_bytes_total", "counter", "Feature-state changelog bytes written.", Double(r.changelogBytes))
-        p.add("tributary_in_flight", "gauge", "Outputs awaiting delivery.", Double(r.inFlight))
-        p.add("tributary_events_per_second", "gauge", "Records per second over the last heartbeat.", r.eventsPerSecond)
-        p.add("tributary_progressive_accuracy", "gauge", "Accuracy of predictions made before learning.", r.accuracy)
-        p.add("tributary_progressive_log_loss", "gauge", "Mean loss of predictions made before learning.", r.logLoss)
+        p.add("tributary_transactions_committed_total", .counter, "Exactly-once transactions committed.", Double(r.transactionsCommitted))
+        p.add("tributary_transactions_aborted_total", .counter, "Exactly-once transactions aborted (their records replayed).", Double(r.transactionsAborted))
+        p.add("tributary_partitions_fenced_total", .counter, "Partitions given up because their transactional producer was fenced or failed.", Double(r.fencedPartitions))
+        p.add("tributary_late_dropped_total", .counter, "Records behind the watermark, dropped.", Double(r.lateDropped))
+        p.add("tributary_expired_keys_total", .counter, "Keys forgotten after their TTL.", Double(r.expiredKeys))
+        p.add("tributary_changelog_bytes_total", .counter, "Feature-state changelog bytes written.", Double(r.changelogBytes))
+        p.add("tributary_in_flight", .gauge, "Outputs awaiting delivery.", Double(r.inFlight))
+        p.add("tributary_events_per_second", .gauge, "Records per second over the last heartbeat.", r.eventsPerSecond)
+        p.add("tributary_progressive_accuracy", .gauge, "Accuracy of predictions made before learning.", r.accuracy)
+        p.add("tributary_progressive_log_loss", .gauge, "Mean loss of predictions made before learning.", r.logLoss)
         for (scope, figures) in [("run", r.metrics), ("window", r.windowMetrics)] {
             for (name, v) in figures.sorted(by: { $0.key < $1.key }) where name != "count" {
-                p.add("tributary_progressive_metric", "gauge", "Progressive validation figures (whole run and rolling window).",
+                p.add("tributary_progressive_metric", .gauge, "Progressive validation figures (whole run and rolling window).",
                       v, [("metric", name), ("scope", scope)])
             }
         }
-        p.add("tributary_drift_detections_total", "counter", "Drift detections on the running loss (Page-Hinkley).",
+        p.add("tributary_drift_detections_total", .counter, "Drift detections on the running loss (Page-Hinkley).",
               Double(r.evaluation?.driftDetections ?? 0))
-        p.add("tributary_model_version", "gauge", "Global model version in use.", Double(r.modelVersion))
-        p.add("tributary_kafka_error", "gauge", "1 while Kafka reports an error (last 10 s).", r.kafkaError.isEmpty ? 0 : 1)
+        p.add("tributary_model_version", .gauge, "Global model version in use.", Double(r.modelVersion))
+        p.add("tributary_kafka_error", .gauge, "1 while Kafka reports an error (last 10 s).", r.kafkaError.isEmpty ? 0 : 1)
         for part in r.partitions {
             let l = [("partition", String(part.partition))]
-            p.add("tributary_partition_lag", "gauge", "Records not yet read.", Double(max(part.lag, 0)), l)
-            p.add("tributary_partition_committed_offset", "gauge", "Committed offset (next to read).", Double(part.committed), l)
-            p.add("tributary_partition_epoch", "gauge", "Assignment epoch.", Double(part.epoch), l)
-            p.add("tributary_partition_keys", "gauge", "Keys with feature state.", Double(part.keys), l)
-            p.add("tributary_partition_state_bytes", "gauge", "Feature state size at its last full snapshot.", Double(part.stateBytes), l)
+            p.add("tributary_partition_lag", .gauge, "Records not yet read.", Double(max(part.lag, 0)), l)
+            p.add("tributary_partition_committed_offset", .gauge, "Committed offset (next to read).", Double(part.committed), l)
+            p.add("tributary_partition_epoch", .gauge, "Assignment epoch.", Double(part.epoch), l)
+            p.add("tributary_partition_keys", .gauge, "Keys with feature state.", Double(part.keys), l)
+            p.add("tributary_partition_state_bytes", .gauge, "Feature state size at its last full snapshot.", Double(part.stateBytes), l)
         }
-        return p.text
+        return p.finish()
     }
 
     func currentReport() -> WorkerReport {

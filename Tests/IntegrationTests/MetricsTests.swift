@@ -51,7 +51,10 @@ func parsePrometheus(_ text: String) throws -> [String: Double] {
         let series = String(line[..<space])
         guard let value = Double(line[line.index(after: space)...]) else { throw HarnessError("bad value: \(line)") }
         let name = String(series.prefix { $0 != "{" })
-        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }), types.contains(name) else {
+        // A histogram's samples are its name with _bucket, _sum or _count.
+        let family = ["_bucket", "_sum", "_count"].first { name.hasSuffix($0) && types.contains(String(name.dropLast($0.count))) }
+            .map { String(name.dropLast($0.count)) } ?? name
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }), types.contains(family) else {
             throw HarnessError("sample of an undeclared or badly named metric: \(line)")
         }
         if series.contains("{") {
@@ -98,6 +101,9 @@ struct MetricsTests {
         #expect(after["tributary_records_in_total"] == 6000)
         #expect(after["tributary_predictions_total"] == 6000)
         #expect((after["tributary_progressive_accuracy"] ?? 0) > 0.8)
+        // The latency histogram (swift-metrics Timer): one observation per prediction.
+        #expect(after["tributary_record_latency_seconds_count"] == 6000, "\(after.filter { $0.key.contains("latency") })")
+        #expect(after["tributary_record_latency_seconds_bucket{le=\"+Inf\"}"] == 6000)
 
         let coord = try parsePrometheus(try httpGet(coordURL))
         #expect(coord["tributary_workers{state=\"up\"}"] == 1)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Wire
 
 /// Issue 5's parity check: River (Python, in CI) and one Tributary worker, fed the same
 /// stream in the same order through Kafka, give the same progressive accuracy and log loss
@@ -108,5 +109,50 @@ struct RiverParityTests {
         print("averaged \(dataset) with \(workers) workers: accuracy \(s.accuracy) (versions \(s.modelVersion)); single worker \(ref.accuracy)")
         #expect(abs(s.accuracy - ref.accuracy) <= 0.01, "cluster \(s.accuracy) vs single worker \(ref.accuracy)")
         for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
+
+    /// Issue 10: one worker sends poisoned deltas (by turns NaN, and parameters × 1e6 claiming
+    /// 1000 × its samples with its scaler sums × 1e6), next to two honest workers. The
+    /// robust merge rejects or clips them; the cluster's progressive accuracy must stay within
+    /// 1 point of the same cluster with three honest workers.
+    @Test("a worker sending NaN and huge deltas moves the cluster's accuracy by less than 1 point")
+    func poisoningWorker() throws {
+        let file = NSTemporaryDirectory() + "poison-hyperplane-\(getpid()).jsonl"
+        let ref = try river("hyperplane", n: 60_000, file: file, keys: 64)
+        let numeric = ref.features.map { "\"\($0)\"" }.joined(separator: ", ")
+        func run(poisoned: Bool) throws -> ClusterStatus {
+            let cluster = try Cluster.start(config: """
+            [kafka]
+            partitions = 4
+            [features]
+            timestamp = ""
+            numeric = [\(numeric)]
+            aggregates = []
+            [model]
+            sync_interval_ms = 200
+            """)
+            var ws = try (1...2).map { try cluster.worker("h\($0)") }
+            ws.append(try cluster.worker("p1", args: poisoned ? ["--inject-delta-fault", "mixed"] : []))
+            try cluster.waitFor(seconds: 20, "3 workers sharing 4 partitions") { s in
+                s.workers.count == 3 && s.unassigned.isEmpty && s.workers.allSatisfy { !$0.partitions.isEmpty }
+            }
+            let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--file", file, "--rate", "8000"])
+            #expect(gen.wait(seconds: 180) == 0, "\(gen.log)")
+            let s = try cluster.waitFor(seconds: 60, "all \(ref.n) events learnt") { s in
+                s.workers.compactMap(\.report).reduce(0) { $0 + $1.labelled } >= Int64(ref.n)
+            }
+            if poisoned {
+                let p1 = ws[2]
+                #expect(p1.log.contains("fault injection: model delta"), "the poisoner sent poisoned deltas")
+            }
+            for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+            return s
+        }
+        let clean = try run(poisoned: false)
+        let poisoned = try run(poisoned: true)
+        print("poisoning: clean accuracy \(clean.accuracy), with a poisoner \(poisoned.accuracy) (rejected \(poisoned.rejectedDeltas), clipped \(poisoned.clippedDeltas))")
+        #expect(poisoned.rejectedDeltas + poisoned.clippedDeltas > 0, "the poisoned deltas were caught")
+        #expect(poisoned.accuracy > 0.9, "the global model was not destroyed: \(poisoned.accuracy)")
+        #expect(abs(poisoned.accuracy - clean.accuracy) <= 0.01, "with a poisoner \(poisoned.accuracy) vs clean \(clean.accuracy)")
     }
 }

@@ -6,9 +6,14 @@ import Testing
 struct ShutdownTests {
     func alive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 }
 
+    /// Children started by any thread of `pid` (the kernel lists them per thread; commands
+    /// run on the concurrency pool, not on the main thread).
     func children(of pid: Int32) -> [Int32] {
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-        return text.split(separator: " ").compactMap { Int32($0) }
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.flatMap { tid -> [Int32] in
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/children", encoding: .utf8)) ?? ""
+            return text.split(separator: " ").compactMap { Int32($0) }
+        }
     }
 
     @Test("broker, coordinator, worker, producer and status --watch stop cleanly on SIGTERM")
@@ -17,7 +22,9 @@ struct ShutdownTests {
         try "[kafka]\npartitions = 2".write(toFile: conf, atomically: true, encoding: .utf8)
         let broker = try Proc("broker", ["broker", "--config", conf])
         let bootstrap = String(try #require(broker.readLine()).dropFirst("bootstrap ".count))
-        let coord = try Proc("coordinator", ["coordinator", "--config", conf, "--bind", "tcp://127.0.0.1:*", "--bootstrap", bootstrap])
+        // Its logs as JSON lines, at debug level, from flags (cluster.conf says text and info).
+        let coord = try Proc("coordinator", ["coordinator", "--config", conf, "--bind", "tcp://127.0.0.1:*", "--bootstrap", bootstrap,
+                                             "--log-format", "json", "--log-level", "debug"])
         let endpoint = try #require(coord.readLine()).split(separator: " ").map(String.init)[1]
         let cluster = Cluster(coordinator: coord, endpoint: endpoint, bootstrap: bootstrap)
         let worker = try cluster.worker("s1")
@@ -42,6 +49,12 @@ struct ShutdownTests {
             p.signal(SIGTERM)
             #expect(p.wait(seconds: 20) == 0, "\(p.name) did not exit 0: \(p.log.suffix(500))")
         }
+        // Every line of ours is one JSON object (librdkafka's own lines start with "%").
+        let lines = coord.log.split(separator: "\n").filter { !$0.hasPrefix("%") }
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+        #expect(!lines.isEmpty && objects.count == lines.count, "\(lines.prefix(5))")
+        #expect(objects.contains { $0["label"] == "coordinator" && $0["level"] == "info" && ($0["message"] ?? "").contains("joined") })
+        #expect(objects.contains { $0["level"] == "debug" }, "debug lines shown at --log-level debug")
     }
 
     @Test("tributary demo stops every child on SIGTERM and leaves none behind")

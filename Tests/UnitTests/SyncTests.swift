@@ -58,6 +58,43 @@ struct SyncTests {
         #expect(r.rejected["bad"] == 1)
     }
 
+    @Test("scaler moments: honest parts add up; NaN, counts beyond the samples, impossible sums and far-off values are left out and counted")
+    func scalerBounds() {
+        // One input; moments [count, Σx, Σx²]. Honest workers see x ~ 1 ± 0.1.
+        func honest(_ n: Double) -> [Double] { [n, n * 1.0, n * (1.0 + 0.01)] }
+        var a = ModelAggregator(parameterCount: 1, syncIntervalMs: 10, now: 0)
+        var d1 = ModelDelta(workerId: "a", seq: 1, baseVersion: 0, samples: 200, delta: [0.1])
+        d1.scaler = honest(200)
+        var d2 = ModelDelta(workerId: "b", seq: 1, baseVersion: 0, samples: 200, delta: [0.1])
+        d2.scaler = honest(200)
+        _ = a.receive(d1)
+        _ = a.receive(d2)
+        _ = a.tick(now: 10)
+        #expect(a.scaler == [400, 400, 404])
+        // Next round: one honest part and four poisoned ones.
+        var t = 10
+        for (worker, scaler) in [("nan", [10, .nan, 10]), ("count", [5000, 5000, 5050]), ("cs", [10, 10, 1]),
+                                 ("far", [10, 1e7, 1e14])] {
+            var d = ModelDelta(workerId: worker, seq: 2, baseVersion: 1, samples: 10, delta: [0.1])
+            d.scaler = scaler
+            var h = ModelDelta(workerId: "a", seq: 2, baseVersion: 1, samples: 10, delta: [0.1])
+            h.scaler = honest(10)
+            _ = a.receive(d)
+            _ = a.receive(h)
+            t += 10
+            let out = a.tick(now: Int64(t))
+            #expect(a.rejectedScalers[worker] == 1, "\(worker): \(out)")
+            #expect(out.contains { if case .log(let l) = $0 { l.contains("scaler moments of the model delta from \(worker)") } else { false } })
+        }
+        // Only the honest parts were added: 400 + 4 × 10 values of x ≈ 1.
+        #expect(a.scaler[0] == 440 && abs(a.scaler[1] - 440) < 1e-9)
+        #expect(a.rejectedScalers["a"] == nil)
+        // The pure check on its own: the cluster's moments are the reference once it has 100 values.
+        #expect(ModelAveraging.scalerRejection([10, 12, 15], global: [], samples: 10, factor: 9) == nil)
+        #expect(ModelAveraging.scalerRejection([10, 1e7, 1e14], global: [50, 50, 51], samples: 10, factor: 9) == nil)
+        #expect(ModelAveraging.scalerRejection([10, 1e7, 1e14], global: [400, 400, 404], samples: 10, factor: 9) != nil)
+    }
+
     @Test("after a rebase, coordinates the worker did not touch give an exact 0 in the next delta (sparse on the wire)")
     func untouchedStayZero() throws {
         var s = SyncState(version: 1, base: [0.1, 0.2, 0.3])
