@@ -100,16 +100,23 @@ public struct ModelAggregator: Sendable {
         let before = scaler
         for d in deltas where !d.scaler.isEmpty {
             guard let samples = keptSamples[d.workerId] else { continue }
+            // Samples capped by the robust step: the scaler part counts for the same share
+            // (means and mean squares unchanged, counts and sums scaled down).
+            var part = d.scaler
+            if samples < d.samples && d.samples > 0 {
+                let share = Double(samples) / Double(d.samples)
+                for i in part.indices { part[i] *= share }
+            }
             if robust.mode != .off,
-               let why = ModelAveraging.scalerRejection(d.scaler, global: before, samples: samples, factor: max(robust.factor, 3) * 3) {
+               let why = ModelAveraging.scalerRejection(part, global: before, samples: samples, factor: max(robust.factor, 3) * 3) {
                 rejectedScalers[d.workerId, default: 0] += 1
                 out.append(.log("rejected the scaler moments of the model delta from \(d.workerId): \(why)"))
                 continue
             }
-            guard d.scaler.allSatisfy(\.isFinite) else { continue }
-            if scaler.isEmpty { scaler = .init(repeating: 0, count: d.scaler.count) }
-            guard d.scaler.count == scaler.count else { continue }
-            for i in scaler.indices { scaler[i] += d.scaler[i] }
+            guard part.allSatisfy(\.isFinite) else { continue }
+            if scaler.isEmpty { scaler = .init(repeating: 0, count: part.count) }
+            guard part.count == scaler.count else { continue }
+            for i in scaler.indices { scaler[i] += part[i] }
         }
         version += 1
         // Every worker's delta was handled (merged, clipped or rejected): each may send again.

@@ -63,6 +63,11 @@ extension WorkerService {
     func commitTransactions(_ ps: [Int32], replayOnFailure: Bool = true) {
         guard let consumer, let config, let pipeline else { return }
         for p in ps.sorted() {
+            // Read past the committed offset with nothing written (a restore that resumed
+            // ahead of it, see `restore`): a transaction carries the offset alone.
+            if let run = parts[p], run.txn != nil, !run.txnOpen, run.position > run.committed, run.position >= 0 {
+                _ = output(for: run)
+            }
             guard let run = parts[p], let txn = run.txn, run.txnOpen, run.position >= 0 else { continue }
             let position = run.position
             do throws(KafkaError) {
