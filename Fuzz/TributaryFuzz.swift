@@ -56,7 +56,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let frames: [[UInt8]] = (bytes.first ?? 0) & 0x80 != 0
             ? [Array(rest[..<cut]), Array(rest[cut...]), []]
             : [Array(rest[..<cut]), Array(rest[cut...])]
-        _ = try? WireMessage.decode(frames[...])
+        _ = try? WireCodec.decode(frames[...])
     case "config":
         _ = try? ClusterConfig.parse(String(decoding: bytes, as: UTF8.self))
     default:

@@ -207,9 +207,9 @@ public enum WindowState: Sendable, Equatable {
             return s
         case .buckets(var bs):
             let (hop, k) = Self.bucketing(spec)
-            let b = Int64((t / hop).rounded(.down))
+            let b = bucketNumber(t / hop)
             // Buckets no window at or after the watermark reads.
-            let oldest = Int64((watermark / hop).rounded(.down)) - k + 1
+            let oldest = bucketNumber(watermark / hop) - k + 1
             bs.removeAll { $0.index < oldest && $0.index != b }
             if let i = bs.firstIndex(where: { $0.index == b }) {
                 bs[i].stats.add(x, time: t)
@@ -265,7 +265,7 @@ public enum WindowState: Sendable, Equatable {
         case .global(let s): return s
         case .buckets(let bs):
             let (hop, k) = Self.bucketing(spec)
-            let b = Int64((t / hop).rounded(.down))
+            let b = bucketNumber(t / hop)
             for bucket in bs where bucket.index > b - k && bucket.index <= b { out.merge(bucket.stats) }
         case .sliding(let ps):
             // (t - size, t], in time order.
@@ -275,4 +275,14 @@ public enum WindowState: Sendable, Equatable {
         }
         return out
     }
+}
+
+/// A window bucket number: `x` rounded down, clamped so that any finite (or infinite) time
+/// gives a number and arithmetic on it cannot overflow. Parsed timestamps are within ±1e12 s;
+/// this keeps a watermark of -infinity (no event yet) or a tiny hop from trapping.
+@inline(__always)
+func bucketNumber(_ x: Double) -> Int64 {
+    let limit = Double(Int64(1) << 61)
+    guard x.isFinite else { return x > 0 ? Int64(1) << 61 : -(Int64(1) << 61) }
+    return Int64(min(max(x.rounded(.down), -limit), limit))
 }

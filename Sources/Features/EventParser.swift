@@ -44,6 +44,9 @@ public enum EventError: Error, Sendable, Equatable, CustomStringConvertible {
 /// policy (dead-letter, default, skip).
 public enum ValueStatus: UInt8, Sendable {
     case missing, present, wrongType, notFinite
+    /// A timestamp beyond ±1e12 s (31,700 years): no real event time, and beyond what window
+    /// arithmetic (bucket numbers as Int64) is defined for.
+    case outOfRange
 }
 
 /// The fields of one event that the feature spec names. Reused across events (no
@@ -232,6 +235,7 @@ public struct EventParser: Sendable {
         case .missing: .missingField(field)
         case .wrongType: .wrongType(field: field, expected: expected)
         case .notFinite: .notFinite(field)
+        case .outOfRange: .wrongType(field: field, expected: "\(expected) of seconds within ±1e12")
         case .present: .notJSON("no error")
         }
     }
@@ -305,6 +309,7 @@ public struct EventParser: Sendable {
             }
             let v = try s.number()
             guard v.isFinite else { event.timestampStatus = .notFinite; return }
+            guard abs(v) <= 1e12 else { event.timestampStatus = .outOfRange; return }
             event.timestamp = v
             event.timestampStatus = .present
         case .label:

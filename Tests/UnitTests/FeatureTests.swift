@@ -15,6 +15,17 @@ struct FeatureTests {
         return e
     }
 
+    @Test("a timestamp beyond ±1e12 s is a bad value with a reason, not a trap (found by the fuzzer)")
+    func hugeTimestamp() throws {
+        var e = parser.makeEvent()
+        try parser.parse(Array(#"{"user": "u1", "ts": 1700003333333333333333333333330000.5, "x": {"f0": 1}}"#.utf8), into: &e)
+        #expect(e.timestampStatus == .outOfRange && e.timestamp == nil)
+        let err = parser.error(e.timestampStatus, "ts", expected: "a number")
+        #expect(err.reason == "wrong_type")
+        #expect("\(err)".contains("within ±1e12"))
+        #expect(bucketNumber(1e300) == Int64(1) << 61 && bucketNumber(-.infinity) == -(Int64(1) << 61) && bucketNumber(-0.5) == -1)
+    }
+
     @Test("extracts only the named fields, skipping everything else")
     func extracts() throws {
         let e = try parse(#"{"skip": {"deep": [1, {"x": "]}"}]}, "user": "u\"1", "ts": 1700000000.5, "x": {"f1": -2.5e-3, "f0": 3, "other": null}, "amount": 12.25, "y": true}"#)
