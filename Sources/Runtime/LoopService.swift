@@ -2,9 +2,6 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A process's loop as a swift-service-lifecycle `Service`. Each Tributary process is one
 /// synchronous loop (its ZeroMQ sockets and librdkafka handles live on one thread, polled
@@ -41,15 +38,7 @@ public final class LoopService: Service, Sendable {
     /// Runs `body` in a `ServiceGroup` that shuts it down gracefully on SIGTERM and SIGINT;
     /// returns the loop's exit code.
     public static func runUntilSignalled(label: String, _ body: @escaping Body) async -> Int32 {
-        // A parent (a test runner, a supervisor) may have spawned us with these signals
-        // blocked; the mask is inherited, and a blocked SIGTERM would never reach us.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        // A closed pipe is an error to handle, not a crash.
-        signal(SIGPIPE, SIG_IGN)
+        Signals.prepare()
         let service = LoopService(body)
         var logger = Logger(label: label)
         logger.logLevel = .warning  // the group's own lifecycle lines are noise to an operator

@@ -12,6 +12,14 @@ public let stopRequested = Atomic<Bool>(false)
 public enum Signals {
     /// Installs the handlers once per process.
     public static func installStopHandlers() {
+        prepare()
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig) { _ in stopRequested.store(true, ordering: .relaxed) }
+        }
+    }
+
+    /// What every process needs before it handles stop signals, whoever handles them.
+    public static func prepare() {
         // A parent (a test runner, a supervisor) may have spawned us with these signals
         // blocked; the mask is inherited, and a blocked SIGTERM would never stop us.
         var set = sigset_t()
@@ -19,9 +27,6 @@ public enum Signals {
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig) { _ in stopRequested.store(true, ordering: .relaxed) }
-        }
         // A closed pipe (status piped to `head`) is an error to handle, not a crash.
         signal(SIGPIPE, SIG_IGN)
     }

@@ -75,15 +75,10 @@ struct RiverParityTests {
     // 0.8936, 4 workers 0.8888. So Phishing runs with merge = "sum", at 100 events/s, which gives
     // ~200 versions (~6 events per version). At 500 events/s only ~25 versions happened, and 4
     // workers scored 0.876. docs/CONFIG.md gives this advice for short or fast-changing streams.
-    @Test("averaged cluster accuracy within 1 point of a single worker", arguments: [
-        ("hyperplane", 100_000, 2), ("hyperplane", 100_000, 4), ("phishing", 0, 2), ("phishing", 0, 4),
-    ])
-    func averagedQuality(dataset: String, n: Int, workers: Int) throws {
-        let file = NSTemporaryDirectory() + "quality-\(dataset)-\(getpid()).jsonl"
-        let ref = try river(dataset, n: n, file: file, keys: 64)
+    /// A 4-partition cluster learning the reference dataset's numeric features, stateless.
+    static func clusterConfig(_ ref: Reference, syncMs: Int, merge: String? = nil) -> String {
         let numeric = ref.features.map { "\"\($0)\"" }.joined(separator: ", ")
-        let small = ref.n < 10_000
-        let cluster = try Cluster.start(config: """
+        return """
         [kafka]
         partitions = 4
         [features]
@@ -91,9 +86,19 @@ struct RiverParityTests {
         numeric = [\(numeric)]
         aggregates = []
         [model]
-        sync_interval_ms = \(small ? 50 : 200)
-        \(small ? "merge = \"sum\"" : "")
-        """)
+        sync_interval_ms = \(syncMs)
+        \(merge.map { "merge = \"\($0)\"" } ?? "")
+        """
+    }
+
+    @Test("averaged cluster accuracy within 1 point of a single worker", arguments: [
+        ("hyperplane", 100_000, 2), ("hyperplane", 100_000, 4), ("phishing", 0, 2), ("phishing", 0, 4),
+    ])
+    func averagedQuality(dataset: String, n: Int, workers: Int) throws {
+        let file = NSTemporaryDirectory() + "quality-\(dataset)-\(getpid()).jsonl"
+        let ref = try river(dataset, n: n, file: file, keys: 64)
+        let small = ref.n < 10_000
+        let cluster = try Cluster.start(config: Self.clusterConfig(ref, syncMs: small ? 50 : 200, merge: small ? "sum" : nil))
         let ws = try (1...workers).map { try cluster.worker("q\($0)") }
         try cluster.waitFor(seconds: 20, "\(workers) workers sharing 4 partitions") { s in
             s.workers.count == workers && s.unassigned.isEmpty && s.workers.allSatisfy { !$0.partitions.isEmpty }
@@ -119,18 +124,8 @@ struct RiverParityTests {
     func poisoningWorker() throws {
         let file = NSTemporaryDirectory() + "poison-hyperplane-\(getpid()).jsonl"
         let ref = try river("hyperplane", n: 60_000, file: file, keys: 64)
-        let numeric = ref.features.map { "\"\($0)\"" }.joined(separator: ", ")
         func run(poisoned: Bool) throws -> ClusterStatus {
-            let cluster = try Cluster.start(config: """
-            [kafka]
-            partitions = 4
-            [features]
-            timestamp = ""
-            numeric = [\(numeric)]
-            aggregates = []
-            [model]
-            sync_interval_ms = 200
-            """)
+            let cluster = try Cluster.start(config: Self.clusterConfig(ref, syncMs: 200))
             var ws = try (1...2).map { try cluster.worker("h\($0)") }
             ws.append(try cluster.worker("p1", args: poisoned ? ["--inject-delta-fault", "mixed"] : []))
             try cluster.waitFor(seconds: 20, "3 workers sharing 4 partitions") { s in
