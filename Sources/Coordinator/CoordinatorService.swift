@@ -526,6 +526,7 @@ public final class CoordinatorService {
         s.syncBytesPerSecond = syncBytesPerSecond
         s.rejectedDeltas = aggregator.rejected.values.reduce(0, +)
         s.clippedDeltas = aggregator.clipped.values.reduce(0, +)
+        s.rejectedScalers = aggregator.rejectedScalers.values.reduce(0, +)
         s.curve = zap != nil
         s.connectionsRefused = zap?.refused ?? 0
         s.messagesForbidden = forbiddenMessages

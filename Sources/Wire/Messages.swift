@@ -353,6 +353,8 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     public var syncBytesPerSecond: Double = 0
     public var rejectedDeltas: Int = 0
     public var clippedDeltas: Int = 0
+    /// Deltas whose scaler moments were left out of the merge (outside the robust bounds).
+    public var rejectedScalers: Int = 0
     /// Control messages (status requests excluded) the coordinator acted on, and those it
     /// dropped as malformed: together, every message it received.
     public var messagesHandled: Int = 0

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import Kafka
 import Wire
 import ZeroMQ
@@ -17,6 +18,14 @@ func tributaryBinary() -> String {
         dir = dir.deletingLastPathComponent()
     }
     return "tributary-not-built-run-swift-build-first"
+}
+
+/// The first sanitizer report in a process's stderr (its first 40 lines), if any.
+func sanitizerReport(_ log: String) -> String? {
+    let markers = ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+                   "ERROR: ThreadSanitizer", "runtime error:"]
+    guard let r = markers.compactMap({ log.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) else { return nil }
+    return log[r.lowerBound...].split(separator: "\n", omittingEmptySubsequences: false).prefix(40).joined(separator: "\n")
 }
 
 /// A real OS process running one `tributary` subcommand; killed at the latest on deinit,
@@ -51,6 +60,11 @@ final class Proc {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+        }
+        // Under `scripts/sanitize` every child is built with ASan or TSan; a report in its
+        // stderr fails the test that ran it, whatever else that test checked.
+        if let report = sanitizerReport(log) {
+            Issue.record("\(name): sanitizer report in \(stderrPath):\n\(report)")
         }
     }
 

@@ -95,6 +95,38 @@ struct SyncTests {
         #expect(ModelAveraging.scalerRejection([10, 1e7, 1e14], global: [400, 400, 404], samples: 10, factor: 9) != nil)
     }
 
+    @Test("an honest one-sample scaler delta taken after a rebase passes the bounds (rounding of inputs that stayed 0)")
+    func honestTinyScalerDelta() {
+        // A worker adopts the cluster's scaler (its Welford state rebuilt from the moments),
+        // learns one event whose inputs are mostly exactly 0, and sends its moments minus the
+        // cluster's: what a worker syncing every event or two does. The cluster's moments are
+        // sums of workers' moments, not one Welford state's.
+        var rng = SystemRandomNumberGenerator()
+        var a = StandardScaler(width: 6), b = StandardScaler(width: 6)
+        for _ in 0..<5000 {
+            a.learn((0..<6).map { _ in Double.random(in: -1...1, using: &rng) * 0.01 + 0.97 })
+            b.learn((0..<6).map { _ in Double.random(in: 0...1, using: &rng) < 0.9 ? 1 : 0 })
+        }
+        let cluster = zip(a.moments, b.moments).map { $0 + $1 }
+        var rejected = 0
+        for k in 0..<200 {
+            var w = StandardScaler(width: 6)
+            w.setMoments(cluster)
+            w.learn([0, 0, 0, k % 2 == 0 ? 0 : 1, 0, k % 3 == 0 ? 1 : 0.97])
+            let part = zip(w.moments, cluster).map { $0 - $1 }
+            if let why = ModelAveraging.scalerRejection(part, global: cluster, samples: 1, factor: 9) {
+                rejected += 1
+                if rejected == 1 { Issue.record("honest part rejected: \(why)") }
+            }
+        }
+        // Without the rounding tolerance all 200 were refused.
+        #expect(rejected == 0)
+        // Real negatives are still refused.
+        var bad = [Double](repeating: 0, count: 18)
+        bad[0] = 1; bad[12] = -1
+        #expect(ModelAveraging.scalerRejection(bad, global: cluster, samples: 1, factor: 9) != nil)
+    }
+
     @Test("after a rebase, coordinates the worker did not touch give an exact 0 in the next delta (sparse on the wire)")
     func untouchedStayZero() throws {
         var s = SyncState(version: 1, base: [0.1, 0.2, 0.3])
