@@ -22,6 +22,8 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
     public struct ClusterSection: Sendable, Codable, Equatable {
         public var name = "tributary"
         public var logLevel = "info"
+        /// What `log_level` (and the `--log-level` flag) may be.
+        public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error"]
         /// "text" (for people) or "json" (one object per line, for log collectors).
         public var logFormat = "text"
     }
@@ -102,7 +104,7 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             var t = try root.table("cluster")
             cluster.name = try t.string("name", cluster.name)
             cluster.logLevel = try t.string("log_level", cluster.logLevel,
-                                            oneOf: ["trace", "debug", "info", "notice", "warning", "error"])
+                                            oneOf: ClusterSection.logLevels)
             cluster.logFormat = try t.string("log_format", cluster.logFormat, oneOf: ["text", "json"])
             try t.finish()
         }
@@ -189,8 +191,9 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
     /// relative to `directory`.
     public static func parse(_ text: String, directory: String = ".") throws(ConfigError) -> ClusterConfig {
         var c = try ClusterConfig(from: TOMLParser.parse(text))
+        func resolved(_ file: String) -> String { file.hasPrefix("/") ? file : "\(directory)/\(file)" }
         if !c.model.weightsFile.isEmpty {
-            let path = c.model.weightsFile.hasPrefix("/") ? c.model.weightsFile : "\(directory)/\(c.model.weightsFile)"
+            let path = resolved(c.model.weightsFile)
             let key = "model.weights_file"
             let bytes = try readFile(path, key: key)
             let m: PretrainedModel
@@ -205,8 +208,7 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         }
         if c.security.curve {
             let key = "security.secret_key_file"
-            let file = c.security.secretKeyFile
-            let path = file.hasPrefix("/") ? file : "\(directory)/\(file)"
+            let path = resolved(c.security.secretKeyFile)
             guard let secret = CurveKeyText.parse(String(decoding: try readFile(path, key: key), as: UTF8.self)).secretKey else {
                 throw ConfigError(line: 0, key: key, "\(path) holds no secret key (expected a line secret = \"...\" from `tributary keys generate`)")
             }

@@ -55,8 +55,9 @@ struct LogOptions: ParsableArguments {
     var logFormat: String?
 
     func validate() throws {
-        if let logLevel, !["trace", "debug", "info", "notice", "warning", "error"].contains(logLevel) {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error; got '\(logLevel)'")
+        let levels = ClusterConfig.ClusterSection.logLevels
+        if let logLevel, !levels.contains(logLevel) {
+            throw ValidationError("--log-level must be one of \(levels.joined(separator: ", ")); got '\(logLevel)'")
         }
         if let logFormat, LogFormat(rawValue: logFormat) == nil {
             throw ValidationError("--log-format must be text or json; got '\(logFormat)'")

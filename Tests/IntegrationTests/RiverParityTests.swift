@@ -101,23 +101,32 @@ struct RiverParityTests {
         let file = NSTemporaryDirectory() + "quality-\(dataset)-\(getpid()).jsonl"
         let ref = try river(dataset, n: n, file: file, keys: 64)
         let small = ref.n < 10_000
-        let cluster = try Cluster.start(config: Self.clusterConfig(ref, syncMs: small ? 25 : 200, merge: small ? "sum" : nil))
-        let ws = try (1...workers).map { try cluster.worker("q\($0)") }
-        try cluster.waitFor(seconds: 20, "\(workers) workers sharing 4 partitions") { s in
-            s.workers.count == workers && s.unassigned.isEmpty && s.workers.allSatisfy { !$0.partitions.isEmpty }
-        }
-        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--file", file,
-                                       "--rate", small ? "60" : "8000"])
-        #expect(gen.wait(seconds: 180) == 0, "\(gen.log)")
-        let s = try cluster.waitFor(seconds: 60, "all \(ref.n) events learnt") { s in
-            s.workers.compactMap(\.report).reduce(0) { $0 + $1.labelled } >= Int64(ref.n)
-        }
+        let (s, _) = try learnAll(ref, file: file, config: Self.clusterConfig(ref, syncMs: small ? 25 : 200, merge: small ? "sum" : nil),
+                                  workers: (1...workers).map { ("q\($0)", []) }, rate: small ? 60 : 8000)
         #expect(s.workers.compactMap(\.report).allSatisfy { $0.skippedOffsets == 0 })
         #expect(s.modelVersion > 1, "averaging happened")
         #expect(s.rejectedDeltas == 0 && s.rejectedScalers == 0, "honest workers' deltas or scaler parts rejected")
         print("averaged \(dataset) with \(workers) workers: accuracy \(s.accuracy) (versions \(s.modelVersion), clipped \(s.clippedDeltas), rejected \(s.rejectedDeltas)/\(s.rejectedScalers)); single worker \(ref.accuracy)")
         #expect(abs(s.accuracy - ref.accuracy) <= 0.01, "cluster \(s.accuracy) vs single worker \(ref.accuracy)")
-        for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
+
+    /// A cluster of `clusterConfig` with these workers (id, extra flags) learns the whole
+    /// file at `rate` events/s. Returns the status once every event was learnt, and the
+    /// workers, stopped by SIGTERM (each must exit 0), for their logs.
+    func learnAll(_ ref: Reference, file: String, config: String, workers: [(String, [String])],
+                  rate: Int) throws -> (ClusterStatus, [Proc]) {
+        let cluster = try Cluster.start(config: config)
+        let ws = try workers.map { try cluster.worker($0.0, args: $0.1) }
+        try cluster.waitFor(seconds: 20, "\(ws.count) workers sharing 4 partitions") { s in
+            s.workers.count == ws.count && s.unassigned.isEmpty && s.workers.allSatisfy { !$0.partitions.isEmpty }
+        }
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--file", file, "--rate", String(rate)])
+        #expect(gen.wait(seconds: 180) == 0, "\(gen.log)")
+        let s = try cluster.waitFor(seconds: 60, "all \(ref.n) events learnt") { s in
+            s.workers.compactMap(\.report).reduce(0) { $0 + $1.labelled } >= Int64(ref.n)
+        }
+        for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0, "\(w.name) did not exit 0") }
+        return (s, ws)
     }
 
     /// Issue 10: one worker sends poisoned deltas (by turns NaN, and parameters × 1e6 claiming
@@ -129,22 +138,12 @@ struct RiverParityTests {
         let file = NSTemporaryDirectory() + "poison-hyperplane-\(getpid()).jsonl"
         let ref = try river("hyperplane", n: 60_000, file: file, keys: 64)
         func run(poisoned: Bool) throws -> ClusterStatus {
-            let cluster = try Cluster.start(config: Self.clusterConfig(ref, syncMs: 200))
-            var ws = try (1...2).map { try cluster.worker("h\($0)") }
-            ws.append(try cluster.worker("p1", args: poisoned ? ["--inject-delta-fault", "mixed"] : []))
-            try cluster.waitFor(seconds: 20, "3 workers sharing 4 partitions") { s in
-                s.workers.count == 3 && s.unassigned.isEmpty && s.workers.allSatisfy { !$0.partitions.isEmpty }
-            }
-            let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--file", file, "--rate", "8000"])
-            #expect(gen.wait(seconds: 180) == 0, "\(gen.log)")
-            let s = try cluster.waitFor(seconds: 60, "all \(ref.n) events learnt") { s in
-                s.workers.compactMap(\.report).reduce(0) { $0 + $1.labelled } >= Int64(ref.n)
-            }
+            let (s, ws) = try learnAll(ref, file: file, config: Self.clusterConfig(ref, syncMs: 200),
+                                       workers: [("h1", []), ("h2", []), ("p1", poisoned ? ["--inject-delta-fault", "mixed"] : [])],
+                                       rate: 8000)
             if poisoned {
-                let p1 = ws[2]
-                #expect(p1.log.contains("fault injection: model delta"), "the poisoner sent poisoned deltas")
+                #expect(ws[2].log.contains("fault injection: model delta"), "the poisoner sent poisoned deltas")
             }
-            for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
             return s
         }
         let clean = try run(poisoned: false)
