@@ -15,9 +15,20 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
     public var worker = WorkerSection()
     public var features = FeatureSpec()
     public var model = ModelSpec()
+    /// `[model] name`: the champion's name in a cluster of several models.
+    public var modelName = "main"
+    /// `[challengers.NAME]`: models scored beside the champion (issue 11), by name.
+    public var challengers: [ModelEntry] = []
+    public var lifecycle = LifecycleSection()
     public var security = SecuritySection()
 
     public init() {}
+
+    /// The models this file starts the cluster with: `[model]` as the champion, then the
+    /// challengers. Deploy, retire and promote change the coordinator's copy of it.
+    public var layout: ModelLayout {
+        ModelLayout(models: [ModelEntry(name: modelName, spec: model)] + challengers, champion: modelName)
+    }
 
     public struct ClusterSection: Sendable, Codable, Equatable {
         public var name = "tributary"
@@ -177,6 +188,43 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         do {
             var t = try root.table("model")
             model = try ModelSpec(reading: &t)
+            modelName = try t.string("name", modelName)
+            if !ModelLayout.validName(modelName) {
+                throw ConfigError(line: t.table["name"]?.line ?? 0, key: "model.name",
+                                  "'\(modelName)' must be 1-64 letters, digits, '-', '_' or '.'")
+            }
+            try t.finish()
+        }
+        do {
+            var all = try root.table("challengers")
+            for (name, node) in all.table.entries {
+                var t = try all.table(name)
+                let line = node.line
+                let entry = try ModelEntry(reading: &t, name: name, syncIntervalMs: model.syncIntervalMs)
+                if name == modelName {
+                    throw ConfigError(line: line, key: "challengers.\(name)", "has the champion's name ([model] name)")
+                }
+                if let why = entry.problem(with: features) {
+                    throw ConfigError(line: line, key: "challengers.\(name)", why)
+                }
+                challengers.append(entry)
+            }
+            try all.finish()
+            if let why = layout.problem(with: features) {
+                throw ConfigError(line: all.table.line, key: "challengers", why)
+            }
+        }
+        do {
+            var t = try root.table("lifecycle")
+            lifecycle.shadowTopic = try t.string("shadow_topic", lifecycle.shadowTopic)
+            lifecycle.promoteMetric = try t.string("promote_metric", lifecycle.promoteMetric,
+                                                   oneOf: [""] + LifecycleSection.metrics)
+            lifecycle.promoteMargin = try t.double("promote_margin", lifecycle.promoteMargin, min: 0)
+            lifecycle.promoteMinRecords = try t.int("promote_min_records", lifecycle.promoteMinRecords, min: 1)
+            if !lifecycle.promoteMetric.isEmpty && !model.type.task.metricNames.contains(lifecycle.promoteMetric) {
+                throw ConfigError(line: t.table["promote_metric"]?.line ?? 0, key: "lifecycle.promote_metric",
+                                  "'\(lifecycle.promoteMetric)' is not a \(model.type.task.rawValue) metric (\(model.type.task.metricNames.joined(separator: ", ")))")
+            }
             try t.finish()
         }
         do {
@@ -476,5 +524,36 @@ public struct ModelSpec: Sendable, Codable, Equatable {
         checkpointFile = try t.string("checkpoint_file", checkpointFile)
         robustAveraging = try t.string("robust_averaging", robustAveraging, oneOf: ["clip", "reject", "off"])
         robustFactor = try t.double("robust_factor", robustFactor, min: 1.5, max: 1e6)
+    }
+}
+
+extension ModelEntry {
+    /// A challenger's table (`[challengers.NAME]`, or a `tributary model deploy` spec file):
+    /// the [model] keys that describe one model, plus `features`, `hashed` and `ab_share`.
+    init(reading t: inout TableReader, name: String, syncIntervalMs: Int) throws(ConfigError) {
+        // Sync, merge and checkpoints are the cluster's (one parameter vector for every
+        // model), so they are set once, in [model].
+        for key in ["sync_interval_ms", "merge", "checkpoint_file", "robust_averaging", "robust_factor", "weights_file", "mode"]
+        where t.table[key] != nil {
+            throw ConfigError(line: t.table[key]!.line, key: t.full(key), "is set for the whole cluster in [model], not per model")
+        }
+        var spec = try ModelSpec(reading: &t)
+        spec.syncIntervalMs = syncIntervalMs
+        self.init(name: name, spec: spec, features: try t.strings("features", []), hashed: try t.bool("hashed", true),
+                  abShare: try t.double("ab_share", 0, min: 0, max: 1))
+        try t.finish()
+    }
+
+    /// A model spec file for `tributary model deploy` and `tributary replay`: `name = "..."`
+    /// and the keys of a `[challengers.NAME]` table. Checked against the cluster's features
+    /// by the coordinator.
+    public static func parse(_ text: String) throws(ConfigError) -> ModelEntry {
+        var t = TableReader(try TOMLParser.parse(text), path: "")
+        let name = try t.string("name", "")
+        guard ModelLayout.validName(name) else {
+            throw ConfigError(line: t.table["name"]?.line ?? 0, key: "name",
+                              name.isEmpty ? "is required (the model's name)" : "'\(name)' must be 1-64 letters, digits, '-', '_' or '.'")
+        }
+        return try ModelEntry(reading: &t, name: name, syncIntervalMs: 0)
     }
 }

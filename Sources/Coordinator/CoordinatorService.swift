@@ -22,6 +22,9 @@ public final class CoordinatorService {
     private var admin: KafkaProducer?
     private var membership: Membership
     private var aggregator: ModelAggregator
+    /// The models the cluster runs now (champion, challengers) and their lifecycle.
+    private var lifecycle: ModelLifecycle
+    private var lastRuleCheck: Int64 = 0
     /// Writes model checkpoints (and, for real brokers, creates topics).
     private let checkpoints: KafkaProducer
     private let started = Clock.nowMs()
@@ -90,7 +93,8 @@ public final class CoordinatorService {
         // One record per version, and the next merge waits for it: send at once.
         if k.producer["linger.ms"] == nil { pc["linger.ms"] = "0" }
         checkpoints = try KafkaProducer(config: pc)
-        aggregator = ModelAggregator(parameterCount: config.model.parameterCount(inputs: config.features.width),
+        lifecycle = ModelLifecycle(layout: config.layout, features: config.features, rule: config.lifecycle)
+        aggregator = ModelAggregator(parameterCount: lifecycle.geometry.parameterCount,
                                      syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs(),
                                      robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
                                                           factor: config.model.robustFactor),
@@ -131,7 +135,13 @@ public final class CoordinatorService {
            config.model.learns ? aggregator.version == 0 : p.parameters != aggregator.parameters {
             // The weights file is the model to serve (inference) or to start from (learning):
             // it becomes the next global version, checkpointed, so rollback can return to it.
-            if let u = aggregator.replace(with: p.parameters) {
+            // The champion's part of the vector (challengers keep theirs).
+            var all = aggregator.parameters
+            let champ = lifecycle.geometry.parts[lifecycle.layout.championIndex]
+            if lifecycle.layout.models[lifecycle.layout.championIndex].spec == config.model, p.parameters.count == champ.parameterCount {
+                all.replaceSubrange(champ.parameterOffset..<(champ.parameterOffset + champ.parameterCount), with: p.parameters)
+            }
+            if let u = aggregator.replace(with: all) {
                 log.info("loaded \(config.model.weightsFile) as global model version \(u.version)")
                 executeModel(.publish(u))
             }
@@ -173,19 +183,27 @@ public final class CoordinatorService {
             log.warning("cannot read model checkpoints from \(config.kafka.modelTopic): \(error)")
         }
         guard let cp = best else { return }
+        // The models deployed since the config was read come back with the checkpoint.
+        let layout = cp.layout ?? config.layout
         if cp.features != config.features.featureNames {
             log.warning("checkpoint version \(cp.version) has other features (\(cp.features)); starting a new model")
-        } else if aggregator.restore(version: cp.version, parameters: cp.parameters, scaler: cp.scaler ?? []) {
+        } else if let why = layout.problem(with: config.features) {
+            log.warning("checkpoint version \(cp.version) has models that cannot run with this config (\(why)); starting a new model")
+        } else if ModelGeometry(layout, features: config.features).parameterCount != cp.parameters.count {
+            log.warning("checkpoint version \(cp.version) has \(cp.parameters.count) parameters, its models need another number; starting a new model")
+        } else if aggregator.restore(version: cp.version, parameters: cp.parameters, scaler: cp.scaler ?? [], resize: true) {
+            lifecycle.adopt(layout, now: [])
             publishedVersion = cp.version
-            published = ModelUpdate(version: cp.version, contributions: [:], parameters: cp.parameters, scaler: cp.scaler ?? [])
-            log.info("resumed global model version \(cp.version) from checkpoint")
+            published = ModelUpdate(version: cp.version, contributions: [:], parameters: cp.parameters, scaler: cp.scaler ?? [],
+                                    layout: layout)
+            log.info("resumed global model version \(cp.version) from checkpoint\(layout.models.count > 1 ? " (models \(layout.models.map(\.name)), champion \(layout.champion))" : "")")
         }
     }
 
     private func checkpoint(_ u: ModelUpdate) {
         let cp = ModelCheckpoint(version: u.version, parameters: u.parameters,
                                  features: config.features.featureNames, wallMs: Clock.wallMs(),
-                                 scaler: u.scaler.isEmpty ? nil : u.scaler)
+                                 scaler: u.scaler.isEmpty ? nil : u.scaler, layout: u.layout)
         guard let data = try? JSONEncoder().encode(cp) else { return }
         do {
             // One key per version: a compacted topic keeps every version, so rollback can find it.
@@ -246,6 +264,10 @@ public final class CoordinatorService {
             serveCheckpoints(now: now)
             if awaitingCheckpoint == nil {
                 for d in aggregator.tick(now: now) { executeModel(d) }
+            }
+            if awaitingCheckpoint == nil && now - lastRuleCheck >= 500 {
+                lastRuleCheck = now
+                applyPromotionRule()
             }
             if now - lastRate >= 1000 {
                 syncBytesPerSecond = Double(syncBytes) * 1000 / Double(now - lastRate)
@@ -344,19 +366,51 @@ public final class CoordinatorService {
 
     private func handleModelCommand(_ c: ModelCommand) -> CommandOutcome {
         let features = config.features.featureNames
+        let layout = lifecycle.layout
+        func part(_ name: String) -> Result<(Int, ModelGeometry.Part), LifecycleError> {
+            guard let i = layout.index(of: name) else { return .failure(.init("no model named '\(name)' (models: \(layout.models.map(\.name)))")) }
+            return .success((i, lifecycle.geometry.parts[i]))
+        }
+        if ["import", "rollback", "deploy", "retire", "promote", "ab"].contains(c.action), let busy = awaitingCheckpoint {
+            return .answer(.error(WireFailure(message: "busy: version \(busy.version) is being checkpointed; retry")))
+        }
         switch c.action {
         case "export":
-            return .answer(.modelUpdate(ModelUpdate(version: publishedVersion, contributions: [:],
-                                            parameters: published?.parameters ?? aggregator.parameters, features: features)))
-        case "import", "rollback":
-            if let busy = awaitingCheckpoint {
-                return .answer(.error(WireFailure(message: "busy: version \(busy.version) is being checkpointed; retry")))
+            var u = ModelUpdate(version: publishedVersion, contributions: [:],
+                                parameters: published?.parameters ?? aggregator.parameters, features: features, layout: layout)
+            // One model's part (its own features), or the whole vector with one model.
+            if !c.name.isEmpty || layout.models.count > 1 {
+                switch part(c.name.isEmpty ? layout.champion : c.name) {
+                case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
+                case .success(let (i, p)):
+                    if u.parameters.count == lifecycle.geometry.parameterCount { u.parameters = Array(lifecycle.geometry.parameters(u.parameters, of: i)) }
+                    let m = layout.models[i]
+                    u.features = (m.features.isEmpty ? config.features.denseNames : m.features) + (p.hashed > 0 ? ["<hashed \(p.hashed)>"] : [])
+                }
             }
+            return .answer(.modelUpdate(u))
+        case "import", "rollback":
             var params = c.parameters
             if c.action == "rollback" {
                 switch findCheckpoint(version: c.version) {
-                case .success(let cp): params = cp.parameters
+                case .success(let cp):
+                    guard (cp.layout ?? config.layout).models == layout.models else {
+                        return .answer(.error(WireFailure(message: "version \(c.version) ran other models (\((cp.layout ?? config.layout).models.map(\.name))); rollback works within the same models (\(layout.models.map(\.name)))")))
+                    }
+                    params = cp.parameters
                 case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
+                }
+            } else if !c.name.isEmpty || layout.models.count > 1 {
+                // Import into one model: the others keep theirs.
+                switch part(c.name.isEmpty ? layout.champion : c.name) {
+                case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
+                case .success(let (_, p)):
+                    guard params.count == p.parameterCount else {
+                        return .answer(.error(WireFailure(message: "model \(c.name.isEmpty ? layout.champion : c.name) has \(p.parameterCount) parameters, got \(params.count)")))
+                    }
+                    var all = aggregator.parameters
+                    all.replaceSubrange(p.parameterOffset..<(p.parameterOffset + p.parameterCount), with: params)
+                    params = all
                 }
             }
             guard let u = aggregator.replace(with: params) else {
@@ -365,9 +419,59 @@ public final class CoordinatorService {
             log.info("\(c.action == "import" ? "imported parameters" : "rolled back to version \(c.version)") as global model version \(u.version)")
             executeModel(.publish(u))
             return .whenPublished(u.version)
+        case "deploy", "retire":
+            let change: Result<ModelLifecycle.Change, LifecycleError>
+            if c.action == "deploy" {
+                guard let entry = c.entry else { return .answer(.error(WireFailure(message: "deploy needs a model spec"))) }
+                change = lifecycle.deploying(entry, initial: c.parameters, parameters: aggregator.parameters, scaler: aggregator.scaler)
+            } else {
+                change = lifecycle.retiring(c.name, parameters: aggregator.parameters, scaler: aggregator.scaler)
+            }
+            switch change {
+            case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
+            case .success(let ch):
+                guard let u = aggregator.relayout(parameters: ch.parameters, scaler: ch.scaler) else {
+                    return .answer(.error(WireFailure(message: "the weights given contain NaN or infinity")))
+                }
+                lifecycle.adopt(ch.layout, now: status().models)
+                let what = c.action == "deploy" ? "deployed model \(c.entry!.name)\(c.parameters.isEmpty ? "" : " (with given weights)")" : "retired model \(c.name)"
+                lifecycle.note("v\(u.version): \(what); models \(ch.layout.models.map(\.name)), champion \(ch.layout.champion)")
+                log.info("\(what) at global model version \(u.version); models now \(ch.layout.models.map(\.name))")
+                executeModel(.publish(u))
+                return .whenPublished(u.version)
+            }
+        case "promote", "ab":
+            let next = c.action == "promote" ? lifecycle.promoting(c.name) : lifecycle.sharing(c.name, c.share)
+            switch next {
+            case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
+            case .success(let l):
+                let u = change(to: l, why: c.action == "promote" ? "promoted \(c.name) by command" : "A/B share of \(c.name) set to \(c.share)")
+                return .whenPublished(u.version)
+            }
         default:
-            return .answer(.error(WireFailure(message: "unknown model action '\(c.action)' (export, import, rollback)")))
+            return .answer(.error(WireFailure(message: "unknown model action '\(c.action)' (export, import, rollback, deploy, retire, promote, ab)")))
         }
+    }
+
+    /// A new champion or A/B shares: the next version carries it to every worker.
+    @discardableResult
+    private func change(to l: ModelLayout, why: String) -> ModelUpdate {
+        let before = lifecycle.layout.champion
+        lifecycle.adopt(l, now: status().models)
+        let u = aggregator.bump()
+        let line = "v\(u.version): \(why)\(before != l.champion ? "; champion \(before) -> \(l.champion)" : "")"
+        lifecycle.note(line)
+        log.info("\(line)")
+        executeModel(.publish(u))
+        return u
+    }
+
+    /// The promotion rule ([lifecycle] promote_metric): checked twice a second.
+    private func applyPromotionRule() {
+        guard !config.lifecycle.promoteMetric.isEmpty, lifecycle.layout.models.count > 1 else { return }
+        let models = lifecycle.statuses(membership.members.values.filter { $0.state != .dead }.compactMap(\.report))
+        guard let d = lifecycle.ruleDecision(models), case .success(let l) = lifecycle.promoting(d.name) else { return }
+        change(to: l, why: "promotion rule: \(d.reason)")
     }
 
     /// Delivery reports of checkpoints: a confirmed one is published; a failed one is retried.
@@ -422,7 +526,9 @@ public final class CoordinatorService {
     private func executeModel(_ d: ModelAggregator.Directive) {
         switch d {
         case .log(let line): log.warning("\(line)")
-        case .publish(let u):
+        case .publish(var u):
+            // Every version names the models it is laid out for and the champion from it on.
+            u.layout = lifecycle.layout
             log.debug("global model version \(u.version) from \(u.contributions.keys.sorted())")
             // Write-ahead: a version is checkpointed before anyone sees it, so a restarted
             // coordinator never resumes behind a version a worker already runs. The send
@@ -461,7 +567,8 @@ public final class CoordinatorService {
                 let lease = config.worker.leaseMs > 0 ? config.worker.leaseMs : config.coordinator.failureTimeoutMs * 2 / 3
                 send(to: to, .welcome(Welcome(workerId: to, bootstrap: bootstrap, config: config,
                                               heartbeatMs: config.coordinator.heartbeatMs, leaseMs: lease,
-                                              modelVersion: aggregator.version, modelParameters: aggregator.parameters)))
+                                              modelVersion: aggregator.version, modelParameters: aggregator.parameters,
+                                              layout: lifecycle.layout)))
             case .send(let to, let m): send(to: to, m)
             }
         }
@@ -533,6 +640,8 @@ public final class CoordinatorService {
         s.messagesHandled = handledMessages
         s.messagesDropped = badMessages
         s.mergeEvaluations()
+        s.models = lifecycle.statuses(membership.members.values.filter { $0.state != .dead }.compactMap(\.report))
+        s.lifecycleLog = lifecycle.decisions
         return s
     }
 }
@@ -551,4 +660,6 @@ public struct ModelCheckpoint: Codable, Sendable, Equatable {
     public var wallMs: Int64
     /// The cluster-wide scaler's raw moments at this version (absent in older checkpoints).
     public var scaler: [Double]?
+    /// The models the parameters are laid out for (absent: the config's one model).
+    public var layout: ModelLayout?
 }

@@ -135,9 +135,33 @@ public struct ModelAggregator: Sendable {
         return ModelUpdate(version: version, contributions: [:], parameters: p, reset: true)
     }
 
+    /// A new set of models (deploy, retire): `p` and `s` laid out for it, the next version,
+    /// a reset (workers take it exactly). Pending deltas belong to the old layout: dropped,
+    /// and the robust reference starts again (norms of another dimension do not compare).
+    public mutating func relayout(parameters p: [Double], scaler s: [Double]) -> ModelUpdate? {
+        guard p.allSatisfy(\.isFinite), s.allSatisfy(\.isFinite) else { return nil }
+        pending.removeAll()
+        normHistory.removeAll()
+        samplesHistory.removeAll()
+        version += 1
+        parameters = p
+        scaler = s
+        return ModelUpdate(version: version, contributions: [:], parameters: p, reset: true, scaler: s)
+    }
+
+    /// The next version with unchanged parameters (a promotion or A/B change takes effect at
+    /// it). Pending deltas stay pending: workers rebase onto identical parameters, so their
+    /// in-flight deltas remain valid.
+    public mutating func bump() -> ModelUpdate {
+        version += 1
+        return ModelUpdate(version: version, contributions: [:], parameters: parameters, scaler: scaler)
+    }
+
     /// Resume from a checkpoint (never backwards).
-    public mutating func restore(version v: Int, parameters p: [Double], scaler s: [Double] = []) -> Bool {
-        guard v >= version, p.count == width, p.allSatisfy(\.isFinite) else { return false }
+    /// `resize`: the checkpoint's models differ from the config's (deployed since), and its
+    /// parameters are laid out for them.
+    public mutating func restore(version v: Int, parameters p: [Double], scaler s: [Double] = [], resize: Bool = false) -> Bool {
+        guard v >= version, p.count == width || resize, p.allSatisfy(\.isFinite) else { return false }
         version = v
         parameters = p
         scaler = s.allSatisfy(\.isFinite) ? s : []

@@ -152,6 +152,23 @@ public final class KafkaConsumer {
         return count
     }
 
+    /// The earliest offset per partition whose timestamp is at or after `timestampMs`
+    /// (the high watermark where none is). Used to start a replay at a time.
+    public func offsets(at timestampMs: Int64, _ partitions: [TopicPartition], timeoutMs: Int32 = 10_000) throws(KafkaError) -> [TopicPartition: Int64] {
+        var out: [TopicPartition: Int64] = [:]
+        let err: rd_kafka_resp_err_t = withList(partitions.map { ($0, timestampMs) }) { list in
+            let e = rd_kafka_offsets_for_times(rk, list, timeoutMs)
+            guard e == RD_KAFKA_RESP_ERR_NO_ERROR else { return e }
+            for i in 0..<Int(list.pointee.cnt) {
+                let el = list.pointee.elems[i]
+                out[TopicPartition(String(cString: el.topic), el.partition)] = el.offset
+            }
+            return e
+        }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: "offsets for time \(timestampMs)") }
+        return out
+    }
+
     /// Commits "next offset to read" per partition (synchronously unless `async`).
     public func commit(_ offsets: [TopicPartition: Int64], async: Bool = false) throws(KafkaError) {
         guard !offsets.isEmpty else { return }

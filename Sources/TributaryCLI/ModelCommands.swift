@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Config
 import Runtime
 import Wire
 import ZeroMQ
@@ -41,16 +42,18 @@ func modelRequestOnce(_ endpoint: String, _ command: ModelCommand, curve: CurveC
 
 struct ModelCommandGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "model", abstract: "Export, import or roll back the cluster's global model.",
-        subcommands: [Export.self, Import.self, Rollback.self])
+        commandName: "model",
+        abstract: "Export, import or roll back the global model; deploy, promote and retire models.",
+        subcommands: [Export.self, Import.self, Rollback.self, Deploy.self, Promote.self, Retire.self, AB.self])
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write the current global model to a JSON file.")
         @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
         @OptionGroup var security: CurveOptions
         @Argument(help: "Output file.") var file: String = "model.json"
+        @Option(help: "Which model (several models: default the champion).") var name: String = ""
         func run() throws {
-            let u = modelRequest(coordinator, ModelCommand(action: "export"), curve: security.client())
+            let u = modelRequest(coordinator, ModelCommand(action: "export", name: name), curve: security.client())
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(ModelFile(version: u.version, features: u.features, parameters: u.parameters))
@@ -65,11 +68,10 @@ struct ModelCommandGroup: ParsableCommand {
         @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
         @OptionGroup var security: CurveOptions
         @Argument(help: "A file written by `model export`.") var file: String
+        @Option(help: "Into which model (several models: default the champion).") var name: String = ""
         func run() throws {
-            guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
-            let m: ModelFile
-            do { m = try JSONDecoder().decode(ModelFile.self, from: data) } catch { fail("\(file): not a model file: \(error)") }
-            let u = modelRequest(coordinator, ModelCommand(action: "import", parameters: m.parameters), curve: security.client())
+            let m = readModelFile(file)
+            let u = modelRequest(coordinator, ModelCommand(action: "import", parameters: m.parameters, name: name), curve: security.client())
             if !m.features.isEmpty && m.features != u.features {
                 say("warning: \(file) was exported with features \(m.features); the cluster uses \(u.features)")
             }
@@ -86,6 +88,76 @@ struct ModelCommandGroup: ParsableCommand {
         func run() throws {
             let u = modelRequest(coordinator, ModelCommand(action: "rollback", version: version), curve: security.client())
             say("rolled back to version \(version): it is now global model version \(u.version)")
+        }
+    }
+}
+
+func readModelFile(_ file: String) -> ModelFile {
+    guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
+    do { return try JSONDecoder().decode(ModelFile.self, from: data) } catch { fail("\(file): not a model file: \(error)") }
+}
+
+func readModelSpec(_ file: String) -> ModelEntry {
+    guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
+    do { return try ModelEntry.parse(String(decoding: data, as: UTF8.self)) } catch { fail("\(file): \(error)") }
+}
+
+extension ModelCommandGroup {
+    struct Deploy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a model to the running cluster as a challenger (scored on every record, shadow).",
+            discussion: """
+            SPEC is a TOML file: name = "NAME" and the [model] keys that describe one model
+            (type, learning_rate, optimizer, l2, standardize, ...), plus features = [...] (the
+            dense features it reads; default all), hashed = true|false and ab_share = 0.0.
+            Every worker starts scoring it at the same model version, within a sync interval.
+            """)
+        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
+        @OptionGroup var security: CurveOptions
+        @Argument(help: "The model spec file.") var spec: String
+        @Option(help: "Start from these weights (a file written by `model export`).") var weights: String?
+        func run() throws {
+            let entry = readModelSpec(spec)
+            let initial = weights.map { readModelFile($0).parameters } ?? []
+            let u = modelRequest(coordinator, ModelCommand(action: "deploy", parameters: initial, entry: entry), curve: security.client())
+            say("deployed model \(entry.name) at global model version \(u.version)")
+        }
+    }
+
+    struct Promote: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a challenger the champion: its predictions go to the output topic from the next version on, on every worker.")
+        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
+        @OptionGroup var security: CurveOptions
+        @Argument(help: "The model's name.") var name: String
+        func run() throws {
+            let u = modelRequest(coordinator, ModelCommand(action: "promote", name: name), curve: security.client())
+            say("model \(name) is the champion from global model version \(u.version) on")
+        }
+    }
+
+    struct Retire: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a challenger from the running cluster.")
+        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
+        @OptionGroup var security: CurveOptions
+        @Argument(help: "The model's name.") var name: String
+        func run() throws {
+            let u = modelRequest(coordinator, ModelCommand(action: "retire", name: name), curve: security.client())
+            say("retired model \(name) at global model version \(u.version)")
+        }
+    }
+
+    struct AB: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ab", abstract: "Route a share of keys (a stable hash of the key) to a challenger's predictions.")
+        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
+        @OptionGroup var security: CurveOptions
+        @Argument(help: "The challenger's name.") var name: String
+        @Argument(help: "The share of keys, 0 to 1 (0 = shadow only).") var share: Double
+        func run() throws {
+            guard share >= 0 && share <= 1 else { fail("share \(share) is outside 0...1") }
+            let u = modelRequest(coordinator, ModelCommand(action: "ab", name: name, share: share), curve: security.client())
+            say("model \(name) makes the predictions of \(share * 100)% of keys from global model version \(u.version) on")
         }
     }
 }

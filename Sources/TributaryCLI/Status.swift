@@ -44,6 +44,20 @@ func formatStatus(_ s: ClusterStatus) -> String {
         out += "  recent \(Int(s.windowMetrics["count"] ?? 0)) (each worker's last window): \(line(s.windowMetrics))"
             + "  drift detections \(s.driftDetections)\n"
     }
+    if !s.models.isEmpty {
+        // Several models: side by side, the same progressive figures over the same records.
+        let names = s.models.first.map { $0.metrics.keys.filter { $0 != "count" }.sorted() } ?? []
+        out += "MODEL".padding(18) + "ROLE".padding(12) + "A/B".padding(7) + "INPUTS".padding(8) + "SERVED".padding(11) + "LABELLED".padding(10)
+            + names.map { $0.uppercased().padding(10) }.joined() + names.map { ("RECENT " + $0.uppercased()).padding(18) }.joined() + "\n"
+        for m in s.models {
+            out += m.name.padding(18) + (m.champion ? "champion" : "challenger").padding(12)
+                + (m.champion ? "-" : String(format: "%.0f%%", m.abShare * 100)).padding(7) + String(m.features).padding(8)
+                + String(m.served).padding(11) + String(m.labelled).padding(10)
+                + names.map { String(format: "%.4f", m.metrics[$0] ?? 0).padding(10) }.joined()
+                + names.map { String(format: "%.4f", m.windowMetrics[$0] ?? 0).padding(18) }.joined() + "\n"
+        }
+        for line in s.lifecycleLog.suffix(3) { out += "lifecycle: \(line)\n" }
+    }
     out += "WORKER".padding(24) + "HOST".padding(14) + "PID".padding(8) + "STATE".padding(9)
         + "PARTITIONS".padding(22) + "EVENTS/S".padding(10) + "PROCESSED".padding(11) + "LAG".padding(9) + "DLQ".padding(7) + "ACC".padding(7) + "MODEL (AGE)".padding(18) + "BEAT\n"
     for w in s.workers {

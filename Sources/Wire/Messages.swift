@@ -94,8 +94,12 @@ public struct Welcome: Sendable, Codable, Equatable {
     /// The global model to start from (version 0 = untrained).
     public var modelVersion: Int
     public var modelParameters: [Double]
+    /// The models the cluster runs now (deploys and promotions since the config was read);
+    /// nil from a coordinator that predates them: `config.layout`.
+    public var layout: ModelLayout?
     public init(workerId: String, bootstrap: String, config: ClusterConfig, heartbeatMs: Int, leaseMs: Int,
-                modelVersion: Int = 0, modelParameters: [Double] = []) {
+                modelVersion: Int = 0, modelParameters: [Double] = [], layout: ModelLayout? = nil) {
+        self.layout = layout
         self.workerId = workerId
         self.bootstrap = bootstrap
         self.config = config
@@ -168,19 +172,25 @@ public struct ModelUpdate: Sendable, Codable, Equatable {
     public var features: [String] = []
     /// The cluster-wide scaler's raw moments (see `ModelDelta.scaler`); empty if none.
     public var scaler: [Double] = []
+    /// The models this version's parameters are laid out for and the champion from this
+    /// version on: a promotion takes effect at a version, the same one on every worker. A
+    /// change of models (deploy, retire) comes with `reset`. nil: unchanged.
+    public var layout: ModelLayout?
     public init(version: Int, contributions: [String: Int], parameters: [Double], reset: Bool = false, features: [String] = [],
-                scaler: [Double] = []) {
+                scaler: [Double] = [], layout: ModelLayout? = nil) {
         self.scaler = scaler
+        self.layout = layout
         self.version = version
         self.contributions = contributions
         self.parameters = parameters
         self.reset = reset
         self.features = features
     }
-    enum CodingKeys: String, CodingKey { case version, contributions, reset, features, scaler }
+    enum CodingKeys: String, CodingKey { case version, contributions, reset, features, scaler, layout }
     public init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
         scaler = try c.decodeIfPresent([Double].self, forKey: .scaler) ?? []
+        layout = try c.decodeIfPresent(ModelLayout.self, forKey: .layout)
         version = try c.decode(Int.self, forKey: .version)
         contributions = try c.decode([String: Int].self, forKey: .contributions)
         reset = try c.decodeIfPresent(Bool.self, forKey: .reset) ?? false
@@ -191,20 +201,35 @@ public struct ModelUpdate: Sendable, Codable, Equatable {
 
 /// `export`: answer with the current global model. `import`: make `parameters` (frame 2) the
 /// next version. `rollback`: make checkpoint `version`'s parameters the next version.
+///
+/// Model lifecycle (issue 11): `deploy` adds `entry` (with `parameters` as its starting
+/// weights, or none), `retire` removes model `name`, `promote` makes `name` the champion;
+/// `ab` sets `name`'s A/B share to `share`; each answers with the version it takes effect at.
+/// `export` with `name` answers with that model's part of the parameters.
 public struct ModelCommand: Sendable, Codable, Equatable {
     public var action: String
     public var version: Int
     public var parameters: [Double]
-    public init(action: String, version: Int = 0, parameters: [Double] = []) {
+    public var name: String
+    public var entry: ModelEntry?
+    public var share: Double
+    public init(action: String, version: Int = 0, parameters: [Double] = [], name: String = "", entry: ModelEntry? = nil,
+                share: Double = 0) {
         self.action = action
         self.version = version
         self.parameters = parameters
+        self.name = name
+        self.entry = entry
+        self.share = share
     }
-    enum CodingKeys: String, CodingKey { case action, version }
+    enum CodingKeys: String, CodingKey { case action, version, name, entry, share }
     public init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
         action = try c.decode(String.self, forKey: .action)
         version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 0
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+        entry = try c.decodeIfPresent(ModelEntry.self, forKey: .entry)
+        share = try c.decodeIfPresent(Double.self, forKey: .share) ?? 0
         parameters = []
     }
 }
@@ -311,7 +336,44 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     public var firstRecordWallMs: Int64 = 0
     public var lastRecordWallMs: Int64 = 0
     public var partitions: [PartitionReport] = []
+    /// Several models (issue 11): each one's progressive validation and how many of its
+    /// predictions went to the output topic. Empty with one model (`evaluation` is its).
+    public var models: [ModelReport] = []
+    /// Shadow predictions written (`lifecycle.shadow_topic`) and those whose delivery failed.
+    public var shadowPredictions: Int64 = 0
+    public var shadowFailed: Int64 = 0
     public init(workerId: String) { self.workerId = workerId }
+}
+
+/// One model's figures on one worker (or, in `ClusterStatus`, merged over workers).
+public struct ModelReport: Sendable, Codable, Equatable {
+    public var name: String
+    public var evaluation: EvaluationReport
+    /// Predictions of this model written to the output topic (champion, or A/B share).
+    public var served: Int64
+    public init(name: String, evaluation: EvaluationReport, served: Int64) {
+        self.name = name
+        self.evaluation = evaluation
+        self.served = served
+    }
+}
+
+/// A model in the cluster's status: its role and figures merged over workers.
+public struct ModelStatus: Sendable, Codable, Equatable {
+    public var name: String
+    public var champion: Bool
+    public var abShare: Double
+    public var features: Int
+    public var labelled: Int64 = 0
+    public var served: Int64 = 0
+    public var metrics: [String: Double] = [:]
+    public var windowMetrics: [String: Double] = [:]
+    public init(name: String, champion: Bool, abShare: Double, features: Int) {
+        self.name = name
+        self.champion = champion
+        self.abShare = abShare
+        self.features = features
+    }
 }
 
 public enum MemberState: String, Sendable, Codable, Equatable {
@@ -369,6 +431,10 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     public var metrics: [String: Double] = [:]
     public var windowMetrics: [String: Double] = [:]
     public var driftDetections = 0
+    /// Several models: each one side by side (champion first), and the lifecycle's decisions
+    /// (promotions, deploys, retirements), newest last.
+    public var models: [ModelStatus] = []
+    public var lifecycleLog: [String] = []
     public init(cluster: String, bootstrap: String, inputTopic: String, outputTopic: String, deadLetterTopic: String,
                 partitionCount: Int, unassigned: [Int32], workers: [WorkerStatus], uptimeMs: Int64) {
         self.cluster = cluster

@@ -8,7 +8,7 @@ public struct OutputWriter: Sendable {
     public init() { bytes.reserveCapacity(256) }
 
     public mutating func prediction(partition: Int32, offset: Int64, key: String, score: Double,
-                                    label: Double?, modelVersion: Int, worker: String, epoch: Int,
+                                    label: Double?, model: String = "", modelVersion: Int, worker: String, epoch: Int,
                                     timestamp: Double?, features: [Double]? = nil,
                                     classes: [String]? = nil, predicted: Int = 0, probabilities: [Double] = []) {
         bytes.removeAll(keepingCapacity: true)
@@ -27,6 +27,7 @@ public struct OutputWriter: Sendable {
             raw("}")
             if let label, label >= 0, Int(label) < classes.count { raw(",\"label\":"); string(classes[Int(label)]) }
         } else if let label { raw(",\"label\":"); double(label) }
+        if !model.isEmpty { raw(",\"model\":"); string(model) }
         raw(",\"model_version\":"); int(Int64(modelVersion))
         raw(",\"worker\":"); string(worker)
         raw(",\"epoch\":"); int(Int64(epoch))

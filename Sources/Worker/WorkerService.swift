@@ -96,7 +96,8 @@ public final class WorkerService {
     var consumer: KafkaConsumer?
     var producer: KafkaProducer?
     var pipeline: FeaturePipeline?
-    var model: OnlineModel?
+    /// The champion and any challengers (issue 11), one parameter vector for syncing.
+    var models: ModelSet?
     /// Reads feature-state changelogs when a partition starts (stateful specs).
     var restoreConsumer: KafkaConsumer?
     var consumerConfig = KafkaClientConfig()
@@ -215,13 +216,13 @@ public final class WorkerService {
             }
             heartbeatIfDue(now: now)
             let syncMs = Int64(config?.model.syncIntervalMs ?? 0)
-            if welcomed && syncMs > 0 && now - lastSync >= syncMs, let m = model {
+            if welcomed && syncMs > 0 && now - lastSync >= syncMs, let m = models {
                 lastSync = now
                 // A delta never merged (coordinator restarted, delta rejected) is abandoned
                 // after 5 intervals; its progress is still in `local − base`, so none is lost.
                 if sync.pending != nil && now - pendingSince > 5 * syncMs { sync.abandonPending() }
-                if var d = sync.makeDelta(current: m.model.parameters + m.scalerMoments, worker: options.workerId) {
-                    let p = m.model.parameterCount
+                if var d = sync.makeDelta(current: m.parameters + m.scalerMoments, worker: options.workerId) {
+                    let p = m.geometry.parameterCount
                     d.scaler = Array(d.delta[p...])
                     d.delta = Array(d.delta[..<p])
                     if let fault = options.deltaFault { poison(&d, fault) }
@@ -338,30 +339,7 @@ public final class WorkerService {
         case .revoke(let a): stop(partitions: a.partitions.map(\.partition), ack: true)
         case .ping: break
         case .modelUpdate(let u):
-            guard var m = model, u.parameters.count == m.model.parameters.count else {
-                log.warning("ignored model version \(u.version): \(u.parameters.count) parameters")
-                break
-            }
-            let moments = m.scalerMoments
-            if u.reset {
-                // Import or rollback: take the global model exactly, drop local progress.
-                m.model.setParameters(u.parameters)
-                sync = SyncState(version: u.version, base: u.parameters + moments)
-                log.info("global model reset to version \(u.version)")
-            } else {
-                // The scaler rebases like the weights (its moments add up); a version without
-                // scaler moments leaves ours as they are.
-                var extended = u
-                extended.parameters = u.parameters
-                    + (u.scaler.count == moments.count ? u.scaler : Array(sync.base.suffix(moments.count)))
-                let local = sync.rebase(current: m.model.parameters + moments, onto: extended, me: options.workerId)
-                let p = m.model.parameterCount
-                m.model.setParameters(Array(local[..<p]))
-                if !moments.isEmpty { m.setScalerMoments(Array(local[p...])) }
-            }
-            model = m
-            report.modelVersion = u.version
-            modelAdoptedAt = Clock.nowMs()
+            adopt(u)
         case .reregister(let r):
             // Several may arrive at once (one per queued heartbeat): answer the first; the
             // hello loop repeats it until a welcome arrives.
@@ -372,6 +350,53 @@ public final class WorkerService {
         default:
             log.debug("ignored \(msg.typeName)")
         }
+    }
+
+    /// A new global version: rebase local progress on it (or take it exactly: reset, or a
+    /// different set of models), then switch champion or A/B shares if its layout says so.
+    /// Between two records, so every record is scored by exactly one champion.
+    func adopt(_ u: ModelUpdate) {
+        guard var m = models, let config else { return }
+        let relayout = u.layout.map { !$0.sameModels(as: m.layout) && $0.models.map(\.name) != m.layout.models.map(\.name) } ?? false
+        if let l = u.layout, relayout {
+            if let why = l.problem(with: config.features) {
+                log.error("ignored model version \(u.version): its models cannot run here: \(why)")
+                return
+            }
+            m = ModelSet(layout: l, features: config.features, previous: m)
+        }
+        guard u.parameters.count == m.geometry.parameterCount else {
+            log.warning("ignored model version \(u.version): \(u.parameters.count) parameters, the models here have \(m.geometry.parameterCount)")
+            return
+        }
+        let moments = m.scalerMoments
+        if u.reset || relayout {
+            // Import, rollback, deploy, retire: take the global model exactly, drop local
+            // progress (a rollback that kept it would keep what was rolled back).
+            m.setParameters(u.parameters)
+            sync = SyncState(version: u.version, base: u.parameters + moments)
+            log.info("global model reset to version \(u.version)\(relayout ? "; models now \(m.layout.models.map(\.name))" : "")")
+        } else {
+            // The scaler rebases like the weights (its moments add up); a version without
+            // scaler moments leaves ours as they are.
+            var extended = u
+            extended.parameters = u.parameters
+                + (u.scaler.count == moments.count ? u.scaler : Array(sync.base.suffix(moments.count)))
+            let local = sync.rebase(current: m.parameters + moments, onto: extended, me: options.workerId)
+            let p = m.geometry.parameterCount
+            m.setParameters(Array(local[..<p]))
+            if !moments.isEmpty { m.setScalerMoments(Array(local[p...])) }
+        }
+        if let l = u.layout, l.champion != m.layout.champion || l != m.layout {
+            let before = m.layout.champion
+            m.adopt(champion: l)
+            if before != m.layout.champion {
+                log.info("model \(m.layout.champion) is the champion from version \(u.version) on (was \(before))")
+            }
+        }
+        models = m
+        report.modelVersion = u.version
+        modelAdoptedAt = Clock.nowMs()
     }
 
     func adopt(_ w: Welcome) throws {
@@ -417,16 +442,16 @@ public final class WorkerService {
         stateful = p.spec.isStateful
         event = p.parser.makeEvent()
         features = .init(repeating: 0, count: p.denseWidth)
-        var online = m.makeModel(dense: p.denseWidth, hashed: p.spec.hashedWidth)
+        var set = ModelSet(layout: w.layout ?? w.config.layout, features: w.config.features)
         // Start from the cluster's global model (the scaler stays local: see ARCHITECTURE.md).
-        if w.modelVersion > 0 && w.modelParameters.count == online.model.parameterCount {
-            online.model.setParameters(w.modelParameters)
+        if w.modelVersion > 0 && w.modelParameters.count == set.geometry.parameterCount {
+            set.setParameters(w.modelParameters)
         }
         // Synced: the weights, then the scaler's raw moments (summed cluster-wide).
-        sync = SyncState(version: w.modelVersion, base: online.model.parameters + online.scalerMoments)
+        sync = SyncState(version: w.modelVersion, base: set.parameters + set.scalerMoments)
         report.modelVersion = w.modelVersion
         modelAdoptedAt = Clock.nowMs()
-        model = online
+        models = set
         if evaluation?.report.whole.task != m.type.task { evaluation = m.makeEvaluation() }
         config = w.config
         bootstrap = w.bootstrap
@@ -590,35 +615,52 @@ public final class WorkerService {
             }
             return
         }
-        model!.predictThenLearn(features, sparse: SparseInput(indices: sparse.indices, values: sparse.values),
-                                label: event.label)
-        let score = model!.score
-        let kind = model!.model.kind
+        models!.score(features, sparse: SparseInput(indices: sparse.indices, values: sparse.values), label: event.label)
+        // The output topic gets the champion's prediction, or an A/B challenger's for its keys.
+        let served = models!.route(key: event.key)
+        let model = models!.models[served]
+        let kind = model.model.kind
         pipeline!.learnTargets(of: event, state: &run.state)
         if let y = event.label {
-            let o: Observation = switch kind {
-            case .logisticRegression: .binary(probability: score, label: y)
-            case .softmaxRegression: .multiclass(probabilities: model!.output, predicted: model!.predictedClass, label: Int(y))
-            case .linearRegression: .regression(prediction: score, target: y)
-            }
-            if evaluation!.observe(o) {
+            if evaluation!.observe(models!.observation(of: served, label: y)) {
                 report.lastDriftWallMs = Clock.wallMs()
                 let e = evaluation!.report
                 log.warning("drift detected in the running loss after \(e.whole.count) labelled predictions (Page-Hinkley > \(e.driftThreshold)); recent \(e.window.figures.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))")
             }
+            models!.observeAll(label: y)
             report.labelled += 1
-            if model!.learns { sync.samples += 1 }
+            if models!.learns { sync.samples += 1 }
         }
         let classes = config.model.classes
-        writer.prediction(partition: p, offset: rec.offset, key: event.key, score: score, label: event.label,
-                          modelVersion: report.modelVersion, worker: options.workerId, epoch: run.lease.epoch,
-                          timestamp: event.timestamp, features: pipeline!.spec.emit ? features : nil,
+        let names = models!.layout.models
+        writer.prediction(partition: p, offset: rec.offset, key: event.key, score: model.score, label: event.label,
+                          model: names[served].name, modelVersion: report.modelVersion, worker: options.workerId,
+                          epoch: run.lease.epoch, timestamp: event.timestamp, features: pipeline!.spec.emit ? features : nil,
                           classes: kind == .softmaxRegression ? classes : nil,
-                          predicted: model!.predictedClass, probabilities: model!.output)
+                          predicted: model.predictedClass, probabilities: model.output)
         writer.bytes.withUnsafeBytes { v in
             event.key.withUTF8 { k in
                 produceRetrying(producer, run: run, topic: config.kafka.outputTopic, key: UnsafeRawBufferPointer(k), value: v,
                                 headers: [], tag: tag)
+            }
+        }
+        models!.countServed(served)
+        if names.count > 1 && !config.lifecycle.shadowTopic.isEmpty {
+            // Shadow scoring: every other model's prediction of this record, same shape.
+            for i in names.indices where i != served {
+                let m = models!.models[i]
+                writer.prediction(partition: p, offset: rec.offset, key: event.key, score: m.score, label: event.label,
+                                  model: names[i].name, modelVersion: report.modelVersion, worker: options.workerId,
+                                  epoch: run.lease.epoch, timestamp: event.timestamp, features: nil,
+                                  classes: kind == .softmaxRegression ? classes : nil,
+                                  predicted: m.predictedClass, probabilities: m.output)
+                writer.bytes.withUnsafeBytes { v in
+                    event.key.withUTF8 { k in
+                        produceRetrying(producer, run: run, topic: config.lifecycle.shadowTopic, key: UnsafeRawBufferPointer(k),
+                                        value: v, headers: [], tag: Self.shadowTag)
+                    }
+                }
+                report.shadowPredictions += 1
             }
         }
         report.predictions += 1
@@ -665,6 +707,9 @@ public final class WorkerService {
         }
     }
 
+    /// The delivery tag of shadow predictions (output tags are ≥ 0, changelog tags small negatives).
+    static let shadowTag = Int.min
+
     /// Outputs handed to librdkafka and not yet reported (the shared producer's; a
     /// transactional producer's records are bounded by its commit interval and librdkafka's queue).
     var inFlight: Int { producer?.inFlight ?? 0 }
@@ -674,6 +719,17 @@ public final class WorkerService {
         // Transactional producers report no deliveries (their commit does); only errors.
         for run in parts.values { run.txn?.poll(timeoutMs: 0, onError: { kafkaTrouble("producer", $0) }) { _ in } }
         producer.poll(timeoutMs: timeoutMs, onError: { kafkaTrouble("producer", $0) }) { dr in
+            if dr.tag == Self.shadowTag {
+                // Shadow predictions are not what offsets wait for (a failed one is counted
+                // and logged, not replayed: the challenger's metrics do not depend on it).
+                if let e = dr.error {
+                    report.shadowFailed += 1
+                    if report.shadowFailed <= 10 || report.shadowFailed % 1000 == 0 {
+                        log.warning("shadow prediction not delivered: \(e) (\(report.shadowFailed) so far)")
+                    }
+                }
+                return
+            }
             if dr.tag < 0 {
                 changelogDelivered(Int32(-dr.tag - 1), error: dr.error)
                 return
@@ -788,6 +844,7 @@ public final class WorkerService {
             r.windowMetrics = e.window.summary
         }
         r.inFlight = inFlight
+        r.models = models?.reports ?? []
         r.modelAgeMs = Clock.nowMs() - modelAdoptedAt
         r.badValues = counters.badValues.mapValues { Int64($0) }
         r.lateDropped = Int64(counters.lateDropped)

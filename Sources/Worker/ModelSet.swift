@@ -1,0 +1,171 @@
+import Config
+import Features
+import Models
+import Wire
+
+/// The models one worker runs (issue 11): the champion, whose predictions go to the output
+/// topic, and challengers scored on the same records (shadow), each with its own inputs,
+/// scaler and progressive metrics. Pure value type: no I/O, tested directly.
+///
+/// For syncing, the set is one parameter vector (`ModelGeometry`): every model's weights in
+/// layout order, and every model's scaler moments in one [counts | Σx | Σx²] block, so the
+/// delta, averaging and checkpoint code does not know there are several.
+public struct ModelSet: Sendable {
+    public private(set) var layout: ModelLayout
+    public let geometry: ModelGeometry
+    public private(set) var models: [OnlineModel]
+    /// Per model (only kept with more than one model: one model's is the worker's own).
+    public private(set) var evaluations: [Evaluation]
+    /// Predictions per model written to the output topic.
+    public private(set) var served: [Int64]
+    public private(set) var champion: Int
+    /// A/B: challengers by cumulative share of the key hash space, [0, 1).
+    private var split: [(below: Double, model: Int)] = []
+    /// Dense inputs of models that read a subset, and remapped hashed indices.
+    private var inputs: [[Double]]
+    private var sparseIndices: [[Int]]
+
+    /// - previous: a model in both keeps what it learnt (scaler, optimizer state), so a
+    ///   deploy or retire does not restart the others.
+    public init(layout: ModelLayout, features: FeatureSpec, previous: ModelSet? = nil) {
+        self.layout = layout
+        geometry = ModelGeometry(layout, features: features)
+        var models: [OnlineModel] = []
+        var evaluations: [Evaluation] = []
+        var served: [Int64] = []
+        for (i, m) in layout.models.enumerated() {
+            let part = geometry.parts[i]
+            if let prev = previous, let j = prev.layout.models.firstIndex(of: m) {
+                models.append(prev.models[j])
+                evaluations.append(prev.evaluations[j])
+                served.append(prev.served[j])
+            } else {
+                models.append(m.spec.makeModel(dense: part.dense, hashed: part.hashed))
+                evaluations.append(m.spec.makeEvaluation())
+                served.append(0)
+            }
+        }
+        self.models = models
+        self.evaluations = evaluations
+        self.served = served
+        inputs = geometry.parts.map { [Double](repeating: 0, count: $0.denseIndices == nil ? 0 : $0.dense) }
+        sparseIndices = geometry.parts.map { _ in [] }
+        champion = layout.championIndex
+        adopt(champion: layout)
+    }
+
+    /// A new champion or A/B shares, same models (takes effect for the next record).
+    public mutating func adopt(champion l: ModelLayout) {
+        guard l.sameModels(as: layout) || l.models.map(\.name) == layout.models.map(\.name) else { return }
+        layout = l
+        champion = l.championIndex
+        var edge = 0.0
+        split = []
+        for (i, m) in l.models.enumerated() where i != champion && m.abShare > 0 {
+            edge += m.abShare
+            split.append((min(edge, 1), i))
+        }
+    }
+
+    public var learns: Bool { models.contains { $0.learns } }
+    public var championModel: OnlineModel { models[champion] }
+
+    /// Every model's weights, in layout order.
+    public var parameters: [Double] {
+        if models.count == 1 { return models[0].model.parameters }
+        var out: [Double] = []
+        out.reserveCapacity(geometry.parameterCount)
+        for m in models { out += m.model.parameters }
+        return out
+    }
+
+    public mutating func setParameters(_ p: [Double]) {
+        guard p.count == geometry.parameterCount else { return }
+        for i in models.indices { models[i].model.setParameters(Array(geometry.parameters(p, of: i))) }
+    }
+
+    /// Every online scaler's raw moments, in the cluster layout.
+    public var scalerMoments: [Double] {
+        if models.count == 1 { return models[0].scalerMoments }
+        return geometry.joinScaler(models.map(\.scalerMoments))
+    }
+
+    public mutating func setScalerMoments(_ m: [Double]) {
+        guard m.count == 3 * geometry.scalerWidth else { return }
+        if models.count == 1 { models[0].setScalerMoments(m); return }
+        for i in models.indices where geometry.parts[i].scalerWidth > 0 {
+            models[i].setScalerMoments(geometry.scaler(m, of: i))
+        }
+    }
+
+    /// Which model's prediction the output topic gets for `key`: a stable hash of the key
+    /// picks the A/B challenger, else the champion. The same key always lands on the same
+    /// model while the layout is unchanged.
+    public func route(key: String) -> Int {
+        guard !split.isEmpty else { return champion }
+        let u = Self.unitHash(key)
+        for s in split where u < s.below { return s.model }
+        return champion
+    }
+
+    /// FNV-1a over the key's bytes, finalised (SplitMix64), as a number in [0, 1): the same on
+    /// every worker and every run.
+    public static func unitHash(_ key: String) -> Double {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var k = key
+        k.withUTF8 { for b in $0 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
+        h ^= h >> 30; h = h &* 0xbf58_476d_1ce4_e5b9
+        h ^= h >> 27; h = h &* 0x94d0_49bb_1331_11eb
+        h ^= h >> 31
+        return Double(h >> 11) / Double(UInt64(1) << 53)
+    }
+
+    /// Predict, then learn if labelled, with every model; each sees its own inputs. Returns
+    /// whether a drift detection fired in the model `observe` is asked for.
+    public mutating func score(_ dense: [Double], sparse: SparseInput, label: Double?) {
+        let pipelineDense = dense.count
+        for i in models.indices {
+            let part = geometry.parts[i]
+            let sp: SparseInput
+            if part.hashed == 0 {
+                sp = .empty
+            } else if part.dense == pipelineDense {
+                sp = sparse
+            } else {
+                // Hashed indices follow the dense inputs: shift them to this model's.
+                sparseIndices[i].removeAll(keepingCapacity: true)
+                for j in sparse.indices { sparseIndices[i].append(j - pipelineDense + part.dense) }
+                sp = SparseInput(indices: sparseIndices[i], values: sparse.values)
+            }
+            if let idx = part.denseIndices {
+                for (k, j) in idx.enumerated() { inputs[i][k] = dense[j] }
+                models[i].predictThenLearn(inputs[i], sparse: sp, label: label)
+            } else {
+                models[i].predictThenLearn(dense, sparse: sp, label: label)
+            }
+        }
+    }
+
+    /// The progressive-validation observation of model `i`'s latest prediction.
+    public func observation(of i: Int, label y: Double) -> Observation {
+        let m = models[i]
+        return switch m.model.kind {
+        case .logisticRegression: .binary(probability: m.score, label: y)
+        case .softmaxRegression: .multiclass(probabilities: m.output, predicted: m.predictedClass, label: Int(y))
+        case .linearRegression: .regression(prediction: m.score, target: y)
+        }
+    }
+
+    /// Records every model's labelled prediction in its own metrics (several models only).
+    public mutating func observeAll(label y: Double) {
+        guard models.count > 1 else { return }
+        for i in models.indices { _ = evaluations[i].observe(observation(of: i, label: y)) }
+    }
+
+    public mutating func countServed(_ i: Int) { served[i] += 1 }
+
+    public var reports: [ModelReport] {
+        guard models.count > 1 else { return [] }
+        return models.indices.map { ModelReport(name: layout.models[$0].name, evaluation: evaluations[$0].report, served: served[$0]) }
+    }
+}
