@@ -17,6 +17,10 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
     public var model = ModelSpec()
     /// `[model] name`: the champion's name in a cluster of several models.
     public var modelName = "main"
+    /// `[model] features` and `hashed`: the champion's inputs (default: every dense feature
+    /// and the hashed space), as for challengers.
+    public var modelFeatures: [String] = []
+    public var modelHashed = true
     /// `[challengers.NAME]`: models scored beside the champion (issue 11), by name.
     public var challengers: [ModelEntry] = []
     public var lifecycle = LifecycleSection()
@@ -27,7 +31,8 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
     /// The models this file starts the cluster with: `[model]` as the champion, then the
     /// challengers. Deploy, retire and promote change the coordinator's copy of it.
     public var layout: ModelLayout {
-        ModelLayout(models: [ModelEntry(name: modelName, spec: model)] + challengers, champion: modelName)
+        ModelLayout(models: [ModelEntry(name: modelName, spec: model, features: modelFeatures, hashed: modelHashed)] + challengers,
+                    champion: modelName)
     }
 
     public struct ClusterSection: Sendable, Codable, Equatable {
@@ -192,6 +197,11 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             if !ModelLayout.validName(modelName) {
                 throw ConfigError(line: t.table["name"]?.line ?? 0, key: "model.name",
                                   "'\(modelName)' must be 1-64 letters, digits, '-', '_' or '.'")
+            }
+            modelFeatures = try t.strings("features", modelFeatures)
+            modelHashed = try t.bool("hashed", modelHashed)
+            if let why = layout.models[0].problem(with: features) {
+                throw ConfigError(line: t.table["features"]?.line ?? t.table.line, key: "model.features", why)
             }
             try t.finish()
         }

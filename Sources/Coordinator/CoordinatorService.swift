@@ -54,7 +54,7 @@ public final class CoordinatorService {
         var partitions = k.partitions
         if k.isEmbedded {
             let b = try EmbeddedBroker(brokers: k.embeddedBrokers)
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic] {
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic] where !t.isEmpty {
                 try b.createTopic(t, partitions: k.partitions)
             }
             try b.createTopic(k.modelTopic, partitions: 1)
@@ -68,7 +68,7 @@ public final class CoordinatorService {
             let a = try KafkaProducer(config: c)
             // Create only what is missing: a restart must be quick (workers hold their
             // partitions only for their lease), and some brokers never answer CreateTopics.
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.modelTopic, k.effectiveChangelogTopic] {
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.modelTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic] where !t.isEmpty {
                 if (try? a.partitionCount(topic: t, timeoutMs: 5000)) != nil { continue }
                 let model = t == k.modelTopic
                 // The changelog must have the input's partition count (one changelog
@@ -378,15 +378,13 @@ public final class CoordinatorService {
         case "export":
             var u = ModelUpdate(version: publishedVersion, contributions: [:],
                                 parameters: published?.parameters ?? aggregator.parameters, features: features, layout: layout)
-            // One model's part (its own features), or the whole vector with one model.
-            if !c.name.isEmpty || layout.models.count > 1 {
-                switch part(c.name.isEmpty ? layout.champion : c.name) {
-                case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
-                case .success(let (i, p)):
-                    if u.parameters.count == lifecycle.geometry.parameterCount { u.parameters = Array(lifecycle.geometry.parameters(u.parameters, of: i)) }
-                    let m = layout.models[i]
-                    u.features = (m.features.isEmpty ? config.features.denseNames : m.features) + (p.hashed > 0 ? ["<hashed \(p.hashed)>"] : [])
-                }
+            // One model's part, with its own feature names (default: the champion's).
+            switch part(c.name.isEmpty ? layout.champion : c.name) {
+            case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
+            case .success(let (i, p)):
+                if u.parameters.count == lifecycle.geometry.parameterCount { u.parameters = Array(lifecycle.geometry.parameters(u.parameters, of: i)) }
+                let m = layout.models[i]
+                u.features = (m.features.isEmpty ? config.features.denseNames : m.features) + (p.hashed > 0 ? ["<hashed \(p.hashed)>"] : [])
             }
             return .answer(.modelUpdate(u))
         case "import", "rollback":
@@ -400,8 +398,8 @@ public final class CoordinatorService {
                     params = cp.parameters
                 case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
                 }
-            } else if !c.name.isEmpty || layout.models.count > 1 {
-                // Import into one model: the others keep theirs.
+            } else {
+                // Import into one model (default: the champion); the others keep theirs.
                 switch part(c.name.isEmpty ? layout.champion : c.name) {
                 case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
                 case .success(let (_, p)):

@@ -105,20 +105,24 @@ struct Cluster {
     var coordinatorLine = ""
     /// Environment of every process of this cluster (e.g. Tansu's librdkafka).
     var env: [String: String] = [:]
+    /// The config file the coordinator was started with (nil: defaults).
+    var configPath: String?
 
     static func start(config: String? = nil, env: [String: String] = [:]) throws -> Cluster {
         var args = ["coordinator", "--bind", "tcp://127.0.0.1:*"]
+        var path: String?
         if let config {
-            let path = NSTemporaryDirectory() + "cluster-\(UUID().uuidString.prefix(8)).conf"
-            try config.write(toFile: path, atomically: true, encoding: .utf8)
-            args += ["--config", path]
+            let p = NSTemporaryDirectory() + "cluster-\(UUID().uuidString.prefix(8)).conf"
+            try config.write(toFile: p, atomically: true, encoding: .utf8)
+            args += ["--config", p]
+            path = p
         }
         let c = try Proc("coordinator", args, env: env)
         guard let line = c.readLine(), line.hasPrefix("coordinator ") else {
             throw HarnessError("coordinator did not start: \(c.log)")
         }
         let parts = line.split(separator: " ").map(String.init)
-        return Cluster(coordinator: c, endpoint: parts[1], bootstrap: parts[3], coordinatorLine: line, env: env)
+        return Cluster(coordinator: c, endpoint: parts[1], bootstrap: parts[3], coordinatorLine: line, env: env, configPath: path)
     }
 
     func worker(_ id: String, args: [String] = []) throws -> Proc {
