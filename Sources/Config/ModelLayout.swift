@@ -23,6 +23,11 @@ public struct ModelEntry: Sendable, Codable, Equatable {
         self.abShare = abShare
     }
 
+    /// The same model (name, spec, inputs), whatever its A/B share.
+    public func sameModel(as o: ModelEntry) -> Bool {
+        name == o.name && spec == o.spec && features == o.features && hashed == o.hashed
+    }
+
     /// Why this entry cannot run on `featureSpec`, or nil. Errors name the offending value.
     public func problem(with featureSpec: FeatureSpec) -> String? {
         guard ModelLayout.validName(name) else {
@@ -52,8 +57,11 @@ public struct ModelLayout: Sendable, Codable, Equatable {
     public var championIndex: Int { models.firstIndex { $0.name == champion } ?? 0 }
     public func index(of name: String) -> Int? { models.firstIndex { $0.name == name } }
 
-    /// Same models (specs, inputs): parameters and scaler moments keep their places.
-    public func sameModels(as o: ModelLayout) -> Bool { models == o.models }
+    /// Same models (names, specs, inputs; A/B shares aside): parameters and scaler moments
+    /// keep their places.
+    public func sameModels(as o: ModelLayout) -> Bool {
+        models.count == o.models.count && zip(models, o.models).allSatisfy { $0.sameModel(as: $1) }
+    }
 
     static func validName(_ s: String) -> Bool {
         !s.isEmpty && s.count <= 64 && s.utf8.allSatisfy {
@@ -155,7 +163,7 @@ public struct ModelGeometry: Sendable, Equatable {
         var perModel: [[Double]] = []
         for (i, m) in new.0.models.enumerated() {
             let part = new.1.parts[i]
-            if let j = old.0.models.firstIndex(of: m), parameters.count == old.1.parameterCount {
+            if let j = old.0.models.firstIndex(where: { $0.sameModel(as: m) }), parameters.count == old.1.parameterCount {
                 params += old.1.parameters(parameters, of: j)
                 perModel.append(old.1.scaler(scaler, of: j))
             } else {
@@ -184,4 +192,28 @@ public struct LifecycleSection: Sendable, Codable, Equatable {
     /// Metrics where lower is better.
     public static let lowerIsBetter: Set<String> = ["log_loss", "mae", "rmse"]
     public static let metrics = ["accuracy", "log_loss", "roc_auc", "macro_f1", "mae", "rmse", "r2"]
+}
+
+extension ModelSpec {
+    /// The bounds `cluster.conf` enforces, for a spec that arrived another way (a deploy
+    /// command on the wire): a value a config file could not hold must not reach a worker
+    /// (a metrics window of 10¹² would be allocated by every worker).
+    public func problem() -> String? {
+        let o = optimizer
+        let checks: [(Bool, String)] = [
+            (o.learningRate.isFinite && o.learningRate >= 1e-9 && o.learningRate <= 10, "learning_rate \(o.learningRate) is outside 1e-9...10"),
+            (o.power.isFinite && o.power >= 0 && o.power <= 2, "power_t \(o.power) is outside 0...2"),
+            (o.beta1.isFinite && o.beta1 >= 0 && o.beta1 < 1 && o.beta2.isFinite && o.beta2 >= 0 && o.beta2 < 1, "beta1/beta2 must be in 0..<1"),
+            (o.ftrlBeta.isFinite && o.ftrlBeta >= 0 && o.ftrlBeta <= 1e6, "ftrl_beta \(o.ftrlBeta) is outside 0...1e6"),
+            (l1.isFinite && l1 >= 0 && l1 <= 10 && l2.isFinite && l2 >= 0 && l2 <= 10, "l1/l2 must be in 0...10"),
+            (clipGradient.isFinite && clipGradient >= 1e-9 || clipGradient == 1e12, "clip_gradient \(clipGradient) must be at least 1e-9"),
+            (metricsWindow >= 1 && metricsWindow <= 10_000_000, "metrics_window \(metricsWindow) is outside 1...10000000"),
+            (driftThreshold.isFinite && driftThreshold >= 1e-9 && driftDelta.isFinite && driftDelta >= 0 && driftMinInstances >= 1,
+             "drift settings out of range"),
+            (classes.count <= 10_000 && (type == .softmaxRegression || classes.isEmpty), "classes: only softmax_regression has them (at most 10000)"),
+            (mode == "learn", "mode must be \"learn\" (weights to start from come with the deploy)"),
+            (pretrained == nil && weightsFile.isEmpty, "weights_file is not taken here (weights to start from come with the deploy)"),
+        ]
+        return checks.first { !$0.0 }?.1
+    }
 }

@@ -392,7 +392,7 @@ public final class CoordinatorService {
             if c.action == "rollback" {
                 switch findCheckpoint(version: c.version) {
                 case .success(let cp):
-                    guard (cp.layout ?? config.layout).models == layout.models else {
+                    guard (cp.layout ?? config.layout).sameModels(as: layout) else {
                         return .answer(.error(WireFailure(message: "version \(c.version) ran other models (\((cp.layout ?? config.layout).models.map(\.name))); rollback works within the same models (\(layout.models.map(\.name)))")))
                     }
                     params = cp.parameters

@@ -39,6 +39,7 @@ public struct ModelLifecycle: Sendable {
     /// Adds `entry`. `initial`: its weights, optionally followed by its scaler's raw moments
     /// (as `tributary replay` warms them); empty = a fresh model.
     public func deploying(_ entry: ModelEntry, initial: [Double], parameters: [Double], scaler: [Double]) -> Result<Change, LifecycleError> {
+        if let why = entry.spec.problem() { return .failure(.init("model \(entry.name): \(why)")) }
         guard layout.index(of: entry.name) == nil else { return .failure(.init("a model named '\(entry.name)' is already deployed")) }
         var next = layout
         next.models.append(entry)
@@ -96,7 +97,7 @@ public struct ModelLifecycle: Sendable {
     /// Takes a change made by the functions above.
     /// `now`: the models' current figures (their labelled counts become the rule's baselines).
     public mutating func adopt(_ l: ModelLayout, now: [ModelStatus]) {
-        if l.models != layout.models { geometry = ModelGeometry(l, features: features) }
+        if !l.sameModels(as: layout) { geometry = ModelGeometry(l, features: features) }
         layout = l
         baselines = Dictionary(now.map { ($0.name, $0.labelled) }, uniquingKeysWith: { a, _ in a })
     }

@@ -35,7 +35,7 @@ public struct ModelSet: Sendable {
         var served: [Int64] = []
         for (i, m) in layout.models.enumerated() {
             let part = geometry.parts[i]
-            if let prev = previous, let j = prev.layout.models.firstIndex(of: m) {
+            if let prev = previous, let j = prev.layout.models.firstIndex(where: { $0.sameModel(as: m) }) {
                 models.append(prev.models[j])
                 evaluations.append(prev.evaluations[j])
                 served.append(prev.served[j])
@@ -56,7 +56,7 @@ public struct ModelSet: Sendable {
 
     /// A new champion or A/B shares, same models (takes effect for the next record).
     public mutating func adopt(champion l: ModelLayout) {
-        guard l.sameModels(as: layout) || l.models.map(\.name) == layout.models.map(\.name) else { return }
+        guard l.sameModels(as: layout) else { return }
         layout = l
         champion = l.championIndex
         var edge = 0.0

@@ -357,7 +357,7 @@ public final class WorkerService {
     /// Between two records, so every record is scored by exactly one champion.
     func adopt(_ u: ModelUpdate) {
         guard var m = models, let config else { return }
-        let relayout = u.layout.map { !$0.sameModels(as: m.layout) && $0.models.map(\.name) != m.layout.models.map(\.name) } ?? false
+        let relayout = u.layout.map { !$0.sameModels(as: m.layout) } ?? false
         if let l = u.layout, relayout {
             if let why = l.problem(with: config.features) {
                 log.error("ignored model version \(u.version): its models cannot run here: \(why)")
@@ -387,7 +387,7 @@ public final class WorkerService {
             m.setParameters(Array(local[..<p]))
             if !moments.isEmpty { m.setScalerMoments(Array(local[p...])) }
         }
-        if let l = u.layout, l.champion != m.layout.champion || l != m.layout {
+        if let l = u.layout, l != m.layout {
             let before = m.layout.champion
             m.adopt(champion: l)
             if before != m.layout.champion {

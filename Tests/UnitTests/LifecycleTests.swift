@@ -88,6 +88,10 @@ struct LifecycleTests {
         let bad = lc.deploying(ModelEntry(name: "x", spec: ModelSpec(), features: ["zz"]), initial: [], parameters: params, scaler: scaler)
         #expect(bad.failureText?.contains("'zz'") == true)
         #expect(lc.deploying(entry, initial: [1, 2], parameters: params, scaler: scaler).failureText?.contains("3 parameters") == true)
+        // A spec from the wire gets the bounds a config file would (every worker would allocate the window).
+        var huge = entry
+        huge.spec.metricsWindow = 1_000_000_000_000
+        #expect(lc.deploying(huge, initial: [], parameters: params, scaler: scaler).failureText?.contains("metrics_window") == true)
 
         var two = lc
         two.adopt(warm.layout, now: [])
