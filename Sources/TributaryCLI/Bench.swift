@@ -76,9 +76,9 @@ struct Bench: ParsableCommand {
         // on the mock broker this, not the bare consume, is the ceiling for a full path.
         results.append(bareConsume(bootstrap: bootstrap, conf: conf, produce: true))
         say(line(results.last!))
-        for (workers, sync) in [(1, 0), (1, 1000), (2, 1000)] {
+        for (workers, sync, challenger) in [(1, 0, false), (1, 1000, false), (2, 1000, false), (1, 1000, true)] {
             guard !Signals.shouldStop else { break }
-            let r = tributaryRun(bootstrap: bootstrap, workers: workers, syncMs: sync, conf: conf)
+            let r = tributaryRun(bootstrap: bootstrap, workers: workers, syncMs: sync, conf: conf, challenger: challenger)
             results.append(r)
             say(line(r))
         }
@@ -169,8 +169,10 @@ struct Bench: ParsableCommand {
     }
 
     /// Tributary's full path in real processes: coordinator + workers against the broker.
-    func tributaryRun(bootstrap: String, workers: Int, syncMs: Int, conf: [String: String]) -> RunResult {
-        let group = "bench-\(workers)w-\(syncMs)-\(getpid())"
+    /// - challenger: a second model (all features, shadow scoring, no shadow topic) beside the
+    ///   champion: what one more model costs (issue 11).
+    func tributaryRun(bootstrap: String, workers: Int, syncMs: Int, conf: [String: String], challenger: Bool = false) -> RunResult {
+        let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(getpid())"
         var cfg = """
         [kafka]
         partitions = \(partitions)
@@ -187,10 +189,11 @@ struct Bench: ParsableCommand {
         failure_timeout_ms = 3000
         [model]
         sync_interval_ms = \(syncMs)
+        \(challenger ? "[challengers.shadow]\nlearning_rate = 0.05" : "")
         """
         let path = NSTemporaryDirectory() + "tributary-bench-\(getpid()).conf"
         do { try cfg.write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("\(error)") }
-        let name = "tributary \(workers) worker\(workers > 1 ? "s" : ""), sync \(syncMs > 0 ? "\(syncMs / 1000) s" : "off")"
+        let name = "tributary \(workers) worker\(workers > 1 ? "s" : ""), sync \(syncMs > 0 ? "\(syncMs / 1000) s" : "off")\(challenger ? " + challenger" : "")"
         do {
             let log = FileHandle(forWritingAtPath: "/dev/null")
             let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*",
@@ -394,6 +397,9 @@ struct Bench: ParsableCommand {
             if let io = rate("bare consume + produce") { ratios["tributary_1w_over_bare_consume_produce"] = t / io }
             if let synced = rate("tributary 1 worker, sync 1 s") { ratios["sync_1s_cost_fraction"] = 1 - synced / t }
             if let two = rate("tributary 2 workers") { ratios["scaling_2w_over_1w"] = two / t }
+            if let synced = rate("tributary 1 worker, sync 1 s"), let both = rate("tributary 1 worker, sync 1 s + challenger") {
+                ratios["challenger_cost_fraction"] = 1 - both / synced
+            }
         }
         say("\nratios (same run, same broker, same records):")
         for (k, v) in ratios.sorted(by: { $0.key < $1.key }) { say(String(format: "  %-36@ %.3f", k as NSString, v)) }

@@ -31,6 +31,7 @@ struct BenchSmokeTests {
         #expect(pause["weights"] as? Int == 1 << 20)
         let ratios = try #require(obj["ratios"] as? [String: Double])
         #expect(ratios["tributary_1w_over_bare_librdkafka"] != nil)
+        #expect(ratios["challenger_cost_fraction"] != nil, "the run with a challenger beside the champion")
         if FileManager.default.fileExists(atPath: peer + "/baseline.py") {
             #expect(names.contains { $0.hasPrefix("python peer") }, "python peer did not run: \(out)")
             #expect(ratios["tributary_1w_over_python"] != nil)
