@@ -120,8 +120,8 @@ public struct ModelSet: Sendable {
         return Double(h >> 11) / Double(UInt64(1) << 53)
     }
 
-    /// Predict, then learn if labelled, with every model; each sees its own inputs. Returns
-    /// whether a drift detection fired in the model `observe` is asked for.
+    /// Predict, then learn if labelled, with every model; each sees its own inputs (the
+    /// pipeline's dense features, gathered, and the hashed ones shifted after them).
     public mutating func score(_ dense: [Double], sparse: SparseInput, label: Double?) {
         let pipelineDense = dense.count
         for i in models.indices {

@@ -364,6 +364,9 @@ public final class WorkerService {
                 return
             }
             m = ModelSet(layout: l, features: config.features, previous: m)
+            // The cluster's scaler for every model: a deployed model may come warm (replay),
+            // its weights fitted to inputs scaled by those moments.
+            if u.scaler.count == 3 * m.geometry.scalerWidth { m.setScalerMoments(u.scaler) }
         }
         guard u.parameters.count == m.geometry.parameterCount else {
             log.warning("ignored model version \(u.version): \(u.parameters.count) parameters, the models here have \(m.geometry.parameterCount)")

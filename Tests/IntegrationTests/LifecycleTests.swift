@@ -38,6 +38,18 @@ struct LifecycleLiveTests {
         }
     }
 
+    /// 4 partitions, the synthetic events' 8 numeric features, sync every 200 ms; ends inside
+    /// [model], so a test's extra lines may add to it.
+    static let config = """
+        [kafka]
+        partitions = 4
+        [features]
+        aggregates = []
+        [model]
+        sync_interval_ms = 200
+
+        """
+
     /// A cluster of `workers` workers owning 4 partitions, fed `count` synthetic events.
     func run(_ config: String, workers: Int, count: Int, rate: Int, users: Int = 1000,
              during: (Cluster) throws -> Void = { _ in }) throws -> (Cluster, [Proc], [Int32: Int64]) {
@@ -63,15 +75,9 @@ struct LifecycleLiveTests {
 
     @Test("two models: shadow metrics tell them apart, the rule promotes the better one, and every input offset has exactly one champion prediction across the switch")
     func promotion() throws {
-        let (cluster, ws, highs) = try run("""
-        [kafka]
-        partitions = 4
-        [features]
-        aggregates = []
-        [model]
+        let (cluster, ws, highs) = try run(Self.config + """
         name = "narrow"
         features = ["x.f0"]
-        sync_interval_ms = 200
         metrics_window = 500
         [challengers.wide]
         [lifecycle]
@@ -107,13 +113,7 @@ struct LifecycleLiveTests {
 
     @Test("A/B at 20 %: the challenger makes 20 % ± 2 % of the output predictions, and a key always goes to the same model")
     func abSplit() throws {
-        let (cluster, ws, highs) = try run("""
-        [kafka]
-        partitions = 4
-        [features]
-        aggregates = []
-        [model]
-        sync_interval_ms = 200
+        let (cluster, ws, highs) = try run(Self.config + """
         [challengers.b]
         learning_rate = 0.05
         ab_share = 0.2
@@ -139,14 +139,7 @@ struct LifecycleLiveTests {
         try "name = \"fresh\"\nfeatures = [\"x.f0\", \"x.f1\", \"x.f2\", \"x.f3\"]\nlearning_rate = 0.05\n".write(toFile: spec, atomically: true, encoding: .utf8)
         var scoringAfter = -1.0
         var pids: [Int32] = []
-        let (cluster, ws, highs) = try run("""
-        [kafka]
-        partitions = 4
-        [features]
-        aggregates = []
-        [model]
-        sync_interval_ms = 200
-        """, workers: 2, count: 30_000, rate: 2500) { cluster in
+        let (cluster, ws, highs) = try run(Self.config, workers: 2, count: 30_000, rate: 2500) { cluster in
             try cluster.waitFor(seconds: 20, "records flowing") { $0.totalProcessed > 2000 }
             pids = try cluster.status().workers.map(\.pid)
             let start = Date()
@@ -173,14 +166,7 @@ struct LifecycleLiveTests {
 
     @Test("replay 20,000 retained records into a new model: it joins warm, and the live consumer offsets are unchanged")
     func replay() throws {
-        let (cluster, ws, highs) = try run("""
-        [kafka]
-        partitions = 4
-        [features]
-        aggregates = []
-        [model]
-        sync_interval_ms = 200
-        """, workers: 1, count: 20_000, rate: 10_000)
+        let (cluster, ws, highs) = try run(Self.config, workers: 1, count: 20_000, rate: 10_000)
         let reader = try KafkaConsumer(config: KafkaClientConfig(["bootstrap.servers": cluster.bootstrap, "group.id": "tributary"]))
         let tps = (0..<4).map { TopicPartition("events", Int32($0)) }
         let before = try reader.committed(tps)
