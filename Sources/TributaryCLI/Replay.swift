@@ -15,8 +15,9 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Warm a new model on retained history, then deploy it into the running cluster.",
         discussion: """
-        Reads every input partition from --from (an offset, or an ISO-8601 time / epoch
-        milliseconds with --from-time) up to the end as it was when the replay started,
+        Reads every input partition from --from (an offset in every partition, an ISO-8601
+        time such as 2026-11-24T10:00:00Z, or @EPOCH_MS) up to the end as it was when the
+        replay started,
         computes the cluster's features (per partition, as workers do), trains the model of
         SPEC (predict, then learn), and deploys it with its weights and scaler as a challenger.
         The live consumer group's offsets are not touched.
@@ -24,14 +25,25 @@ struct Replay: ParsableCommand {
     @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
     @OptionGroup var security: CurveOptions
     @Option(help: "The cluster's config file (features, topics, Kafka settings).") var config: String = "cluster.conf"
-    @Option(help: "Start offset in every partition.") var from: Int64 = 0
-    @Option(help: "Start at this time instead: epoch milliseconds.") var fromTime: Int64?
+    @Option(help: "Where to start: an offset (in every partition), an ISO-8601 time, or @EPOCH_MS.") var from: String = "0"
     @Option(help: "The model spec file (as for `model deploy`).") var model: String
     @Flag(help: "Train only; do not deploy.") var dryRun = false
 
     func run() throws {
         Signals.installStopHandlers()
         let cfg = loadConfig(config)
+        // An offset, or a time (the first record at or after it, per partition).
+        var fromOffset: Int64 = 0
+        var fromTime: Int64?
+        if let o = Int64(from), o >= 0 {
+            fromOffset = o
+        } else if from.hasPrefix("@"), let ms = Int64(from.dropFirst()) {
+            fromTime = ms
+        } else if let d = ISO8601DateFormatter().date(from: from) {
+            fromTime = Int64(d.timeIntervalSince1970 * 1000)
+        } else {
+            fail("--from '\(from)' is neither an offset (>= 0), an ISO-8601 time (2026-11-24T10:00:00Z) nor @EPOCH_MS")
+        }
         var entry = readModelSpec(model)
         entry.spec.syncIntervalMs = cfg.model.syncIntervalMs
         if let why = ModelLayout(models: [entry], champion: entry.name).problem(with: cfg.features) { fail("\(model): \(why)") }
@@ -57,7 +69,7 @@ struct Replay: ParsableCommand {
             for tp in tps {
                 let wm = try consumer.queryWatermarks(tp)
                 ends[tp.partition] = wm.high
-                var start = max(from, wm.low)
+                var start = max(fromOffset, wm.low)
                 if let t = times?[tp] { start = t < 0 ? wm.high : max(t, wm.low) }
                 starts[tp] = start
             }

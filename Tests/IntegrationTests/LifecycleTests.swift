@@ -161,6 +161,15 @@ struct LifecycleLiveTests {
         let out = try predictions(cluster, topic: "predictions")
         expectOnePerOffset(out, highs: highs, "output topic")
         #expect(out.allSatisfy { $0.model == "main" }, "the champion made every output prediction")
+        // Retire it: every worker drops it at the same version; the champion is kept.
+        let r = try Proc("retire", ["model", "retire", "--coordinator", cluster.endpoint, "fresh"])
+        #expect(r.wait(seconds: 20) == 0, "\(r.log)")
+        let refused = try Proc("retire-champion", ["model", "retire", "--coordinator", cluster.endpoint, "main"])
+        #expect(refused.wait(seconds: 20) == 2 && refused.log.contains("champion"), "\(refused.log)")
+        try cluster.waitFor(seconds: 10, "every worker down to one model") { s in
+            s.models.isEmpty && s.workers.allSatisfy { $0.report?.models.isEmpty == true }
+                && s.lifecycleLog.contains { $0.contains("retired model fresh") }
+        }
         stop(ws)
     }
 
@@ -180,6 +189,11 @@ struct LifecycleLiveTests {
         print(text)
         #expect(text.contains("replayed 20000 records (20000 labelled"), "\(text)")
         #expect(try reader.committed(tps) == before, "the live group's offsets moved")
+        // From a time: every record was written after 2000 (the broker's timestamps).
+        let byTime = try Proc("replay-time", ["replay", "--coordinator", cluster.endpoint, "--config", try #require(cluster.configPath),
+                                              "--from", "2000-01-01T00:00:00Z", "--model", spec, "--dry-run"])
+        #expect(byTime.wait(seconds: 120) == 0, "\(byTime.log)")
+        #expect(byTime.remainingOutput().contains("replayed 20000 records"))
         let s = try cluster.waitFor(seconds: 10, "the replayed model deployed") { $0.models.contains { $0.name == "warm" } }
         #expect(s.lifecycleLog.contains { $0.contains("deployed model warm (with given weights)") })
         let path = NSTemporaryDirectory() + "warm-\(getpid()).json"
