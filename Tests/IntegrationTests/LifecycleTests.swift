@@ -194,6 +194,10 @@ struct LifecycleLiveTests {
                                               "--from", "2000-01-01T00:00:00Z", "--model", spec, "--dry-run"])
         #expect(byTime.wait(seconds: 120) == 0, "\(byTime.log)")
         #expect(byTime.remainingOutput().contains("replayed 20000 records"))
+        let future = try Proc("replay-future", ["replay", "--coordinator", cluster.endpoint, "--config", try #require(cluster.configPath),
+                                                "--from", "@\(Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000)", "--model", spec, "--dry-run"])
+        #expect(future.wait(seconds: 120) == 0, "\(future.log)")
+        #expect(future.remainingOutput().contains("replayed 0 records"), "records newer than an hour from now")
         let s = try cluster.waitFor(seconds: 10, "the replayed model deployed") { $0.models.contains { $0.name == "warm" } }
         #expect(s.lifecycleLog.contains { $0.contains("deployed model warm (with given weights)") })
         let path = NSTemporaryDirectory() + "warm-\(getpid()).json"
