@@ -492,6 +492,12 @@ public struct ModelSpec: Sendable, Codable, Equatable {
         let typeLine = t.table["type"]?.line ?? t.table.line
         type = ModelKind(rawValue: try t.string("type", type.rawValue, oneOf: ModelKind.allCases.map(\.rawValue)))!
         classes = try t.strings("classes", classes)
+        if classes.count > 10_000 {
+            // Every worker allocates per class (weights, metrics): a bound for specs that come
+            // over the wire (`model deploy`) as much as for files.
+            throw ConfigError(line: t.table["classes"]?.line ?? typeLine, key: t.full("classes"),
+                              "\(classes.count) classes is too many (at most 10000)")
+        }
         if type == .softmaxRegression {
             guard classes.count >= 2 else {
                 throw ConfigError(line: t.table["classes"]?.line ?? typeLine, key: t.full("classes"),
@@ -555,15 +561,16 @@ extension ModelEntry {
     }
 
     /// A model spec file for `tributary model deploy` and `tributary replay`: `name = "..."`
-    /// and the keys of a `[challengers.NAME]` table. Checked against the cluster's features
-    /// by the coordinator.
-    public static func parse(_ text: String) throws(ConfigError) -> ModelEntry {
+    /// and the keys of a `[challengers.NAME]` table. The coordinator parses the text a deploy
+    /// command carries with this too, so a spec from the wire has exactly the bounds a file
+    /// has; it also checks it against the cluster's features.
+    public static func parse(_ text: String, syncIntervalMs: Int = 0) throws(ConfigError) -> ModelEntry {
         var t = TableReader(try TOMLParser.parse(text), path: "")
         let name = try t.string("name", "")
         guard ModelLayout.validName(name) else {
             throw ConfigError(line: t.table["name"]?.line ?? 0, key: "name",
                               name.isEmpty ? "is required (the model's name)" : "'\(name)' must be 1-64 letters, digits, '-', '_' or '.'")
         }
-        return try ModelEntry(reading: &t, name: name, syncIntervalMs: 0)
+        return try ModelEntry(reading: &t, name: name, syncIntervalMs: syncIntervalMs)
     }
 }

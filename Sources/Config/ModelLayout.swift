@@ -193,27 +193,3 @@ public struct LifecycleSection: Sendable, Codable, Equatable {
     public static let lowerIsBetter: Set<String> = ["log_loss", "mae", "rmse"]
     public static let metrics = ["accuracy", "log_loss", "roc_auc", "macro_f1", "mae", "rmse", "r2"]
 }
-
-extension ModelSpec {
-    /// The bounds `cluster.conf` enforces, for a spec that arrived another way (a deploy
-    /// command on the wire): a value a config file could not hold must not reach a worker
-    /// (a metrics window of 10¹² would be allocated by every worker).
-    public func problem() -> String? {
-        let o = optimizer
-        let checks: [(Bool, String)] = [
-            (o.learningRate.isFinite && o.learningRate >= 1e-9 && o.learningRate <= 10, "learning_rate \(o.learningRate) is outside 1e-9...10"),
-            (o.power.isFinite && o.power >= 0 && o.power <= 2, "power_t \(o.power) is outside 0...2"),
-            (o.beta1.isFinite && o.beta1 >= 0 && o.beta1 < 1 && o.beta2.isFinite && o.beta2 >= 0 && o.beta2 < 1, "beta1/beta2 must be in 0..<1"),
-            (o.ftrlBeta.isFinite && o.ftrlBeta >= 0 && o.ftrlBeta <= 1e6, "ftrl_beta \(o.ftrlBeta) is outside 0...1e6"),
-            (l1.isFinite && l1 >= 0 && l1 <= 10 && l2.isFinite && l2 >= 0 && l2 <= 10, "l1/l2 must be in 0...10"),
-            (clipGradient.isFinite && clipGradient >= 1e-9 || clipGradient == 1e12, "clip_gradient \(clipGradient) must be at least 1e-9"),
-            (metricsWindow >= 1 && metricsWindow <= 10_000_000, "metrics_window \(metricsWindow) is outside 1...10000000"),
-            (driftThreshold.isFinite && driftThreshold >= 1e-9 && driftDelta.isFinite && driftDelta >= 0 && driftMinInstances >= 1,
-             "drift settings out of range"),
-            (classes.count <= 10_000 && (type == .softmaxRegression || classes.isEmpty), "classes: only softmax_regression has them (at most 10000)"),
-            (mode == "learn", "mode must be \"learn\" (weights to start from come with the deploy)"),
-            (pretrained == nil && weightsFile.isEmpty, "weights_file is not taken here (weights to start from come with the deploy)"),
-        ]
-        return checks.first { !$0.0 }?.1
-    }
-}

@@ -420,7 +420,10 @@ public final class CoordinatorService {
         case "deploy", "retire":
             let change: Result<ModelLifecycle.Change, LifecycleError>
             if c.action == "deploy" {
-                guard let entry = c.entry else { return .answer(.error(WireFailure(message: "deploy needs a model spec"))) }
+                let entry: ModelEntry
+                do { entry = try ModelEntry.parse(c.spec, syncIntervalMs: config.model.syncIntervalMs) } catch {
+                    return .answer(.error(WireFailure(message: "model spec: \(error)")))
+                }
                 change = lifecycle.deploying(entry, initial: c.parameters, parameters: aggregator.parameters, scaler: aggregator.scaler)
             } else {
                 change = lifecycle.retiring(c.name, parameters: aggregator.parameters, scaler: aggregator.scaler)
@@ -432,7 +435,7 @@ public final class CoordinatorService {
                     return .answer(.error(WireFailure(message: "the weights given contain NaN or infinity")))
                 }
                 lifecycle.adopt(ch.layout, now: status().models)
-                let what = c.action == "deploy" ? "deployed model \(c.entry!.name)\(c.parameters.isEmpty ? "" : " (with given weights)")" : "retired model \(c.name)"
+                let what = c.action == "deploy" ? "deployed model \(ch.layout.models.last!.name)\(c.parameters.isEmpty ? "" : " (with given weights)")" : "retired model \(c.name)"
                 lifecycle.note("v\(u.version): \(what); models \(ch.layout.models.map(\.name)), champion \(ch.layout.champion)")
                 log.info("\(what) at global model version \(u.version); models now \(ch.layout.models.map(\.name))")
                 executeModel(.publish(u))

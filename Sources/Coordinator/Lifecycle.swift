@@ -39,7 +39,6 @@ public struct ModelLifecycle: Sendable {
     /// Adds `entry`. `initial`: its weights, optionally followed by its scaler's raw moments
     /// (as `tributary replay` warms them); empty = a fresh model.
     public func deploying(_ entry: ModelEntry, initial: [Double], parameters: [Double], scaler: [Double]) -> Result<Change, LifecycleError> {
-        if let why = entry.spec.problem() { return .failure(.init("model \(entry.name): \(why)")) }
         guard layout.index(of: entry.name) == nil else { return .failure(.init("a model named '\(entry.name)' is already deployed")) }
         var next = layout
         next.models.append(entry)

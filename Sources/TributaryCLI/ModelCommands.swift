@@ -97,9 +97,12 @@ func readModelFile(_ file: String) -> ModelFile {
     do { return try JSONDecoder().decode(ModelFile.self, from: data) } catch { fail("\(file): not a model file: \(error)") }
 }
 
-func readModelSpec(_ file: String) -> ModelEntry {
+/// A model spec file's text (what a deploy sends) and what it says (checked here first, so
+/// a mistake is reported before anything is sent).
+func readModelSpec(_ file: String) -> (text: String, entry: ModelEntry) {
     guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
-    do { return try ModelEntry.parse(String(decoding: data, as: UTF8.self)) } catch { fail("\(file): \(error)") }
+    let text = String(decoding: data, as: UTF8.self)
+    do { return (text, try ModelEntry.parse(text)) } catch { fail("\(file): \(error)") }
 }
 
 extension ModelCommandGroup {
@@ -117,9 +120,9 @@ extension ModelCommandGroup {
         @Argument(help: "The model spec file.") var spec: String
         @Option(help: "Start from these weights (a file written by `model export`).") var weights: String?
         func run() throws {
-            let entry = readModelSpec(spec)
+            let (text, entry) = readModelSpec(spec)
             let initial = weights.map { readModelFile($0).parameters } ?? []
-            let u = modelRequest(coordinator, ModelCommand(action: "deploy", parameters: initial, entry: entry), curve: security.client())
+            let u = modelRequest(coordinator, ModelCommand(action: "deploy", parameters: initial, spec: text), curve: security.client())
             say("deployed model \(entry.name) at global model version \(u.version)")
         }
     }

@@ -44,8 +44,7 @@ struct Replay: ParsableCommand {
         } else {
             fail("--from '\(from)' is neither an offset (>= 0), an ISO-8601 time (2026-11-24T10:00:00Z) nor @EPOCH_MS")
         }
-        var entry = readModelSpec(model)
-        entry.spec.syncIntervalMs = cfg.model.syncIntervalMs
+        let (text, entry) = readModelSpec(model)
         if let why = ModelLayout(models: [entry], champion: entry.name).problem(with: cfg.features) { fail("\(model): \(why)") }
         let status: ClusterStatus
         do { status = try fetchStatus(coordinator, curve: security.client()) } catch { fail(error.description) }
@@ -132,7 +131,7 @@ struct Replay: ParsableCommand {
         let figures = evaluation.report.whole.figures.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
         say("replayed \(read) records (\(learnt) labelled, \(skipped) skipped as bad or late): progressive \(figures)")
         guard !dryRun else { return }
-        let u = modelRequest(coordinator, ModelCommand(action: "deploy", parameters: set.parameters + set.scalerMoments, entry: entry),
+        let u = modelRequest(coordinator, ModelCommand(action: "deploy", parameters: set.parameters + set.scalerMoments, spec: text),
                              curve: security.client())
         say("deployed model \(entry.name) with what it learnt at global model version \(u.version)")
     }

@@ -88,10 +88,12 @@ struct LifecycleTests {
         let bad = lc.deploying(ModelEntry(name: "x", spec: ModelSpec(), features: ["zz"]), initial: [], parameters: params, scaler: scaler)
         #expect(bad.failureText?.contains("'zz'") == true)
         #expect(lc.deploying(entry, initial: [1, 2], parameters: params, scaler: scaler).failureText?.contains("3 parameters") == true)
-        // A spec from the wire gets the bounds a config file would (every worker would allocate the window).
-        var huge = entry
-        huge.spec.metricsWindow = 1_000_000_000_000
-        #expect(lc.deploying(huge, initial: [], parameters: params, scaler: scaler).failureText?.contains("metrics_window") == true)
+        // A spec from the wire is parsed as a file is, with its bounds (every worker would allocate the window).
+        func specError(_ text: String) -> String {
+            do { _ = try ModelEntry.parse(text); return "" } catch { return "\(error)" }
+        }
+        #expect(specError("name = \"x\"\nmetrics_window = 1000000000000").contains("metrics_window"))
+        #expect(specError("name = \"x\"\nmode = \"inference\"").contains("mode"))
 
         var two = lc
         two.adopt(warm.layout, now: [])
