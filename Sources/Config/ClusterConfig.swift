@@ -194,9 +194,8 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             var t = try root.table("model")
             model = try ModelSpec(reading: &t)
             modelName = try t.string("name", modelName)
-            if !ModelLayout.validName(modelName) {
-                throw ConfigError(line: t.table["name"]?.line ?? 0, key: "model.name",
-                                  "'\(modelName)' must be 1-64 letters, digits, '-', '_' or '.'")
+            if let why = ModelLayout.nameProblem(modelName) {
+                throw ConfigError(line: t.table["name"]?.line ?? 0, key: "model.name", why)
             }
             modelFeatures = try t.strings("features", modelFeatures)
             modelHashed = try t.bool("hashed", modelHashed)
@@ -567,9 +566,8 @@ extension ModelEntry {
     public static func parse(_ text: String, syncIntervalMs: Int = 0) throws(ConfigError) -> ModelEntry {
         var t = TableReader(try TOMLParser.parse(text), path: "")
         let name = try t.string("name", "")
-        guard ModelLayout.validName(name) else {
-            throw ConfigError(line: t.table["name"]?.line ?? 0, key: "name",
-                              name.isEmpty ? "is required (the model's name)" : "'\(name)' must be 1-64 letters, digits, '-', '_' or '.'")
+        if let why = ModelLayout.nameProblem(name) {
+            throw ConfigError(line: t.table["name"]?.line ?? 0, key: "name", name.isEmpty ? "is required (the model's name)" : why)
         }
         return try ModelEntry(reading: &t, name: name, syncIntervalMs: syncIntervalMs)
     }

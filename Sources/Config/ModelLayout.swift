@@ -30,9 +30,7 @@ public struct ModelEntry: Sendable, Codable, Equatable {
 
     /// Why this entry cannot run on `featureSpec`, or nil. Errors name the offending value.
     public func problem(with featureSpec: FeatureSpec) -> String? {
-        guard ModelLayout.validName(name) else {
-            return "model name '\(name)' must be 1-64 letters, digits, '-', '_' or '.'"
-        }
+        if let why = ModelLayout.nameProblem(name) { return "model name \(why)" }
         let known = featureSpec.denseNames
         for f in features where !known.contains(f) {
             return "model \(name): feature '\(f)' is not one of the cluster's dense features \(known)"
@@ -63,10 +61,12 @@ public struct ModelLayout: Sendable, Codable, Equatable {
         models.count == o.models.count && zip(models, o.models).allSatisfy { $0.sameModel(as: $1) }
     }
 
-    static func validName(_ s: String) -> Bool {
-        !s.isEmpty && s.count <= 64 && s.utf8.allSatisfy {
+    /// Why `s` cannot name a model, or nil: names appear in status, logs and every prediction.
+    static func nameProblem(_ s: String) -> String? {
+        let valid = !s.isEmpty && s.count <= 64 && s.utf8.allSatisfy {
             ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E
         }
+        return valid ? nil : "'\(s)' must be 1-64 letters, digits, '-', '_' or '.'"
     }
 
     /// Why this layout cannot run on `featureSpec`, or nil.
@@ -100,6 +100,7 @@ public struct ModelGeometry: Sendable, Equatable {
         /// Inputs with online scaling (0 without an online scaler).
         public var scalerOffset: Int
         public var scalerWidth: Int
+        public var parameterRange: Range<Int> { parameterOffset..<(parameterOffset + parameterCount) }
     }
     public let parts: [Part]
     public let parameterCount: Int
@@ -126,7 +127,15 @@ public struct ModelGeometry: Sendable, Equatable {
     }
 
     public func parameters(_ all: [Double], of i: Int) -> ArraySlice<Double> {
-        all[parts[i].parameterOffset..<(parts[i].parameterOffset + parts[i].parameterCount)]
+        all[parts[i].parameterRange]
+    }
+
+    /// `all` with model `i`'s parameters replaced by `p` (import into one model, a weights
+    /// file for the champion): the other models keep theirs.
+    public func replacing(_ all: [Double], of i: Int, with p: [Double]) -> [Double] {
+        var out = all
+        out.replaceSubrange(parts[i].parameterRange, with: p)
+        return out
     }
 
     /// The cluster layout [counts | Σx | Σx²] from each model's own (`StandardScaler.moments`).
@@ -153,8 +162,9 @@ public struct ModelGeometry: Sendable, Equatable {
     }
 
     /// Carries parameters and scaler moments from one layout to another (deploy, retire):
-    /// a model in both keeps its own; a new one starts from `fresh(name)` (zeros, or the
-    /// weights it was deployed with) and an empty scaler.
+    /// a model in both keeps its own; new model `i` starts from `fresh(i)`: its weights,
+    /// optionally followed by its scaler's raw moments (as `StandardScaler.moments`), or
+    /// empty for zeros and an empty scaler.
     public static func remap(parameters: [Double], scaler: [Double], from old: (ModelLayout, ModelGeometry),
                              to new: (ModelLayout, ModelGeometry),
                              fresh: (Int) -> [Double]) -> (parameters: [Double], scaler: [Double]) {
@@ -168,8 +178,10 @@ public struct ModelGeometry: Sendable, Equatable {
                 perModel.append(old.1.scaler(scaler, of: j))
             } else {
                 let f = fresh(i)
-                params += f.count == part.parameterCount ? f : [Double](repeating: 0, count: part.parameterCount)
-                perModel.append([Double](repeating: 0, count: 3 * part.scalerWidth))
+                let warm = f.count == part.parameterCount || f.count == part.parameterCount + 3 * part.scalerWidth
+                params += warm ? Array(f.prefix(part.parameterCount)) : [Double](repeating: 0, count: part.parameterCount)
+                perModel.append(warm && f.count > part.parameterCount ? Array(f.suffix(3 * part.scalerWidth))
+                                : [Double](repeating: 0, count: 3 * part.scalerWidth))
             }
         }
         return (params, new.1.scalerWidth == 0 ? [] : new.1.joinScaler(perModel))

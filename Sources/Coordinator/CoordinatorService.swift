@@ -137,9 +137,9 @@ public final class CoordinatorService {
             // it becomes the next global version, checkpointed, so rollback can return to it.
             // The champion's part of the vector (challengers keep theirs).
             var all = aggregator.parameters
-            let champ = lifecycle.geometry.parts[lifecycle.layout.championIndex]
-            if lifecycle.layout.models[lifecycle.layout.championIndex].spec == config.model, p.parameters.count == champ.parameterCount {
-                all.replaceSubrange(champ.parameterOffset..<(champ.parameterOffset + champ.parameterCount), with: p.parameters)
+            let champ = lifecycle.layout.championIndex
+            if lifecycle.layout.models[champ].spec == config.model, p.parameters.count == lifecycle.geometry.parts[champ].parameterCount {
+                all = lifecycle.geometry.replacing(all, of: champ, with: p.parameters)
             }
             if let u = aggregator.replace(with: all) {
                 log.info("loaded \(config.model.weightsFile) as global model version \(u.version)")
@@ -368,7 +368,7 @@ public final class CoordinatorService {
         let features = config.features.featureNames
         let layout = lifecycle.layout
         func part(_ name: String) -> Result<(Int, ModelGeometry.Part), LifecycleError> {
-            guard let i = layout.index(of: name) else { return .failure(.init("no model named '\(name)' (models: \(layout.models.map(\.name)))")) }
+            guard let i = layout.index(of: name) else { return .failure(lifecycle.missing(name)) }
             return .success((i, lifecycle.geometry.parts[i]))
         }
         if ["import", "rollback", "deploy", "retire", "promote", "ab"].contains(c.action), let busy = awaitingCheckpoint {
@@ -402,13 +402,11 @@ public final class CoordinatorService {
                 // Import into one model (default: the champion); the others keep theirs.
                 switch part(c.name.isEmpty ? layout.champion : c.name) {
                 case .failure(let e): return .answer(.error(WireFailure(message: e.description)))
-                case .success(let (_, p)):
+                case .success(let (i, p)):
                     guard params.count == p.parameterCount else {
                         return .answer(.error(WireFailure(message: "model \(c.name.isEmpty ? layout.champion : c.name) has \(p.parameterCount) parameters, got \(params.count)")))
                     }
-                    var all = aggregator.parameters
-                    all.replaceSubrange(p.parameterOffset..<(p.parameterOffset + p.parameterCount), with: params)
-                    params = all
+                    params = lifecycle.geometry.replacing(aggregator.parameters, of: i, with: params)
                 }
             }
             guard let u = aggregator.replace(with: params) else {
@@ -434,7 +432,7 @@ public final class CoordinatorService {
                 guard let u = aggregator.relayout(parameters: ch.parameters, scaler: ch.scaler) else {
                     return .answer(.error(WireFailure(message: "the weights given contain NaN or infinity")))
                 }
-                lifecycle.adopt(ch.layout, now: status().models)
+                lifecycle.adopt(ch.layout, now: lifecycle.statuses(liveReports))
                 let what = c.action == "deploy" ? "deployed model \(ch.layout.models.last!.name)\(c.parameters.isEmpty ? "" : " (with given weights)")" : "retired model \(c.name)"
                 lifecycle.note("v\(u.version): \(what); models \(ch.layout.models.map(\.name)), champion \(ch.layout.champion)")
                 log.info("\(what) at global model version \(u.version); models now \(ch.layout.models.map(\.name))")
@@ -458,7 +456,7 @@ public final class CoordinatorService {
     @discardableResult
     private func change(to l: ModelLayout, why: String) -> ModelUpdate {
         let before = lifecycle.layout.champion
-        lifecycle.adopt(l, now: status().models)
+        lifecycle.adopt(l, now: lifecycle.statuses(liveReports))
         let u = aggregator.bump()
         let line = "v\(u.version): \(why)\(before != l.champion ? "; champion \(before) -> \(l.champion)" : "")"
         lifecycle.note(line)
@@ -467,10 +465,15 @@ public final class CoordinatorService {
         return u
     }
 
+    /// The latest heartbeat report of every worker not declared dead.
+    private var liveReports: [WorkerReport] {
+        membership.members.values.filter { $0.state != .dead }.compactMap(\.report)
+    }
+
     /// The promotion rule ([lifecycle] promote_metric): checked twice a second.
     private func applyPromotionRule() {
         guard !config.lifecycle.promoteMetric.isEmpty, lifecycle.layout.models.count > 1 else { return }
-        let models = lifecycle.statuses(membership.members.values.filter { $0.state != .dead }.compactMap(\.report))
+        let models = lifecycle.statuses(liveReports)
         guard let d = lifecycle.ruleDecision(models), case .success(let l) = lifecycle.promoting(d.name) else { return }
         change(to: l, why: "promotion rule: \(d.reason)")
     }
@@ -641,7 +644,7 @@ public final class CoordinatorService {
         s.messagesHandled = handledMessages
         s.messagesDropped = badMessages
         s.mergeEvaluations()
-        s.models = lifecycle.statuses(membership.members.values.filter { $0.state != .dead }.compactMap(\.report))
+        s.models = lifecycle.statuses(liveReports)
         s.lifecycleLog = lifecycle.decisions
         return s
     }

@@ -50,20 +50,19 @@ public struct ModelLifecycle: Sendable {
             return .failure(.init("model \(entry.name) has \(part.parameterCount) parameters\(part.scalerWidth > 0 ? " (\(withScaler) with its scaler moments)" : ""), the weights given have \(initial.count)"))
         }
         guard initial.allSatisfy(\.isFinite) else { return .failure(.init("the weights given contain NaN or infinity")) }
-        var (p, s) = ModelGeometry.remap(parameters: parameters, scaler: scaler, from: (layout, geometry), to: (next, g)) { i in
-            i == g.parts.count - 1 && !initial.isEmpty ? Array(initial.prefix(part.parameterCount)) : []
-        }
-        if initial.count == withScaler && part.scalerWidth > 0 {
-            let moments = Array(initial.suffix(3 * part.scalerWidth))
-            for k in 0..<3 {
-                for j in 0..<part.scalerWidth { s[k * g.scalerWidth + part.scalerOffset + j] = moments[k * part.scalerWidth + j] }
-            }
+        let (p, s) = ModelGeometry.remap(parameters: parameters, scaler: scaler, from: (layout, geometry), to: (next, g)) { i in
+            i == g.parts.count - 1 ? initial : []
         }
         return .success(Change(layout: next, parameters: p, scaler: s))
     }
 
+    /// The error for a name no model has, listing the models there are.
+    public func missing(_ name: String) -> LifecycleError {
+        .init("no model named '\(name)' (models: \(layout.models.map(\.name)))")
+    }
+
     public func retiring(_ name: String, parameters: [Double], scaler: [Double]) -> Result<Change, LifecycleError> {
-        guard let i = layout.index(of: name) else { return .failure(.init("no model named '\(name)' (models: \(layout.models.map(\.name)))")) }
+        guard let i = layout.index(of: name) else { return .failure(missing(name)) }
         guard name != layout.champion else {
             return .failure(.init("'\(name)' is the champion; promote another model first"))
         }
@@ -76,7 +75,7 @@ public struct ModelLifecycle: Sendable {
 
     /// The layout with `name` as the champion (same models: no parameter moves).
     public func promoting(_ name: String) -> Result<ModelLayout, LifecycleError> {
-        guard layout.index(of: name) != nil else { return .failure(.init("no model named '\(name)' (models: \(layout.models.map(\.name)))")) }
+        guard layout.index(of: name) != nil else { return .failure(missing(name)) }
         guard name != layout.champion else { return .failure(.init("'\(name)' is the champion already")) }
         var next = layout
         next.champion = name
@@ -85,7 +84,7 @@ public struct ModelLifecycle: Sendable {
     }
 
     public func sharing(_ name: String, _ share: Double) -> Result<ModelLayout, LifecycleError> {
-        guard let i = layout.index(of: name) else { return .failure(.init("no model named '\(name)' (models: \(layout.models.map(\.name)))")) }
+        guard let i = layout.index(of: name) else { return .failure(missing(name)) }
         guard name != layout.champion else { return .failure(.init("'\(name)' is the champion: it gets every key no challenger takes")) }
         var next = layout
         next.models[i].abShare = share

@@ -318,7 +318,7 @@ func tokenize(_ text: UnsafeBufferPointer<UInt8>, seed: UInt64, bigrams: Bool, _
 
 /// One partition's feature path without a model: parse, compute the features, then let the
 /// label into the target encodings. The worker's per-record steps minus scoring, for tools
-/// (`tributary bench-restore`) and tests.
+/// (`tributary bench-restore`, `tributary replay`) and tests.
 public struct PartitionFeatures: Sendable {
     public let pipeline: FeaturePipeline
     public var state: PartitionState
@@ -327,8 +327,12 @@ public struct PartitionFeatures: Sendable {
     public private(set) var sparse = SparseVector()
     private var event: ParsedEvent
 
-    public init(spec: FeatureSpec) {
-        pipeline = FeaturePipeline(spec: spec)
+    /// The latest event's label (nil: unlabelled).
+    public var label: Double? { event.label }
+
+    /// - labelClasses: softmax's class names, so a label may be a name (as the worker parses).
+    public init(spec: FeatureSpec, labelClasses: [String] = []) {
+        pipeline = FeaturePipeline(spec: spec, labelClasses: labelClasses)
         state = pipeline.makeState()
         dense = .init(repeating: 0, count: pipeline.denseWidth)
         event = pipeline.parser.makeEvent()
@@ -337,6 +341,17 @@ public struct PartitionFeatures: Sendable {
     @discardableResult
     public mutating func feed(_ bytes: [UInt8]) throws(EventError) -> FeatureOutcome {
         try pipeline.parser.parse(bytes, into: &event)
+        return try derive()
+    }
+
+    /// `feed` for bytes still in a consumed Kafka message (no copy).
+    @discardableResult
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(EventError) -> FeatureOutcome {
+        try pipeline.parser.parse(bytes, into: &event)
+        return try derive()
+    }
+
+    private mutating func derive() throws(EventError) -> FeatureOutcome {
         let out = try pipeline.features(of: event, state: &state, counters: &counters, dense: &dense, sparse: &sparse)
         if out == .features { pipeline.learnTargets(of: event, state: &state) }
         return out

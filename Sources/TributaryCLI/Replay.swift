@@ -79,14 +79,11 @@ struct Replay: ParsableCommand {
             for tp in tps where starts[tp]! < ends[tp.partition]! { try consumer.assign([tp], start: .offset(starts[tp]!)) }
         } catch { fail("\(error)") }
 
-        let pipeline = FeaturePipeline(spec: cfg.features, labelClasses: cfg.model.type == .softmaxRegression ? cfg.model.classes : [])
+        // Per partition, as workers keep it: the feature state of its keys.
+        let classes = cfg.model.type == .softmaxRegression ? cfg.model.classes : []
+        var partitions = Dictionary(uniqueKeysWithValues: tps.map { ($0.partition, PartitionFeatures(spec: cfg.features, labelClasses: classes)) })
         var set = ModelSet(layout: ModelLayout(models: [entry], champion: entry.name), features: cfg.features)
         var evaluation = entry.spec.makeEvaluation()
-        var states = Dictionary(uniqueKeysWithValues: tps.map { ($0.partition, pipeline.makeState()) })
-        var event = pipeline.parser.makeEvent()
-        var dense = [Double](repeating: 0, count: pipeline.denseWidth)
-        var sparse = SparseVector()
-        var counters = FeatureCounters()
         var positions = starts.reduce(into: [Int32: Int64]()) { $0[$1.key.partition] = $1.value }
         var read = 0, learnt = 0, skipped = 0
         let total = tps.reduce(Int64(0)) { $0 + ends[$1.partition]! - starts[$1]! }
@@ -102,20 +99,15 @@ struct Replay: ParsableCommand {
                 positions[p] = rec.offset + 1
                 if scanForTime, let t = fromTime, rec.timestampMs < t { return }
                 read += 1
-                do {
-                    try pipeline.parser.parse(rec.value, into: &event)
-                    guard try pipeline.features(of: event, state: &states[p]!, counters: &counters, dense: &dense, sparse: &sparse) == .features else {
-                        skipped += 1
-                        return
-                    }
-                } catch {
-                    // Bad records are the dead-letter topic's already (the live workers sent them there).
+                // Bad and late records are the dead-letter topic's already (the live workers
+                // sent them there), or dropped by the config.
+                guard (try? partitions[p]!.feed(rec.value)) == .features else {
                     skipped += 1
                     return
                 }
-                set.score(dense, sparse: SparseInput(indices: sparse.indices, values: sparse.values), label: event.label)
-                pipeline.learnTargets(of: event, state: &states[p]!)
-                if let y = event.label {
+                let f = partitions[p]!
+                set.score(f.dense, sparse: SparseInput(indices: f.sparse.indices, values: f.sparse.values), label: f.label)
+                if let y = f.label {
                     _ = evaluation.observe(set.observation(of: 0, label: y))
                     learnt += 1
                 }

@@ -621,8 +621,6 @@ public final class WorkerService {
         models!.score(features, sparse: SparseInput(indices: sparse.indices, values: sparse.values), label: event.label)
         // The output topic gets the champion's prediction, or an A/B challenger's for its keys.
         let served = models!.route(key: event.key)
-        let model = models!.models[served]
-        let kind = model.model.kind
         pipeline!.learnTargets(of: event, state: &run.state)
         if let y = event.label {
             if evaluation!.observe(models!.observation(of: served, label: y)) {
@@ -634,41 +632,38 @@ public final class WorkerService {
             report.labelled += 1
             if models!.learns { sync.samples += 1 }
         }
-        let classes = config.model.classes
-        let names = models!.layout.models
-        writer.prediction(partition: p, offset: rec.offset, key: event.key, score: model.score, label: event.label,
-                          model: names[served].name, modelVersion: report.modelVersion, worker: options.workerId,
-                          epoch: run.lease.epoch, timestamp: event.timestamp, features: pipeline!.spec.emit ? features : nil,
-                          classes: kind == .softmaxRegression ? classes : nil,
-                          predicted: model.predictedClass, probabilities: model.output)
-        writer.bytes.withUnsafeBytes { v in
-            event.key.withUTF8 { k in
-                produceRetrying(producer, run: run, topic: config.kafka.outputTopic, key: UnsafeRawBufferPointer(k), value: v,
-                                headers: [], tag: tag)
-            }
-        }
+        emit(model: served, partition: p, offset: rec.offset, run: run, producer: producer, topic: config.kafka.outputTopic,
+             tag: tag, features: pipeline!.spec.emit ? features : nil)
         models!.countServed(served)
-        if names.count > 1 && !config.lifecycle.shadowTopic.isEmpty {
+        if models!.models.count > 1 && !config.lifecycle.shadowTopic.isEmpty {
             // Shadow scoring: every other model's prediction of this record, same shape.
-            for i in names.indices where i != served {
-                let m = models!.models[i]
-                writer.prediction(partition: p, offset: rec.offset, key: event.key, score: m.score, label: event.label,
-                                  model: names[i].name, modelVersion: report.modelVersion, worker: options.workerId,
-                                  epoch: run.lease.epoch, timestamp: event.timestamp, features: nil,
-                                  classes: kind == .softmaxRegression ? classes : nil,
-                                  predicted: m.predictedClass, probabilities: m.output)
-                writer.bytes.withUnsafeBytes { v in
-                    event.key.withUTF8 { k in
-                        produceRetrying(producer, run: run, topic: config.lifecycle.shadowTopic, key: UnsafeRawBufferPointer(k),
-                                        value: v, headers: [], tag: Self.shadowTag)
-                    }
-                }
+            for i in models!.models.indices where i != served {
+                emit(model: i, partition: p, offset: rec.offset, run: run, producer: producer, topic: config.lifecycle.shadowTopic,
+                     tag: Self.shadowTag, features: nil)
                 report.shadowPredictions += 1
             }
         }
         report.predictions += 1
         run.tracker.produced(rec.offset)
         if rec.timestampMs > 0 { recordLatency.recordMilliseconds(max(0, Clock.wallMs() - rec.timestampMs)) }
+    }
+
+    /// Model `i`'s prediction of the event `process` just scored, to `topic`: the output
+    /// topic (delivery tracked by `tag`) or the shadow topic. One record shape for both.
+    func emit(model i: Int, partition p: Int32, offset: Int64, run: PartitionRun, producer: KafkaProducer,
+              topic: String, tag: Int, features dense: [Double]?) {
+        guard let config, let set = models else { return }
+        let m = set.models[i]
+        writer.prediction(partition: p, offset: offset, key: event.key, score: m.score, label: event.label,
+                          model: set.layout.models[i].name, modelVersion: report.modelVersion, worker: options.workerId,
+                          epoch: run.lease.epoch, timestamp: event.timestamp, features: dense,
+                          classes: m.model.kind == .softmaxRegression ? config.model.classes : nil,
+                          predicted: m.predictedClass, probabilities: m.output)
+        writer.bytes.withUnsafeBytes { v in
+            event.key.withUTF8 { k in
+                produceRetrying(producer, run: run, topic: topic, key: UnsafeRawBufferPointer(k), value: v, headers: [], tag: tag)
+            }
+        }
     }
 
     func deadLetter(_ rec: borrowing ConsumedRecord, _ run: PartitionRun, reason: String, error: String, tag: Int) {
