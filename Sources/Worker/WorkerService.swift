@@ -652,10 +652,11 @@ public final class WorkerService {
     /// topic (delivery tracked by `tag`) or the shadow topic. One record shape for both.
     func emit(model i: Int, partition p: Int32, offset: Int64, run: PartitionRun, producer: KafkaProducer,
               topic: String, tag: Int, features dense: [Double]?) {
-        guard let config, let set = models else { return }
-        let m = set.models[i]
+        // Not `let set = models`: a copy of the whole set per record would retain every buffer in it.
+        guard let config, models != nil else { return }
+        let m = models!.models[i]
         writer.prediction(partition: p, offset: offset, key: event.key, score: m.score, label: event.label,
-                          model: set.layout.models[i].name, modelVersion: report.modelVersion, worker: options.workerId,
+                          model: models!.layout.models[i].name, modelVersion: report.modelVersion, worker: options.workerId,
                           epoch: run.lease.epoch, timestamp: event.timestamp, features: dense,
                           classes: m.model.kind == .softmaxRegression ? config.model.classes : nil,
                           predicted: m.predictedClass, probabilities: m.output)
