@@ -68,8 +68,12 @@ public final class CoordinatorService {
             let a = try KafkaProducer(config: c)
             // Create only what is missing: a restart must be quick (workers hold their
             // partitions only for their lease), and some brokers never answer CreateTopics.
+            // Existence comes from the list of all topics: asking for one by name lets the
+            // broker auto-create it with its default partition count (the mock's is 4, a
+            // real broker's num.partitions), too few for a changelog.
+            let existing = (try? a.topics(timeoutMs: 5000)) ?? [:]
             for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.modelTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic] where !t.isEmpty {
-                if (try? a.partitionCount(topic: t, timeoutMs: 5000)) != nil { continue }
+                if existing[t] != nil { continue }
                 let model = t == k.modelTopic
                 // The changelog must have the input's partition count (one changelog
                 // partition per input partition) and be compacted.
@@ -83,6 +87,11 @@ public final class CoordinatorService {
             }
             do { partitions = try a.partitionCount(topic: k.inputTopic) } catch {
                 throw ServiceError("input topic \(k.inputTopic) at \(bootstrap): \(error)")
+            }
+            // One changelog partition per input partition: with fewer, the feature state of
+            // the others could never be checkpointed (refused here, not found at run time).
+            if config.features.isStateful, let n = try? a.partitionCount(topic: k.effectiveChangelogTopic, timeoutMs: 5000), n < partitions {
+                throw ServiceError("the feature changelog topic \(k.effectiveChangelogTopic) (kafka.changelog_topic) has \(n) partitions, fewer than the \(partitions) of the input topic \(k.inputTopic): the feature state of partitions \(n)..<\(partitions) could not be checkpointed. Recreate it with \(partitions) partitions (and cleanup.policy=compact), or name another in kafka.changelog_topic")
             }
             admin = a
         }

@@ -203,6 +203,21 @@ public final class KafkaProducer {
         try metadataPartitionCount(rk: rk, topic: topic, timeoutMs: timeoutMs)
     }
 
+    /// Every topic the cluster has, with its partition count. Asks for all topics, so
+    /// unlike asking for one by name it never makes a broker auto-create one.
+    public func topics(timeoutMs: Int32 = 5000) throws(KafkaError) -> [String: Int] {
+        var md: UnsafePointer<rd_kafka_metadata>? = nil
+        let err = rd_kafka_metadata(rk, 1, nil, &md, timeoutMs)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else { throw KafkaError(err, context: "metadata") }
+        defer { rd_kafka_metadata_destroy(md) }
+        var out: [String: Int] = [:]
+        for i in 0..<Int(md.pointee.topic_cnt) {
+            let t = md.pointee.topics[i]
+            if t.err == RD_KAFKA_RESP_ERR_NO_ERROR, let name = t.topic { out[String(cString: name)] = Int(t.partition_cnt) }
+        }
+        return out
+    }
+
     /// Creates a topic with the Admin API (for real brokers; the embedded broker creates its
     /// own). An existing topic is not an error.
     public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1,

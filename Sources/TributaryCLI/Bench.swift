@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Histogram
 import Kafka
 import Models
 import Runtime
@@ -51,6 +52,36 @@ struct Bench: ParsableCommand {
     @Option(help: "worker.max_in_flight for the Tributary runs.") var maxInFlight: Int = 50_000
     @Option(help: "Brokers in the embedded (mock) cluster.") var brokers: Int = 1
     @Option(help: "Input rate of the latency run (default: half the measured 1-worker rate).") var latencyRate: Double?
+    @Option(help: "The worker's producer linger.ms in the latency run (the throughput runs keep the default, 20).")
+    var latencyLingerMs: Int = 5
+    @Option(help: "Partitions of the latency run's topics. Measured on the mock: at 35,000 events/s with 32 partitions the latency crept from 20 to 400 ms within 6 s in 2 runs of 3; with 4 or 8 it stayed flat.")
+    var latencyPartitions: Int = 8
+    @Option(help: "Only these parts, comma-separated: bare, tributary, python, latency, sync (default: all). latency without tributary needs --latency-rate.")
+    var only: String = "bare,tributary,python,latency,sync"
+    @Option(help: "Append the coordinator's and workers' logs to this file (default: discarded).") var logFile: String?
+    @Option(help: "Write every latency sample here: event time (ms since the run started), end to end, event -> worker produces (ms).")
+    var latencyTrace: String?
+
+    /// Where the children's stderr goes.
+    func childLog() -> FileHandle? {
+        guard let logFile else { return FileHandle(forWritingAtPath: "/dev/null") }
+        if !FileManager.default.fileExists(atPath: logFile) { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
+        let h = FileHandle(forWritingAtPath: logFile)
+        h?.seekToEndOfFile()
+        return h
+    }
+
+    func runs(_ part: String) -> Bool { only.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == part } }
+
+    func validate() throws {
+        let known: Set = ["bare", "tributary", "python", "latency", "sync"]
+        for p in only.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !known.contains(p) {
+            throw ValidationError("--only: unknown part '\(p)' (known: bare, tributary, python, latency, sync)")
+        }
+        if runs("latency") && !runs("tributary") && latencyRate == nil {
+            throw ValidationError("--only latency without tributary needs --latency-rate (the default is half the measured 1-worker rate)")
+        }
+    }
 
     func run() throws {
         Signals.installStopHandlers()
@@ -62,7 +93,7 @@ struct Bench: ParsableCommand {
         do {
             broker = try EmbeddedBroker(brokers: brokers)
             for t in ["events", "predictions", "events.dlq", "tributary.models", "events-latency", "predictions-latency"] {
-                try broker.createTopic(t, partitions: t == "tributary.models" ? 1 : partitions)
+                try broker.createTopic(t, partitions: t == "tributary.models" ? 1 : t.hasSuffix("-latency") ? latencyPartitions : partitions)
             }
         } catch { fail("\(error)") }
         let bootstrap = broker.bootstrap
@@ -70,28 +101,35 @@ struct Bench: ParsableCommand {
         produceEvents(bootstrap: bootstrap)
 
         var results: [RunResult] = []
-        results.append(bareConsume(bootstrap: bootstrap, conf: conf))
-        say(line(results.last!))
-        // The Kafka I/O of any pipeline (consume, produce one ~150-byte record each), no work:
-        // on the mock broker this, not the bare consume, is the ceiling for a full path.
-        results.append(bareConsume(bootstrap: bootstrap, conf: conf, produce: true))
-        say(line(results.last!))
+        if runs("bare") {
+            results.append(bareConsume(bootstrap: bootstrap, conf: conf))
+            say(line(results.last!))
+            // The Kafka I/O of any pipeline (consume, produce one ~150-byte record each), no work:
+            // on the mock broker this, not the bare consume, is the ceiling for a full path.
+            results.append(bareConsume(bootstrap: bootstrap, conf: conf, produce: true))
+            say(line(results.last!))
+        }
         for (workers, sync, challenger) in [(1, 0, false), (1, 1000, false), (2, 1000, false), (1, 1000, true)] {
-            guard !Signals.shouldStop else { break }
-            let r = tributaryRun(bootstrap: bootstrap, workers: workers, syncMs: sync, conf: conf, challenger: challenger)
+            guard !Signals.shouldStop, runs("tributary") else { break }
+            let r = tributaryRun(broker: broker, workers: workers, syncMs: sync, conf: conf, challenger: challenger)
             results.append(r)
             say(line(r))
         }
-        if !peer.isEmpty, !Signals.shouldStop {
+        if !peer.isEmpty, runs("python"), !Signals.shouldStop {
             if let r = pythonPeer(bootstrap: bootstrap, conf: conf) { results.append(r); say(line(r)) }
         }
         var latency: Latency?
-        if let one = results.first(where: { $0.name == "tributary 1 worker, sync off" }), !Signals.shouldStop {
-            latency = latencyRun(bootstrap: bootstrap, conf: conf, rate: latencyRate ?? one.eventsPerSecond / 2)
+        let one = results.first(where: { $0.name == "tributary 1 worker, sync off" })
+        if runs("latency"), let rate = latencyRate ?? one.map({ $0.eventsPerSecond / 2 }), !Signals.shouldStop {
+            latency = latencyRun(broker: broker, conf: conf, rate: rate)
         }
-        let pause = syncPause(weights: 1 << 20)
-        say(String(format: "sync of a 2^20-weight model: worker %.1f ms (delta + encode), coordinator %.1f ms per worker (decode + merge), worker %.1f ms (decode + rebase)",
-                   pause.workerDeltaMs, pause.coordinatorMergeMs, pause.workerRebaseMs))
+        var pause: SyncPause?
+        if runs("sync") {
+            let p = syncPause(weights: 1 << 20)
+            say(String(format: "sync of a 2^20-weight model: worker %.1f ms (delta + encode), coordinator %.1f ms per worker (decode + merge), worker %.1f ms (decode + rebase)",
+                       p.workerDeltaMs, p.coordinatorMergeMs, p.workerRebaseMs))
+            pause = p
+        }
         report(results, latency: latency, pause: pause)
     }
 
@@ -171,8 +209,12 @@ struct Bench: ParsableCommand {
     /// Tributary's full path in real processes: coordinator + workers against the broker.
     /// - challenger: a second model (all features, shadow scoring, no shadow topic) beside the
     ///   champion: what one more model costs (issue 11).
-    func tributaryRun(bootstrap: String, workers: Int, syncMs: Int, conf: [String: String], challenger: Bool = false) -> RunResult {
+    func tributaryRun(broker: EmbeddedBroker, workers: Int, syncMs: Int, conf: [String: String], challenger: Bool = false) -> RunResult {
+        let bootstrap = broker.bootstrap
         let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(getpid())"
+        // The mock broker answers no CreateTopics: the feature changelog (one partition per
+        // input partition) is made here, as for every other topic of the run.
+        do { try broker.createTopic("\(group).features", partitions: partitions) } catch { fail("\(error)") }
         var cfg = """
         [kafka]
         partitions = \(partitions)
@@ -195,7 +237,7 @@ struct Bench: ParsableCommand {
         do { try cfg.write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("\(error)") }
         let name = "tributary \(workers) worker\(workers > 1 ? "s" : ""), sync \(syncMs > 0 ? "\(syncMs / 1000) s" : "off")\(challenger ? " + challenger" : "")"
         do {
-            let log = FileHandle(forWritingAtPath: "/dev/null")
+            let log = childLog()
             let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*",
                                                   "--bootstrap", bootstrap], logTo: log)
             guard let l = coord.firstLine() else { fail("bench: coordinator did not start") }
@@ -263,33 +305,66 @@ struct Bench: ParsableCommand {
                          accuracy: obj["accuracy"] as? Double)
     }
 
-    struct Latency: Codable {
-        var rate: Double
-        var events: Int
+    /// Percentiles of one latency, from an HDR histogram (microseconds, 3 significant digits).
+    struct Percentiles: Codable {
         var p50Ms: Double
         var p99Ms: Double
         var p999Ms: Double
         var maxMs: Double
-        /// The largest latency among events produced in the first 1.5 s (warm-up: the
-        /// consumer's first fetches after assignment), excluded from the percentiles above.
+
+        init(_ h: Histogram<UInt64>) {
+            func ms(_ v: UInt64) -> Double { Double(v) / 1000 }
+            p50Ms = ms(h.valueAtPercentile(50))
+            p99Ms = ms(h.valueAtPercentile(99))
+            p999Ms = ms(h.valueAtPercentile(99.9))
+            maxMs = ms(h.max)
+        }
+    }
+
+    struct Latency: Codable {
+        var rate: Double
+        var events: Int
+        /// The worker's producer linger.ms in this run.
+        var workerLingerMs: Int
+        var partitions: Int
+        /// Event time (stamped at produce) to the prediction readable downstream.
+        var endToEnd: Percentiles
+        /// Event time to the worker's produce call of its prediction (the prediction record's
+        /// Kafka timestamp): input batching, broker, the worker's fetch and its work.
+        var toWorker: Percentiles
+        /// The worker's produce call to readable downstream: its producer's linger and
+        /// delivery, the broker, the reader's fetch.
+        var afterWorker: Percentiles
+        /// The largest end-to-end latency in the warm-up (2 s at the same rate, drained before
+        /// the measured 7.5 s: the consumers' first fetches after assignment), not counted above.
         var warmupMaxMs: Double
+    }
+
+    /// Wall clock in microseconds (the event timestamps the latency run writes).
+    static func wallMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 
     /// End-to-end latency at a fixed input rate: events stamped with the wall clock when
     /// produced; a concurrent reader of the predictions takes the time each becomes readable
-    /// (event time -> prediction delivered and fetched downstream: conservative).
-    func latencyRun(bootstrap: String, conf: [String: String], rate: Double) -> Latency? {
+    /// (event time -> prediction delivered and fetched downstream: conservative). The
+    /// prediction's own Kafka timestamp (set by the worker's producer) splits the path in two.
+    func latencyRun(broker: EmbeddedBroker, conf: [String: String], rate: Double) -> Latency? {
+        let bootstrap = broker.bootstrap
         let outTopic = "predictions-latency"
         let seconds = 7.5
-        let warmupMs = 1500.0
-        let count = Int(rate * seconds)
+        let warmupMs = 2000.0
         do {
+            try broker.createTopic("bench-latency-\(getpid()).features", partitions: latencyPartitions)
             let path = NSTemporaryDirectory() + "tributary-bench-latency-\(getpid()).conf"
-            var cfg = "[kafka]\npartitions = \(partitions)\ninput_topic = \"events-latency\"\noutput_topic = \"\(outTopic)\"\n"
+            var cfg = "[kafka]\npartitions = \(latencyPartitions)\ninput_topic = \"events-latency\"\noutput_topic = \"\(outTopic)\"\n"
             cfg += "group_id = \"bench-latency-\(getpid())\"\n[kafka.consumer]\n"
             for (k, v) in conf { cfg += "\"\(k)\" = \"\(v)\"\n" }
+            cfg += "[kafka.producer]\n\"linger.ms\" = \"\(latencyLingerMs)\"\n"
             try cfg.write(toFile: path, atomically: true, encoding: .utf8)
-            let log = FileHandle(forWritingAtPath: "/dev/null")
+            let log = childLog()
             let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*", "--bootstrap", bootstrap], logTo: log)
             guard let l = coord.firstLine() else { return nil }
             let endpoint = String(l.split(separator: " ")[1])
@@ -309,44 +384,85 @@ struct Bench: ParsableCommand {
             try reader.assign((0..<n).map { TopicPartition(outTopic, Int32($0)) }, start: .end)
             let producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": bootstrap, "linger.ms": "5"]))
             var stream = SyntheticStream(seed: 7)
-            var latencies: [Double] = []
-            var warmupMax = 0.0
-            var seen = 0
-            let start = Clock.nowMs()
-            var sent = 0
-            let deadline = start + Int64(seconds * 1000) + 15_000
-            let wallStart = Double(Clock.wallMs())
-            while seen < count && Clock.nowMs() < deadline && !Signals.shouldStop {
-                let due = Int(Double(Clock.nowMs() - start) / 1000 * rate)
-                while sent < min(due, count) {
-                    let ev = stream.next(timestamp: Double(Clock.wallMs()) / 1000)
-                    try? producer.produce(topic: "events-latency", key: Array(ev.key.utf8), value: ev.value, tag: sent)
-                    sent += 1
-                }
-                producer.poll(timeoutMs: 0) { _ in }
+            // Microseconds, up to a minute, 3 significant digits.
+            func histogram() -> Histogram<UInt64> { Histogram(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three) }
+            var endToEnd = histogram(), toWorker = histogram(), afterWorker = histogram()
+            var warmupMax: Int64 = 0
+            var trace = ""
+            var seen = 0, sent = 0
+            // Events stamped at or after this are measured; earlier ones are the warm-up.
+            var measuredFrom = Int64.max
+            let wallStart = Self.wallMicros()
+            func read() {
                 reader.poll(timeoutMs: 1) { r in
-                    let now = Double(Clock.wallMs())
+                    let now = Self.wallMicros()
                     // The prediction carries the input's "ts" (seconds).
-                    if let range = String(decoding: r.value, as: UTF8.self).range(of: "\"ts\":"),
-                       let ts = Double(String(decoding: r.value, as: UTF8.self)[range.upperBound...].prefix { $0 != "}" && $0 != "," }) {
-                        seen += 1
-                        if ts * 1000 - wallStart < warmupMs { warmupMax = max(warmupMax, now - ts * 1000) }
-                        else { latencies.append(now - ts * 1000) }
+                    guard let ts = Self.eventTime(r.value) else { return }
+                    seen += 1
+                    let total = max(0, now - ts)
+                    guard ts >= measuredFrom else { warmupMax = max(warmupMax, total); return }
+                    _ = endToEnd.record(UInt64(total))
+                    if r.timestampMs > 0 {
+                        let produced = r.timestampMs * 1000
+                        _ = toWorker.record(UInt64(max(0, produced - ts)))
+                        _ = afterWorker.record(UInt64(max(0, now - produced)))
+                        if latencyTrace != nil {
+                            trace += "\(Double(ts - wallStart) / 1000) \(Double(total) / 1000) \(Double(produced - ts) / 1000)\n"
+                        }
                     }
                 }
             }
-            guard !latencies.isEmpty else { return nil }
-            latencies.sort()
-            func pct(_ q: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] }
-            let lat = Latency(rate: rate, events: latencies.count, p50Ms: pct(0.5), p99Ms: pct(0.99), p999Ms: pct(0.999),
-                              maxMs: latencies.last!, warmupMaxMs: warmupMax)
-            say(String(format: "latency at %.0f events/s (%d events after a 1.5 s warm-up): p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  max %.1f ms; warm-up max %.0f ms",
-                       lat.rate, lat.events, lat.p50Ms, lat.p99Ms, lat.p999Ms, lat.maxMs, lat.warmupMaxMs))
+            /// Produces at `rate` for `ms` while reading, then reads until every prediction of
+            /// what was sent is in (or 15 s pass).
+            func phase(ms: Double) {
+                let start = Clock.nowMs(), n = Int(rate * ms / 1000), first = sent
+                while sent - first < n && !Signals.shouldStop {
+                    let due = Int(Double(Clock.nowMs() - start) / 1000 * rate)
+                    while sent - first < min(due, n) {
+                        let ev = stream.next(timestamp: Double(Self.wallMicros()) / 1e6)
+                        try? producer.produce(topic: "events-latency", key: Array(ev.key.utf8), value: ev.value, tag: sent)
+                        sent += 1
+                    }
+                    producer.poll(timeoutMs: 0) { _ in }
+                    read()
+                }
+                let deadline = Clock.nowMs() + 15_000
+                while seen < sent && Clock.nowMs() < deadline && !Signals.shouldStop {
+                    producer.poll(timeoutMs: 0) { _ in }
+                    read()
+                }
+            }
+            // Warm-up: the worker's and the reader's first fetches after assignment, at the
+            // same rate; drained before the measured phase starts, so its backlog is not counted.
+            phase(ms: warmupMs)
+            measuredFrom = Self.wallMicros()
+            phase(ms: seconds * 1000)
+            if let latencyTrace { try? trace.write(toFile: latencyTrace, atomically: true, encoding: .utf8) }
+            guard endToEnd.totalCount > 0 else { return nil }
+            let lat = Latency(rate: rate, events: Int(endToEnd.totalCount), workerLingerMs: latencyLingerMs, partitions: latencyPartitions,
+                              endToEnd: Percentiles(endToEnd), toWorker: Percentiles(toWorker),
+                              afterWorker: Percentiles(afterWorker), warmupMaxMs: Double(warmupMax) / 1000)
+            func show(_ p: Percentiles) -> String {
+                String(format: "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  max %.1f ms", p.p50Ms, p.p99Ms, p.p999Ms, p.maxMs)
+            }
+            say(String(format: "latency at %.0f events/s, %d partitions, worker linger.ms %d (%d events after a 2 s warm-up; warm-up max %.0f ms):",
+                       lat.rate, latencyPartitions, latencyLingerMs, lat.events, lat.warmupMaxMs))
+            say("  end to end:                 " + show(lat.endToEnd))
+            say("  event -> worker produces:   " + show(lat.toWorker))
+            say("  worker produces -> read:    " + show(lat.afterWorker))
             return lat
         } catch {
             say("latency run failed: \(error)")
             return nil
         }
+    }
+
+    /// The `"ts":` field of a prediction, in microseconds.
+    static func eventTime(_ value: UnsafeRawBufferPointer) -> Int64? {
+        let text = String(decoding: value, as: UTF8.self)
+        guard let range = text.range(of: "\"ts\":"),
+              let ts = Double(text[range.upperBound...].prefix { $0 != "}" && $0 != "," }) else { return nil }
+        return Int64((ts * 1e6).rounded())
     }
 
     struct SyncPause: Codable {

@@ -16,6 +16,14 @@ public struct OffsetTracker: Sendable, Equatable {
 
     public init() {}
 
+    /// A tracker for a partition resumed at `offset` whose outputs below it are known to be
+    /// delivered (a feature checkpoint is written only after they are): that offset is
+    /// committable before any new record arrives, so a partition restored at the end of
+    /// its input still commits there.
+    public init(resumingAt offset: Int64) {
+        committable = offset
+    }
+
     public var pending: Int { offsets.count - head }
 
     public mutating func produced(_ offset: Int64) {

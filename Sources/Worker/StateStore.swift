@@ -63,30 +63,38 @@ extension WorkerService {
             return
         }
         log.debug("partition \(p): writing capture at \(c.offset): \(c.records.count) records")
-        writeCapture(p, run, records: c.records, producer: producer)
+        let complete = writeCapture(p, run, records: c.records, producer: producer)
         run.inFlightOffset = c.offset
-        run.changelogFailed = false
+        // An incomplete capture never makes its offset durable (commits wait), and the next
+        // one rewrites everything (when the last queued record is reported, or now).
+        run.changelogFailed = !complete
         run.capture = nil
+        if !complete && run.changelogInFlight == 0 { run.state.requestFullSnapshot() }
     }
 
     /// Queues a capture's records to the partition's changelog partition (same number).
-    func writeCapture(_ p: Int32, _ run: PartitionRun, records: [Changelog.Record], producer: KafkaProducer) {
+    /// Returns false when some could not be queued: the changelog topic lacks the partition
+    /// (it has fewer partitions than the input), or a record is too large. Retrying cannot
+    /// fix those, and waiting would stall the loop; the error shows in status.
+    func writeCapture(_ p: Int32, _ run: PartitionRun, records: [Changelog.Record], producer: KafkaProducer) -> Bool {
         let topic = changelogTopic
         let tag = -Int(p) - 1
         for r in records {
             // A failed transaction (replayed meanwhile) takes no more of this capture.
-            guard parts[p] === run else { return }
-            r.key.withUnsafeBytes { k in
+            guard parts[p] === run else { return false }
+            let error = r.key.withUnsafeBytes { k in
                 // A null value is a tombstone, so compaction removes the key.
                 (r.value ?? []).withUnsafeBytes { vb in
                     produceRetrying(producer, run: run, topic: topic, partition: p, key: k,
                                     value: r.value == nil ? UnsafeRawBufferPointer(start: nil, count: 0) : vb,
-                                    headers: [], tag: tag)
+                                    headers: [], tag: tag, permanent: .giveUp)
                 }
             }
+            if error != nil { return false }
             run.changelogInFlight += 1
             report.changelogBytes += Int64(r.key.count + (r.value?.count ?? 0))
         }
+        return true
     }
 
     func changelogDelivered(_ p: Int32, error: KafkaError?) {

@@ -74,7 +74,7 @@ extension WorkerService {
                 if stateful && hasUncaptured(run) {
                     // In the transaction, the capture needs no wait for deliveries: it
                     // becomes visible together with the outputs it covers, or not at all.
-                    writeCapture(p, run, records: run.state.capture(pipeline, nextOffset: position), producer: txn)
+                    _ = writeCapture(p, run, records: run.state.capture(pipeline, nextOffset: position), producer: txn)
                     guard parts[p] === run else { continue }  // the transaction failed and was replayed
                 }
                 try txn.sendOffsetsToTransaction([TopicPartition(config.kafka.inputTopic, p): position], consumer: consumer)

@@ -487,6 +487,11 @@ public final class WorkerService {
                         log.error("partition \(l.partition): the feature changelog is ahead of the committed input offset (\(max(committed, 0)) < \(next)): the broker showed this reader a transaction that did not commit (read_committed not honoured); the predictions for offsets \(max(committed, 0))..<\(next) of partition \(l.partition) were aborted and are not replayed")
                     }
                 }
+                // At-least-once: the capture was written after every output below it was
+                // delivered, so `next` is committable now. Without this a partition restored
+                // at the end of its input would show its old commit (and lag) until a new
+                // record came. (Exactly-once commits offsets in its transactions instead.)
+                if !exactlyOnce { run.tracker = OffsetTracker(resumingAt: next) }
                 do {
                     try consumer.assign([tp], start: .offset(next))
                     resume.append(tp)
@@ -632,15 +637,25 @@ public final class WorkerService {
             report.labelled += 1
             if models!.learns { sync.samples += 1 }
         }
-        emit(model: served, partition: p, offset: rec.offset, run: run, producer: producer, topic: config.kafka.outputTopic,
-             tag: tag, features: pipeline!.spec.emit ? features : nil)
+        if let error = emit(model: served, partition: p, offset: rec.offset, run: run, producer: producer,
+                            topic: config.kafka.outputTopic, tag: tag, features: pipeline!.spec.emit ? features : nil) {
+            // A failed transaction aborts and replays this record (`transactionFailed`).
+            if run.txn === producer { return }
+            // The prediction can never be queued (too large for message.max.bytes, or its
+            // topic is unknown): the input goes to the dead letters with the reason instead.
+            deadLetter(rec, run, reason: "undeliverable-prediction", error: "the prediction could not be produced to \(config.kafka.outputTopic): \(error)", tag: tag)
+            return
+        }
         models!.countServed(served)
         if models!.models.count > 1 && !config.lifecycle.shadowTopic.isEmpty {
             // Shadow scoring: every other model's prediction of this record, same shape.
             for i in models!.models.indices where i != served {
-                emit(model: i, partition: p, offset: rec.offset, run: run, producer: producer, topic: config.lifecycle.shadowTopic,
-                     tag: Self.shadowTag, features: nil)
-                report.shadowPredictions += 1
+                if let error = emit(model: i, partition: p, offset: rec.offset, run: run, producer: producer,
+                                    topic: config.lifecycle.shadowTopic, tag: Self.shadowTag, features: nil) {
+                    shadowFailed(error)
+                } else {
+                    report.shadowPredictions += 1
+                }
             }
         }
         report.predictions += 1
@@ -650,20 +665,31 @@ public final class WorkerService {
 
     /// Model `i`'s prediction of the event `process` just scored, to `topic`: the output
     /// topic (delivery tracked by `tag`) or the shadow topic. One record shape for both.
+    /// Returns the error when the record can never be queued (see `produceRetrying`).
     func emit(model i: Int, partition p: Int32, offset: Int64, run: PartitionRun, producer: KafkaProducer,
-              topic: String, tag: Int, features dense: [Double]?) {
+              topic: String, tag: Int, features dense: [Double]?) -> KafkaError? {
         // Not `let set = models`: a copy of the whole set per record would retain every buffer in it.
-        guard let config, models != nil else { return }
+        guard let config, models != nil else { return nil }
         let m = models!.models[i]
         writer.prediction(partition: p, offset: offset, key: event.key, score: m.score, label: event.label,
                           model: models!.layout.models[i].name, modelVersion: report.modelVersion, worker: options.workerId,
                           epoch: run.lease.epoch, timestamp: event.timestamp, features: dense,
                           classes: m.model.kind == .softmaxRegression ? config.model.classes : nil,
                           predicted: m.predictedClass, probabilities: m.output)
-        writer.bytes.withUnsafeBytes { v in
+        return writer.bytes.withUnsafeBytes { v in
             event.key.withUTF8 { k in
-                produceRetrying(producer, run: run, topic: topic, key: UnsafeRawBufferPointer(k), value: v, headers: [], tag: tag)
+                produceRetrying(producer, run: run, topic: topic, key: UnsafeRawBufferPointer(k), value: v, headers: [], tag: tag,
+                                permanent: .giveUp)
             }
+        }
+    }
+
+    /// A shadow prediction that was not delivered (or could not be queued): counted and
+    /// logged, not replayed (the challenger's metrics do not depend on it).
+    func shadowFailed(_ e: KafkaError) {
+        report.shadowFailed += 1
+        if report.shadowFailed <= 10 || report.shadowFailed % 1000 == 0 {
+            log.warning("shadow prediction not delivered: \(e) (\(report.shadowFailed) so far)")
         }
     }
 
@@ -675,31 +701,66 @@ public final class WorkerService {
                        ("tributary.source.topic", config.kafka.inputTopic),
                        ("tributary.source.partition", String(rec.partition)), ("tributary.source.offset", String(rec.offset)),
                        ("tributary.worker", options.workerId)]
-        produceRetrying(producer, run: run, topic: config.kafka.deadLetterTopic, key: rec.key, value: rec.value,
-                        headers: headers, tag: tag)
+        let dlq = config.kafka.deadLetterTopic
+        if let e = produceRetrying(producer, run: run, topic: dlq, key: rec.key, value: rec.value, headers: headers, tag: tag,
+                                   permanent: .giveUp), run.txn !== producer {
+            // Never queued whole (an input larger than the producer's message.max.bytes): its
+            // first bytes go instead, marked, so the record is still accounted for with its
+            // reason. The dead-letter topic is the last resort: this one is retried.
+            let size = rec.value.count, keep = min(size, Self.truncatedDeadLetterBytes)
+            let (partition, offset) = (rec.partition, rec.offset)
+            log.error("partition \(partition) offset \(offset): dead letter of \(size) bytes could not be produced to \(dlq) (\(e)); writing its first \(keep) bytes")
+            produceRetrying(producer, run: run, topic: dlq, key: rec.key, value: UnsafeRawBufferPointer(rebasing: rec.value[..<keep]),
+                            headers: headers + [("tributary.truncated", "\(size) bytes, first \(keep) kept: \(e)")], tag: tag)
+        }
         run.tracker.produced(rec.offset)
+    }
+
+    /// How much of an input that is too large to dead-letter whole goes to the dead letters.
+    static let truncatedDeadLetterBytes = 64 << 10
+
+    /// What `produceRetrying` does with an error that retrying cannot fix (too large for
+    /// message.max.bytes, unknown topic or partition).
+    enum PermanentError {
+        /// Keep trying, heartbeats going on and the error in status, until an operator
+        /// fixes the cause: for records nothing else can stand in for (the dead letters).
+        case retry
+        /// Give the error back: the caller has a fallback (a dead letter, a new capture).
+        case giveUp
     }
 
     /// Never drops: a full local queue is served (delivery reports) and retried. A
     /// transactional producer's other errors fail its transaction (`run`'s): retrying could
     /// never succeed there (the transaction is in an error state), and the abort replays.
-    /// Returns false when the record was not queued for that reason.
+    /// Other errors are handled by `permanent`. Returns nil once the record is queued, or
+    /// the error it was not queued for.
     @discardableResult
     func produceRetrying(_ producer: KafkaProducer, run: PartitionRun, topic: String, partition: Int32? = nil,
                          key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, headers: [(String, String)],
-                         tag: Int) -> Bool {
+                         tag: Int, permanent: PermanentError = .retry) -> KafkaError? {
+        var lastLog: Int64 = 0
         while true {
             do {
                 try producer.produce(topic: topic, partition: partition, key: key, value: value, headers: headers, tag: tag)
-                return true
+                return nil
             } catch {
                 if error.isQueueFull {
                     serveDeliveries(timeoutMs: 10)
                 } else if run.txn === producer {
                     transactionFailed(run, error)
-                    return false
+                    return error
+                } else if permanent == .giveUp {
+                    kafkaTrouble("produce to \(topic)", error)
+                    return error
                 } else {
-                    log.error("produce to \(topic) failed: \(error); retrying")
+                    // Stuck until fixed, but alive: heartbeats keep the lease, status shows why.
+                    kafkaTrouble("produce to \(topic)", error)
+                    let now = Clock.nowMs()
+                    if now - lastLog >= 10_000 {
+                        lastLog = now
+                        log.error("produce to \(topic) failed: \(error); retrying until it can be queued")
+                    }
+                    heartbeatIfDue(now: now)
                     serveDeliveries(timeoutMs: 100)
                 }
             }
@@ -719,14 +780,8 @@ public final class WorkerService {
         for run in parts.values { run.txn?.poll(timeoutMs: 0, onError: { kafkaTrouble("producer", $0) }) { _ in } }
         producer.poll(timeoutMs: timeoutMs, onError: { kafkaTrouble("producer", $0) }) { dr in
             if dr.tag == Self.shadowTag {
-                // Shadow predictions are not what offsets wait for (a failed one is counted
-                // and logged, not replayed: the challenger's metrics do not depend on it).
-                if let e = dr.error {
-                    report.shadowFailed += 1
-                    if report.shadowFailed <= 10 || report.shadowFailed % 1000 == 0 {
-                        log.warning("shadow prediction not delivered: \(e) (\(report.shadowFailed) so far)")
-                    }
-                }
+                // Shadow predictions are not what offsets wait for.
+                if let e = dr.error { shadowFailed(e) }
                 return
             }
             if dr.tag < 0 {
@@ -754,8 +809,11 @@ public final class WorkerService {
         let fresh = PartitionRun(lease: run.lease, state: pipeline.makeState(), committed: run.committed)
         fresh.txn = run.txn
         parts[p] = fresh
-        // The feature state must go back to where the replay starts: the changelog's.
-        try? consumer.assign([tp], start: restore(fresh).map(StartOffset.offset) ?? .committed)
+        // The feature state must go back to where the replay starts: the changelog's
+        // (committable at once, as in `start`).
+        let next = restore(fresh)
+        if let next, !exactlyOnce { fresh.tracker = OffsetTracker(resumingAt: next) }
+        try? consumer.assign([tp], start: next.map(StartOffset.offset) ?? .committed)
     }
 
     /// librdkafka retries by itself; we surface the state (status, one log line per kind per

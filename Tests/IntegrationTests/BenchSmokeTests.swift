@@ -24,8 +24,15 @@ struct BenchSmokeTests {
         }
         // Latency percentiles and the sync pause are reported (values, not speeds, are checked).
         let latency = try #require(obj["latency"] as? [String: Any], "no latency run: \(out)")
-        let p50 = try #require(latency["p50Ms"] as? Double), p99 = try #require(latency["p99Ms"] as? Double)
+        let e2e = try #require(latency["endToEnd"] as? [String: Double], "\(latency)")
+        let p50 = try #require(e2e["p50Ms"]), p99 = try #require(e2e["p99Ms"])
         #expect(p50 > 0 && p99 >= p50)
+        // The two stages split the same path: each part's median is within the whole's
+        // (HDR buckets round by < 0.1 %).
+        for stage in ["toWorker", "afterWorker"] {
+            let s = try #require(latency[stage] as? [String: Double], "\(stage) missing: \(latency)")
+            #expect(try #require(s["p50Ms"]) <= p50 * 1.001 + 1, "\(stage): \(s) vs \(e2e)")
+        }
         #expect((latency["events"] as? Int ?? 0) > 1000)
         let pause = try #require(obj["syncPause"] as? [String: Any])
         #expect(pause["weights"] as? Int == 1 << 20)

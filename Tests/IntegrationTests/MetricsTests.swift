@@ -82,8 +82,14 @@ struct MetricsTests {
         #expect(!workerURL.isEmpty, "worker did not announce its metrics endpoint: \(w.log)")
 
         let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "6000", "--rate", "3000"])
-        usleep(1_000_000)
-        let during = try parsePrometheus(try httpGet(workerURL))
+        // Scraped while the generator still runs (it takes 2 s; a slow start, as under a
+        // sanitizer, only delays the first count).
+        var during: [String: Double] = [:]
+        let scrapeUntil = Date().addingTimeInterval(20)
+        repeat {
+            usleep(250_000)
+            during = try parsePrometheus(try httpGet(workerURL))
+        } while (during["tributary_records_in_total"] ?? 0) == 0 && gen.process.isRunning && Date() < scrapeUntil
         #expect((during["tributary_records_in_total"] ?? 0) > 0, "records are counted during the run")
         #expect(gen.wait(seconds: 60) == 0)
 

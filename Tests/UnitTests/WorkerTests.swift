@@ -23,6 +23,19 @@ struct WorkerTests {
         #expect(t.pending == 0)
     }
 
+    @Test("a partition resumed at a feature checkpoint is committable there before any new record, and only over delivered outputs after")
+    func trackerResumed() {
+        var t = OffsetTracker(resumingAt: 2489)
+        #expect(t.committable == 2489)
+        #expect(t.pending == 0)
+        t.produced(2489)
+        t.produced(2490)
+        t.delivered(2490)
+        #expect(t.committable == 2489)  // 2489 still in flight
+        t.delivered(2489)
+        #expect(t.committable == 2491)
+    }
+
     @Test("tracker stays correct across compaction with many offsets")
     func trackerMany() {
         var t = OffsetTracker()
