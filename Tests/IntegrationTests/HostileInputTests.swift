@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Testing
 import Wire
 import ZeroMQ
@@ -106,5 +107,37 @@ struct HostileInputTests {
         #expect(!cluster.coordinator.log.contains("declared dead"))
         _ = open2
         for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
+
+    @Test("an input too large to dead-letter whole: its first 64 KiB go to the dead letters, marked with its size; nothing stalls, every offset accounted for")
+    func oversizedInput() throws {
+        let cluster = try Cluster.start()
+        let w = try cluster.worker("big")
+        try cluster.waitFor(seconds: 20, "the worker owns every partition") { $0.unassigned.isEmpty && $0.workers.count == 1 }
+        // 1.5 MB that is not JSON: a dead letter, but over the worker producer's
+        // message.max.bytes (librdkafka's default, 1,000,000), so it can never be queued whole.
+        let p = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": cluster.bootstrap, "message.max.bytes": "4000000"]))
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 1_500_000)
+        try p.produce(topic: "events", partition: 0, key: Array("huge".utf8), value: big, tag: 0)
+        var failed: KafkaError?
+        let left = p.drain(timeoutMs: 10_000) { if let e = $0.error { failed = e } }
+        #expect(left == 0 && failed == nil, "\(String(describing: failed))")
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "2000"])
+        #expect(gen.wait(seconds: 60) == 0)
+        let highs = try highWatermarks(bootstrap: cluster.bootstrap, topic: "events")
+        let done = try cluster.waitCommitted(highs, seconds: 60)
+        #expect(done.totalProcessed == 2001)
+        let dead = try readAll(bootstrap: cluster.bootstrap, topic: "events.dlq")
+        let predictions = try readAll(bootstrap: cluster.bootstrap, topic: "predictions")
+        #expect(predictions.count + dead.count == 2001, "\(predictions.count) predictions + \(dead.count) dead letters")
+        let truncated = try #require(dead.first { $0.headers["tributary.truncated"] != nil }, "\(dead.map(\.headers))")
+        #expect(truncated.value.count == 64 << 10)
+        #expect(truncated.value.allSatisfy { $0 == UInt8(ascii: "x") })
+        #expect(truncated.headers["tributary.truncated"]?.hasPrefix("1500000 bytes, first 65536 kept") == true)
+        #expect(truncated.headers["tributary.reason"] == "not_json")
+        #expect(truncated.headers["tributary.source.partition"] == "0")
+        #expect(w.log.contains("could not be produced to events.dlq"))
+        w.signal(SIGTERM)
+        #expect(w.wait(seconds: 20) == 0)
     }
 }
