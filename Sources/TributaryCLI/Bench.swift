@@ -48,6 +48,15 @@ struct Bench: ParsableCommand {
     var peer: String = "../shared/peers/python-river"
     @Option(help: "Events the Python peer processes (it is ~20k/s; its rate is per event).") var peerEvents: Int = 100_000
     @Option(help: "librdkafka consumer settings used by every side, key=value,...") var consumerConf: String = "fetch.wait.max.ms=1"
+    @Option(help: "librdkafka producer settings of the throughput runs' output producers (bare consume + produce and the workers), key=value,... (default: the worker's, linger.ms=20)")
+    var producerConf: String = ""
+
+    static func pairs(_ text: String) -> [String: String] {
+        Dictionary(text.split(separator: ",").compactMap { kv -> (String, String)? in
+            let p = kv.split(separator: "=", maxSplits: 1)
+            return p.count == 2 ? (String(p[0]), String(p[1])) : nil
+        }, uniquingKeysWith: { _, b in b })
+    }
     @Option(help: "Write the JSON result here too.") var output: String?
     @Option(help: "worker.max_in_flight for the Tributary runs.") var maxInFlight: Int = 50_000
     @Option(help: "Brokers in the embedded (mock) cluster.") var brokers: Int = 1
@@ -85,10 +94,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         Signals.installStopHandlers()
-        let conf = Dictionary(consumerConf.split(separator: ",").compactMap { kv -> (String, String)? in
-            let p = kv.split(separator: "=", maxSplits: 1)
-            return p.count == 2 ? (String(p[0]), String(p[1])) : nil
-        }, uniquingKeysWith: { _, b in b })
+        let conf = Self.pairs(consumerConf)
         let broker: EmbeddedBroker
         do {
             broker = try EmbeddedBroker(brokers: brokers)
@@ -172,7 +178,9 @@ struct Bench: ParsableCommand {
             c["bootstrap.servers"] = bootstrap
             c["group.id"] = "bench-bare-\(getpid())"
             let consumer = try KafkaConsumer(config: c)
-            let producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": bootstrap, "linger.ms": "20"]))
+            var pc = KafkaClientConfig(["bootstrap.servers": bootstrap, "linger.ms": "20"])
+            for (k, v) in Self.pairs(producerConf) { pc[k] = v }
+            let producer = try KafkaProducer(config: pc)
             let value = [UInt8](repeating: 65, count: 150)
             let tps = (0..<partitions).map { TopicPartition("events", Int32($0)) }
             try consumer.assign(tps, start: .beginning)
@@ -223,6 +231,8 @@ struct Bench: ParsableCommand {
 
         """
         for (k, v) in conf { cfg += "\"\(k)\" = \"\(v)\"\n" }
+        cfg += "[kafka.producer]\n"
+        for (k, v) in Self.pairs(producerConf) { cfg += "\"\(k)\" = \"\(v)\"\n" }
         cfg += """
         [worker]
         max_in_flight = \(maxInFlight)
