@@ -43,6 +43,9 @@ struct InferenceTests {
         #expect(gen.wait(seconds: 60) == 0, "\(gen.log)")
         let n = expected.proba.count
         let s = try cluster.waitFor(seconds: 60, "all \(n) events scored") { ($0.workers.first?.report?.predictions ?? 0) >= Int64(n) }
+        // Scored is not yet delivered (the producer lingers): read once every input offset is
+        // committed, which happens only after its prediction is delivered.
+        try cluster.waitCommitted(try highWatermarks(bootstrap: cluster.bootstrap, topic: "events"), seconds: 30)
         let outputs = try readAll(bootstrap: cluster.bootstrap, topic: "predictions")
         #expect(outputs.count == n)
         var worst = 0.0
