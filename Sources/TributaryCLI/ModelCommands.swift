@@ -40,6 +40,17 @@ func modelRequestOnce(_ endpoint: String, _ command: ModelCommand, curve: CurveC
     } catch { fail("\(error)") }
 }
 
+/// Where a model command goes: the coordinator's endpoint and this client's CURVE keys
+/// (the options every `model` subcommand takes).
+struct ModelTarget: ParsableArguments {
+    @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
+    @OptionGroup var security: CurveOptions
+
+    func send(_ command: ModelCommand) -> ModelUpdate {
+        modelRequest(coordinator, command, curve: security.client())
+    }
+}
+
 struct ModelCommandGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
@@ -48,12 +59,11 @@ struct ModelCommandGroup: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write the current global model to a JSON file.")
-        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
-        @OptionGroup var security: CurveOptions
+        @OptionGroup var target: ModelTarget
         @Argument(help: "Output file.") var file: String = "model.json"
         @Option(help: "Which model (several models: default the champion).") var name: String = ""
         func run() throws {
-            let u = modelRequest(coordinator, ModelCommand(action: "export", name: name), curve: security.client())
+            let u = target.send(ModelCommand(action: "export", name: name))
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(ModelFile(version: u.version, features: u.features, parameters: u.parameters))
@@ -65,13 +75,12 @@ struct ModelCommandGroup: ParsableCommand {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a model file the next global version (every worker adopts it exactly).")
-        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
-        @OptionGroup var security: CurveOptions
+        @OptionGroup var target: ModelTarget
         @Argument(help: "A file written by `model export`.") var file: String
         @Option(help: "Into which model (several models: default the champion).") var name: String = ""
         func run() throws {
             let m = readModelFile(file)
-            let u = modelRequest(coordinator, ModelCommand(action: "import", parameters: m.parameters, name: name), curve: security.client())
+            let u = target.send(ModelCommand(action: "import", parameters: m.parameters, name: name))
             if !m.features.isEmpty && m.features != u.features {
                 say("warning: \(file) was exported with features \(m.features); the cluster uses \(u.features)")
             }
@@ -82,11 +91,10 @@ struct ModelCommandGroup: ParsableCommand {
     struct Rollback: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a checkpointed version's parameters the next global version.")
-        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
-        @OptionGroup var security: CurveOptions
+        @OptionGroup var target: ModelTarget
         @Argument(help: "The version to go back to.") var version: Int
         func run() throws {
-            let u = modelRequest(coordinator, ModelCommand(action: "rollback", version: version), curve: security.client())
+            let u = target.send(ModelCommand(action: "rollback", version: version))
             say("rolled back to version \(version): it is now global model version \(u.version)")
         }
     }
@@ -115,14 +123,13 @@ extension ModelCommandGroup {
             dense features it reads; default all), hashed = true|false and ab_share = 0.0.
             Every worker starts scoring it at the same model version, within a sync interval.
             """)
-        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
-        @OptionGroup var security: CurveOptions
+        @OptionGroup var target: ModelTarget
         @Argument(help: "The model spec file.") var spec: String
         @Option(help: "Start from these weights (a file written by `model export`).") var weights: String?
         func run() throws {
             let (text, entry) = readModelSpec(spec)
             let initial = weights.map { readModelFile($0).parameters } ?? []
-            let u = modelRequest(coordinator, ModelCommand(action: "deploy", parameters: initial, spec: text), curve: security.client())
+            let u = target.send(ModelCommand(action: "deploy", parameters: initial, spec: text))
             say("deployed model \(entry.name) at global model version \(u.version)")
         }
     }
@@ -130,22 +137,20 @@ extension ModelCommandGroup {
     struct Promote: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a challenger the champion: its predictions go to the output topic from the next version on, on every worker.")
-        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
-        @OptionGroup var security: CurveOptions
+        @OptionGroup var target: ModelTarget
         @Argument(help: "The model's name.") var name: String
         func run() throws {
-            let u = modelRequest(coordinator, ModelCommand(action: "promote", name: name), curve: security.client())
+            let u = target.send(ModelCommand(action: "promote", name: name))
             say("model \(name) is the champion from global model version \(u.version) on")
         }
     }
 
     struct Retire: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a challenger from the running cluster.")
-        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
-        @OptionGroup var security: CurveOptions
+        @OptionGroup var target: ModelTarget
         @Argument(help: "The model's name.") var name: String
         func run() throws {
-            let u = modelRequest(coordinator, ModelCommand(action: "retire", name: name), curve: security.client())
+            let u = target.send(ModelCommand(action: "retire", name: name))
             say("retired model \(name) at global model version \(u.version)")
         }
     }
@@ -153,13 +158,12 @@ extension ModelCommandGroup {
     struct AB: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ab", abstract: "Route a share of keys (a stable hash of the key) to a challenger's predictions.")
-        @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
-        @OptionGroup var security: CurveOptions
+        @OptionGroup var target: ModelTarget
         @Argument(help: "The challenger's name.") var name: String
         @Argument(help: "The share of keys, 0 to 1 (0 = shadow only).") var share: Double
         func run() throws {
             guard share >= 0 && share <= 1 else { fail("share \(share) is outside 0...1") }
-            let u = modelRequest(coordinator, ModelCommand(action: "ab", name: name, share: share), curve: security.client())
+            let u = target.send(ModelCommand(action: "ab", name: name, share: share))
             say("model \(name) makes the predictions of \(share * 100)% of keys from global model version \(u.version) on")
         }
     }
