@@ -319,6 +319,8 @@ extension FeatureSpec {
         self.init()
         key = try t.string("key", key)
         timestamp = try t.string("timestamp", timestamp)
+        timestampUnit = TimestampUnit(rawValue: try t.string("timestamp_unit", timestampUnit.rawValue,
+                                                             oneOf: TimestampUnit.allCases.map(\.rawValue)))!
         label = try t.string("label", label)
         numeric = try t.strings("numeric", numeric)
         hashBits = try t.int("hash_bits", hashBits, min: 1, max: 24)

@@ -239,7 +239,7 @@ public final class CoordinatorService {
             // Checkpoint delivery reports wake the loop too: a merged version is sent to the
             // workers as soon as its checkpoint is durable, not at the next tick.
             let ready = zmqPollReadable([router] + (zap.map { [$0.socket] } ?? []),
-                                        fds: [checkpoints.wakeupFD()] + (metrics.map { [$0.fd] } ?? []), timeoutMs: 50)
+                                        fds: [checkpoints.wakeupFD()] + (metrics?.fds ?? []), timeoutMs: 50)
             if let zap, ready.sockets[1] {
                 zap.serve { key, address in
                     if zap.refused <= 10 || zap.refused % 1000 == 0 {
@@ -248,7 +248,7 @@ public final class CoordinatorService {
                 }
             }
             checkpoints.clearWakeup()
-            if let metrics, ready.fds.count > 1, ready.fds[1] { metrics.serve { prometheus() } }
+            if let metrics, ready.fds.dropFirst().contains(true) { metrics.serve(ready: true) { prometheus() } }
             if ready.sockets[0] {
                 // Drain what is there, bounded so ticks still happen under a flood.
                 for _ in 0..<1000 {
@@ -258,6 +258,7 @@ public final class CoordinatorService {
             }
             let now = Clock.nowMs()
             if now - lastTick >= 100 {
+                metrics?.sweep()
                 // A stalled loop (a slow disk, a stopped process) must not make live workers
                 // look silent: give everyone the time the coordinator itself was away.
                 let gap = now - lastTick

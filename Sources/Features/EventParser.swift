@@ -87,6 +87,7 @@ public struct EventParser: Sendable {
     let labelPath: String
     /// Multiclass: labels are these names or their index (0-based); empty = any number.
     let labelClasses: [String]
+    let timestampUnit: FeatureSpec.TimestampUnit
 
     // Path trie, flattened into plain-data arrays (no per-lookup retain/release on the hot
     // path). Node 0 is the root object; a node's children are children[start..<start+count].
@@ -106,16 +107,17 @@ public struct EventParser: Sendable {
     enum Slot: Sendable, Equatable {
         case key, timestamp, label
         /// A feature value wanted as a number, as text, or both (e.g. `distinct` over ids
-        /// that are also one-hot encoded).
-        case value(numeric: Int?, text: Int?)
+        /// that are also one-hot encoded); `key`: the same field is also the grouping key.
+        case value(numeric: Int?, text: Int?, key: Bool)
     }
     var nodes: [Node] = [Node()]
     var children: [Child] = []
     var names: [UInt8] = []
 
     public init(keyPath: String, timestampPath: String, labelPath: String, numericPaths: [String],
-                textPaths: [String] = [], labelClasses: [String] = []) {
+                textPaths: [String] = [], labelClasses: [String] = [], timestampUnit: FeatureSpec.TimestampUnit = .seconds) {
         self.labelClasses = labelClasses
+        self.timestampUnit = timestampUnit
         self.keyPath = keyPath
         self.timestampPath = timestampPath
         self.labelPath = labelPath
@@ -145,13 +147,23 @@ public struct EventParser: Sendable {
         node(keyPath).slot = .key
         if !timestampPath.isEmpty { node(timestampPath).slot = .timestamp }
         if !labelPath.isEmpty { node(labelPath).slot = .label }
+        // A field may be the key and a feature input at once (a categorical or text over the
+        // user id, a count of distinct users per merchant keyed by user, ...).
         for (i, p) in unique.enumerated() {
             let t = node(p)
-            if case .value(_, let text)? = t.slot { t.slot = .value(numeric: i, text: text) } else { t.slot = .value(numeric: i, text: nil) }
+            switch t.slot {
+            case .value(_, let text, let key)?: t.slot = .value(numeric: i, text: text, key: key)
+            case .key?: t.slot = .value(numeric: i, text: nil, key: true)
+            default: t.slot = .value(numeric: i, text: nil, key: false)
+            }
         }
         for (i, p) in uniqueText.enumerated() {
             let t = node(p)
-            if case .value(let n, _)? = t.slot { t.slot = .value(numeric: n, text: i) } else { t.slot = .value(numeric: nil, text: i) }
+            switch t.slot {
+            case .value(let n, _, let key)?: t.slot = .value(numeric: n, text: i, key: key)
+            case .key?: t.slot = .value(numeric: nil, text: i, key: true)
+            default: t.slot = .value(numeric: nil, text: i, key: false)
+            }
         }
         var queue: [(Tree, Int)] = [(root, 0)]
         nodes = [Node(slot: root.slot)]
@@ -235,8 +247,19 @@ public struct EventParser: Sendable {
         case .missing: .missingField(field)
         case .wrongType: .wrongType(field: field, expected: expected)
         case .notFinite: .notFinite(field)
-        case .outOfRange: .wrongType(field: field, expected: "\(expected) of seconds within ±1e12")
+        case .outOfRange: .wrongType(field: field, expected: "\(expected) within ±1e12 s of the epoch")
         case .present: .notJSON("no error")
+        }
+    }
+
+    /// What a timestamp field must hold, for error messages.
+    public var timestampExpectation: String {
+        switch timestampUnit {
+        case .seconds: "a number of seconds since the epoch"
+        case .milliseconds: "a number of milliseconds since the epoch"
+        case .microseconds: "a number of microseconds since the epoch"
+        case .nanoseconds: "a number of nanoseconds since the epoch"
+        case .iso8601: "an ISO-8601 date-time string"
         }
     }
 
@@ -301,14 +324,25 @@ public struct EventParser: Sendable {
                 throw .wrongType(field: keyPath, expected: "a string")
             }
         case .timestamp:
-            guard c == UInt8(ascii: "-") || (c >= 0x30 && c <= 0x39) else {
+            if timestampUnit == .iso8601 && c == UInt8(ascii: "\"") {
+                let (start, end, escaped) = try s.stringBounds()
+                let t = escaped ? nil : ISO8601Time.seconds(UnsafeRawBufferPointer(start: s.base + start, count: end - start))
+                guard let t else { event.timestampStatus = .wrongType; return }
+                guard abs(t) <= 1e12 else { event.timestampStatus = .outOfRange; return }
+                event.timestamp = t
+                event.timestampStatus = .present
+                return
+            }
+            guard timestampUnit != .iso8601, c == UInt8(ascii: "-") || (c >= 0x30 && c <= 0x39) else {
                 if c == UInt8(ascii: "n") { try s.literal("null"); return }
                 try s.skipValue()
                 event.timestampStatus = .wrongType
                 return
             }
-            let v = try s.number()
-            guard v.isFinite else { event.timestampStatus = .notFinite; return }
+            let raw = try s.number()
+            guard raw.isFinite else { event.timestampStatus = .notFinite; return }
+            // The range check is on seconds, whatever the unit (window bucket numbers are Int64).
+            let v = timestampUnit == .seconds ? raw : raw * timestampUnit.seconds
             guard abs(v) <= 1e12 else { event.timestampStatus = .outOfRange; return }
             event.timestamp = v
             event.timestampStatus = .present
@@ -335,7 +369,13 @@ public struct EventParser: Sendable {
                 event.label = Double(i)
             default: throw .wrongType(field: labelPath, expected: labelClasses.isEmpty ? "a number, boolean or null" : "a class name, class index or null")
             }
-        case .value(let n, let t):
+        case .value(let n, let t, let isKey):
+            if isKey {
+                // Read once as the key, then again as the feature value(s).
+                let start = s.i
+                try value(&s, slot: .key, event: &event, keyFound: &keyFound)
+                s.i = start
+            }
             switch c {
             case UInt8(ascii: "-"), 0x30...0x39:
                 let start = s.i
@@ -494,13 +534,21 @@ struct Scanner {
             if exp10 < 0 { d /= Scanner.pow10[-exp10] } else { d *= Scanner.pow10[exp10] }
             return neg ? -d : d
         }
-        // Correctly rounded fallback: copy the token (≤ 63 bytes matter) and use strtod.
-        let len = Swift.min(i - start, 63)
-        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { tmp in
-            memcpy(tmp.baseAddress!, base + start, len)
-            tmp[len] = 0
-            return strtod(tmp.baseAddress!, nil)
+        // Correctly rounded fallback: strtod over the whole token (the grammar above has
+        // checked it is a JSON number), on the stack when short. Every digit counts: 400
+        // nines overflow to infinity (a not-finite value, as 1e400), and a long run of
+        // zeros moves the exponent.
+        let len = i - start
+        if len < 64 {
+            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { tmp in
+                memcpy(tmp.baseAddress!, base + start, len)
+                tmp[len] = 0
+                return strtod(tmp.baseAddress!, nil)
+            }
         }
+        var token = [CChar](repeating: 0, count: len + 1)
+        token.withUnsafeMutableBytes { _ = memcpy($0.baseAddress!, base + start, len) }
+        return strtod(token, nil)
     }
 
     static let pow10: [Double] = (0...22).map { e in

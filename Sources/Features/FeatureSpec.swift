@@ -7,8 +7,12 @@
 public struct FeatureSpec: Sendable, Codable, Equatable {
     /// Dotted path of the key that per-key state is grouped by (also the output key).
     public var key = "user"
-    /// Dotted path of the event-time field (seconds since the epoch, a number).
+    /// Dotted path of the event-time field, in `timestampUnit`; `@kafka` takes the record's
+    /// Kafka timestamp instead (milliseconds, set by the producer or the broker).
     public var timestamp = "ts"
+    /// How the event-time field is written: a number of seconds, milliseconds (Kafka's own
+    /// convention), microseconds or nanoseconds since the epoch, or an ISO-8601 string.
+    public var timestampUnit = TimestampUnit.seconds
     /// Dotted path of the label; events without it are scored but not learnt from.
     public var label = "y"
     /// Numeric fields, used as they are (then standard-scaled by the model).
@@ -125,6 +129,24 @@ public struct FeatureSpec: Sendable, Codable, Equatable {
             self.smoothing = smoothing
         }
     }
+
+    public enum TimestampUnit: String, Sendable, Codable, Equatable, CaseIterable {
+        case seconds = "s", milliseconds = "ms", microseconds = "us", nanoseconds = "ns", iso8601
+
+        /// Seconds per unit of a numeric timestamp (1 for ISO-8601, which is parsed to seconds).
+        public var seconds: Double {
+            switch self {
+            case .seconds, .iso8601: 1
+            case .milliseconds: 1e-3
+            case .microseconds: 1e-6
+            case .nanoseconds: 1e-9
+            }
+        }
+    }
+
+    /// `timestamp = "@kafka"`: event time is the record's Kafka timestamp.
+    public static let kafkaTimestamp = "@kafka"
+    public var usesKafkaTimestamp: Bool { timestamp == Self.kafkaTimestamp }
 
     public enum LatePolicy: String, Sendable, Codable, Equatable, CaseIterable {
         /// Counted and not scored (the offset is still committed).

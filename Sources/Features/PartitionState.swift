@@ -113,10 +113,24 @@ public struct FeaturePipeline: Sendable {
         textSlots = spec.text.map { textSlot($0.field) }
         targetSlots = spec.targetEncoding.map { $0.field == spec.key ? nil : textSlot($0.field) }
         numericCount = spec.numeric.count
-        parser = EventParser(keyPath: spec.key, timestampPath: spec.timestamp,
-                             labelPath: spec.label, numericPaths: numeric, textPaths: text, labelClasses: labelClasses)
+        parser = EventParser(keyPath: spec.key, timestampPath: spec.usesKafkaTimestamp ? "" : spec.timestamp,
+                             labelPath: spec.label, numericPaths: numeric, textPaths: text, labelClasses: labelClasses,
+                             timestampUnit: spec.timestampUnit)
         denseWidth = spec.denseNames.count
         seeds = (spec.categorical.map(\.field) + spec.text.map(\.field)).map { fnv1a($0.utf8, 0xCBF2_9CE4_8422_2325) }
+    }
+
+    /// Under `timestamp = "@kafka"`, the record's Kafka timestamp (ms; negative: none)
+    /// becomes the event time; otherwise nothing changes.
+    @inline(__always)
+    public func applyKafkaTimestamp(_ ms: Int64, to e: inout ParsedEvent) {
+        guard spec.usesKafkaTimestamp else { return }
+        if ms >= 0 {
+            e.timestamp = Double(ms) / 1000
+            e.timestampStatus = .present
+        } else {
+            e.timestampStatus = .missing
+        }
     }
 
     public func makeState() -> PartitionState { PartitionState(targetEncodings: spec.targetEncoding.count) }
@@ -157,7 +171,7 @@ public struct FeaturePipeline: Sendable {
         } else {
             t = state.streamTime == -.infinity ? 0 : state.streamTime
             if spec.needsEventTime {
-                let err = parser.error(e.timestampStatus, spec.timestamp, expected: "a number")
+                let err = parser.error(e.timestampStatus, spec.timestamp, expected: parser.timestampExpectation)
                 counters.badValues["\(err.reason):\(spec.timestamp)", default: 0] += 1
                 // default and skip both mean "at the partition's stream time".
                 if policy == .deadLetter { throw err }
@@ -338,16 +352,19 @@ public struct PartitionFeatures: Sendable {
         event = pipeline.parser.makeEvent()
     }
 
+    /// - kafkaTimestampMs: the record's Kafka timestamp, the event time under `timestamp = "@kafka"`.
     @discardableResult
-    public mutating func feed(_ bytes: [UInt8]) throws(EventError) -> FeatureOutcome {
+    public mutating func feed(_ bytes: [UInt8], kafkaTimestampMs: Int64 = -1) throws(EventError) -> FeatureOutcome {
         try pipeline.parser.parse(bytes, into: &event)
+        pipeline.applyKafkaTimestamp(kafkaTimestampMs, to: &event)
         return try derive()
     }
 
     /// `feed` for bytes still in a consumed Kafka message (no copy).
     @discardableResult
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(EventError) -> FeatureOutcome {
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, kafkaTimestampMs: Int64 = -1) throws(EventError) -> FeatureOutcome {
         try pipeline.parser.parse(bytes, into: &event)
+        pipeline.applyKafkaTimestamp(kafkaTimestampMs, to: &event)
         return try derive()
     }
 

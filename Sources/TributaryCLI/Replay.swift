@@ -101,7 +101,7 @@ struct Replay: ParsableCommand {
                 read += 1
                 // Bad and late records are the dead-letter topic's already (the live workers
                 // sent them there), or dropped by the config.
-                guard (try? partitions[p]!.feed(rec.value)) == .features else {
+                guard (try? partitions[p]!.feed(rec.value, kafkaTimestampMs: rec.timestampMs)) == .features else {
                     skipped += 1
                     return
                 }

@@ -6,38 +6,53 @@ import Kafka
 extension WorkerService {
     var changelogTopic: String { config?.kafka.effectiveChangelogTopic ?? "tributary.features" }
 
-    /// Rebuilds `run.state` from the changelog. Returns the input offset to resume from (the
-    /// one the restored state covers), or nil when there is no checkpoint (fresh partition:
-    /// resume from the committed offset with empty state), always for a stateless spec.
-    func restore(_ run: PartitionRun) -> Int64? {
-        guard stateful, let pipeline else { return nil }
-        let p = run.lease.partition
-        let started = Clock.nowMs()
-        do throws(any Error) {
-            if restoreConsumer == nil {
-                var c = consumerConfig
-                // Its own group id: it never commits, and must never share the input's.
-                c["group.id"] = (config?.kafka.groupId ?? "tributary") + ".restore"
-                restoreConsumer = try KafkaConsumer(config: ChangelogReader.consumerConfig(c), batchSize: 5000)
+    /// Starts a partition run: a stateless spec assigns it at once (at its committed offset);
+    /// a stateful one first restores its feature state from the changelog, off the loop
+    /// thread (`ChangelogRestorer`), and `restoreFinished` assigns it. Never waits on Kafka.
+    func begin(_ run: PartitionRun) {
+        runTokens += 1
+        run.token = runTokens
+        guard stateful, let pipeline else {
+            assign(run, at: nil)
+            return
+        }
+        if restorer == nil {
+            restorer = ChangelogRestorer(consumerConfig: consumerConfig, groupId: config?.kafka.groupId ?? "tributary")
+        }
+        run.restoring = true
+        run.restoreStarted = Clock.nowMs()
+        restorer!.submit(.init(token: run.token, partition: run.lease.partition, topic: changelogTopic, pipeline: pipeline))
+    }
+
+    /// Restores finished since the last turn: each run still waiting for its own restore
+    /// takes the state and starts reading where that state ends (or, with no checkpoint, at
+    /// its committed offset with empty state).
+    func collectRestores() {
+        guard let restorer else { return }
+        for o in restorer.takeFinished() {
+            // Revoked meanwhile, or started again (a newer restore is on its way): not ours.
+            guard let run = parts[o.partition], run.restoring, run.token == o.token else { continue }
+            let p = o.partition
+            run.restoring = false
+            run.restoreMs = Clock.nowMs() - run.restoreStarted
+            if let error = o.error {
+                // Loud, not silent: the features of this partition start from empty state.
+                log.error("partition \(p): cannot restore feature state from \(changelogTopic): \(error); starting with empty state")
+                assign(run, at: nil)
+                continue
             }
-            guard let rc = restoreConsumer else { return nil }
-            // A long restore must not look like a dead worker: heartbeats go on meanwhile.
-            let r = try ChangelogReader.read(rc, topic: changelogTopic, partition: p, pipeline: pipeline) {
-                self.heartbeatIfDue(now: Clock.nowMs())
+            var next: Int64? = nil
+            if let state = o.state {
+                run.state = state
+                run.restoredKeys = state.keyCount
+                if let n = o.nextOffset {
+                    run.position = n
+                    run.durable = n
+                    next = n
+                    log.info("partition \(p): restored \(state.keyCount) keys from \(o.records) changelog records in \(run.restoreMs) ms; resuming at offset \(n)")
+                }
             }
-            let (state, nextOffset) = r.finish()
-            run.state = state
-            run.restoreMs = Clock.nowMs() - started
-            run.restoredKeys = state.keyCount
-            guard let nextOffset else { return nil }
-            run.position = nextOffset
-            run.durable = nextOffset
-            log.info("partition \(p): restored \(state.keyCount) keys from \(r.records) changelog records in \(run.restoreMs) ms; resuming at offset \(nextOffset)")
-            return nextOffset
-        } catch {
-            // Loud, not silent: the features of this partition start from empty state.
-            log.error("partition \(p): cannot restore feature state from \(changelogTopic): \(error); starting with empty state")
-            return nil
+            assign(run, at: next)
         }
     }
 

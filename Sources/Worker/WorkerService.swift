@@ -64,6 +64,13 @@ final class PartitionRun {
     var inFlightOffset: Int64 = -1
     var restoreMs: Int64 = 0
     var restoredKeys = 0
+    /// Tells results of work done off the loop (restore, committed lookup) for this run from
+    /// those for an earlier run of the same partition (revoked, then assigned again).
+    var token = 0
+    /// While the feature state is restored off the loop; the partition is assigned to the
+    /// consumer once it is done.
+    var restoring = false
+    var restoreStarted: Int64 = 0
     /// Exactly-once only: this partition's transactional producer, and whether a
     /// transaction is open on it (begun at the first output after a commit).
     var txn: KafkaProducer?
@@ -98,8 +105,11 @@ public final class WorkerService {
     var pipeline: FeaturePipeline?
     /// The champion and any challengers (issue 11), one parameter vector for syncing.
     var models: ModelSet?
-    /// Reads feature-state changelogs when a partition starts (stateful specs).
-    var restoreConsumer: KafkaConsumer?
+    /// Reads feature-state changelogs when a partition starts (stateful specs), off the loop.
+    var restorer: ChangelogRestorer?
+    var runTokens = 0
+    /// Looks up committed offsets off the loop (status only).
+    var lookup: CommittedLookup?
     var consumerConfig = KafkaClientConfig()
     /// The shared producer's settings; exactly-once partition producers add their id to them.
     var producerConfig = KafkaClientConfig()
@@ -145,7 +155,9 @@ public final class WorkerService {
         try dealer.setIdentity(Array(options.workerId.utf8))
         try dealer.setReconnect(minMs: 100, maxMs: 2000)
         metricsServer = try options.metricsBind.map { try MetricsServer(address: $0) }
-        if let m = metricsServer { log.info("metrics on http://\(options.metricsBind!.split(separator: ":")[0]):\(m.port)/metrics") }
+        if let m = metricsServer, let bind = options.metricsBind, let colon = bind.lastIndex(of: ":") {
+            log.info("metrics on http://\(bind[..<colon]):\(m.port)/metrics (probes /healthz, /readyz)")
+        }
         do { try dealer.connect(options.coordinator, curve: options.curve) } catch {
             throw ServiceError("cannot connect to coordinator \(options.coordinator): \(error)")
         }
@@ -170,13 +182,17 @@ public final class WorkerService {
             // may be waiting.
             // Transactional producers are not waited on: they report no deliveries, and their
             // errors are read by every `serveDeliveries`.
-            let fds = [consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1, metricsServer?.fd ?? -1].filter { $0 >= 0 }
+            let kafkaFds = [consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1].filter { $0 >= 0 }
+            let fds = kafkaFds + (metricsServer?.fds ?? [])
             let waitStart = mayHaveMore ? 0 : Clock.nowMs()
             let ready = zmqPollReadable([dealer], fds: fds, timeoutMs: mayHaveMore ? 0 : (parts.isEmpty ? 50 : 10))
             if !mayHaveMore && !parts.isEmpty { idleMs += Clock.nowMs() - waitStart; waits += 1 }
             consumer?.clearWakeup()
             producer?.clearWakeup()
-            if let m = metricsServer, let i = fds.firstIndex(of: m.fd), ready.fds[i] { m.serve { prometheus() } }
+            if let m = metricsServer, ready.fds[kafkaFds.count...].contains(true) {
+                // Ready: registered, and every partition held is running (none restoring).
+                m.serve(ready: welcomed && !parts.values.contains { $0.restoring }) { prometheus() }
+            }
             let now = Clock.nowMs()
             // Away longer than the lease without a heartbeat (the process was stopped or
             // starved): the coordinator may have declared us dead and given our partitions
@@ -214,6 +230,8 @@ public final class WorkerService {
                 }
                 welcomed = false
             }
+            collectRestores()
+            collectCommitted()
             heartbeatIfDue(now: now)
             let syncMs = Int64(config?.model.syncIntervalMs ?? 0)
             if welcomed && syncMs > 0 && now - lastSync >= syncMs, let m = models {
@@ -283,6 +301,7 @@ public final class WorkerService {
     func heartbeatIfDue(now: Int64) {
         guard welcomed && now - lastHeartbeatAt >= heartbeatMs else { return }
         lastHeartbeatAt = now
+        metricsServer?.sweep()
         let elapsed = max(1, now - rateWindowStart)
         report.eventsPerSecond = Double(report.processed - rateWindowCount) * 1000 / Double(elapsed)
         rateWindowStart = now
@@ -438,7 +457,8 @@ public final class WorkerService {
         producer = try KafkaProducer(config: pc)
         consumerConfig = cc
         producerConfig = pc
-        restoreConsumer = nil
+        restorer = nil
+        lookup = nil
         let m = w.config.model
         let p = FeaturePipeline(spec: w.config.features, labelClasses: m.type == .softmaxRegression ? m.classes : [])
         pipeline = p
@@ -462,9 +482,7 @@ public final class WorkerService {
     }
 
     func start(_ leases: [PartitionLease]) {
-        guard let consumer, let pipeline, let topic = config?.kafka.inputTopic else { return }
-        var fresh: [TopicPartition] = []
-        var resume: [TopicPartition] = []
+        guard consumer != nil, let pipeline else { return }
         for l in leases {
             if let run = parts[l.partition] {
                 if l.epoch > run.lease.epoch { run.lease = l }
@@ -474,49 +492,54 @@ public final class WorkerService {
             // Exactly-once: fence the previous owner before reading where it stopped.
             if exactlyOnce && !openTransactions(run) { continue }
             parts[l.partition] = run
-            let tp = TopicPartition(topic, l.partition)
-            if let next = restore(run) {
-                if exactlyOnce, let committed = try? consumer.committed([tp], timeoutMs: 5000)[tp] {
-                    run.committed = max(committed, -1)
-                    if next > max(committed, 0) {
-                        // In exactly-once mode the capture and the input offset commit
-                        // together, so a capture ahead of the committed offset belongs to a
-                        // transaction that did not commit: the broker showed it to a
-                        // read_committed reader (Tansu 0.6 does). Its state is consistent with
-                        // resuming after it, but its predictions were aborted; said, not silent.
-                        log.error("partition \(l.partition): the feature changelog is ahead of the committed input offset (\(max(committed, 0)) < \(next)): the broker showed this reader a transaction that did not commit (read_committed not honoured); the predictions for offsets \(max(committed, 0))..<\(next) of partition \(l.partition) were aborted and are not replayed")
-                    }
+            begin(run)
+        }
+    }
+
+    /// Hands a started run to the consumer: at `next` (where its restored feature state
+    /// ends), or at the group's committed offset.
+    func assign(_ run: PartitionRun, at next: Int64?) {
+        guard let consumer, let topic = config?.kafka.inputTopic else { return }
+        let p = run.lease.partition
+        let tp = TopicPartition(topic, p)
+        if let next {
+            if exactlyOnce, let committed = try? consumer.committed([tp], timeoutMs: 5000)[tp] {
+                run.committed = max(committed, -1)
+                if next > max(committed, 0) {
+                    // In exactly-once mode the capture and the input offset commit
+                    // together, so a capture ahead of the committed offset belongs to a
+                    // transaction that did not commit: the broker showed it to a
+                    // read_committed reader (Tansu 0.6 does). Its state is consistent with
+                    // resuming after it, but its predictions were aborted; said, not silent.
+                    log.error("partition \(p): the feature changelog is ahead of the committed input offset (\(max(committed, 0)) < \(next)): the broker showed this reader a transaction that did not commit (read_committed not honoured); the predictions for offsets \(max(committed, 0))..<\(next) of partition \(p) were aborted and are not replayed")
                 }
-                // At-least-once: the capture was written after every output below it was
-                // delivered, so `next` is committable now. Without this a partition restored
-                // at the end of its input would show its old commit (and lag) until a new
-                // record came. (Exactly-once commits offsets in its transactions instead.)
-                if !exactlyOnce { run.tracker = OffsetTracker(resumingAt: next) }
-                do {
-                    try consumer.assign([tp], start: .offset(next))
-                    resume.append(tp)
-                } catch {
-                    log.error("cannot start partition \(l.partition): \(error)")
-                    parts[l.partition] = nil
-                }
-            } else {
-                fresh.append(tp)
             }
+            // At-least-once: the capture was written after every output below it was
+            // delivered, so `next` is committable now. Without this a partition restored
+            // at the end of its input would show its old commit (and lag) until a new
+            // record came. (Exactly-once commits offsets in its transactions instead.)
+            if !exactlyOnce { run.tracker = OffsetTracker(resumingAt: next) }
         }
-        if !resume.isEmpty {
-            log.info("started partitions \(resume.map { "\($0.partition)" }) at their feature checkpoints \(resume.map { parts[$0.partition]?.durable ?? -1 })")
-        }
-        guard !fresh.isEmpty else { return }
         do {
-            try consumer.assign(fresh, start: .committed)
-            // Where we resume from, so status shows true commit and lag before the first record.
-            if let committed = try? consumer.committed(fresh, timeoutMs: 2000) {
-                for (tp, o) in committed where o >= 0 { parts[tp.partition]?.committed = o }
+            try consumer.assign([tp], start: next.map(StartOffset.offset) ?? .committed)
+            if next == nil {
+                if lookup == nil { lookup = CommittedLookup(consumer: consumer) }
+                lookup!.submit(TopicPartition(topic, p), token: run.token)
             }
-            log.info("started partitions \(leases.map { "\($0.partition)@\($0.epoch)" }) at committed offsets \(fresh.map { parts[$0.partition]?.committed ?? -1 })")
+            log.info("started partition \(p)@\(run.lease.epoch) at \(next.map { "its feature checkpoint \($0)" } ?? "its committed offset")")
         } catch {
-            log.error("cannot start partitions: \(error)")
-            for tp in fresh { parts[tp.partition] = nil }
+            log.error("cannot start partition \(p): \(error)")
+            parts[p] = nil
+        }
+    }
+
+    /// Committed offsets looked up off the loop: where partitions started at their commit
+    /// resume, so status shows true commit and lag before the first record.
+    func collectCommitted() {
+        guard let lookup else { return }
+        for (p, token, offset) in lookup.takeFinished() {
+            guard let run = parts[p], run.token == token, offset >= 0 else { continue }
+            run.committed = max(run.committed, offset)
         }
     }
 
@@ -526,7 +549,9 @@ public final class WorkerService {
         guard !ps.isEmpty else { return }
         let mine = ps.filter { parts[$0] != nil }
         if let consumer, let topic = config?.kafka.inputTopic {
-            try? consumer.unassign(mine.map { TopicPartition(topic, $0) })
+            // A partition still restoring was never assigned (unassigning it would fail the
+            // whole call).
+            try? consumer.unassign(mine.filter { parts[$0]?.restoring == false }.map { TopicPartition(topic, $0) })
         }
         if exactlyOnce {
             // Everything read so far, its outputs and its state, commits as one; if that
@@ -534,14 +559,17 @@ public final class WorkerService {
             commitTransactions(mine, replayOnFailure: false)
         } else {
             let deadline = Clock.nowMs() + 10_000
+            // Heartbeats go on while outputs drain: a slow broker must not get us declared dead.
             while mine.contains(where: { (parts[$0]?.tracker.pending ?? 0) > 0 }) && Clock.nowMs() < deadline {
                 serveDeliveries(timeoutMs: 20)
+                heartbeatIfDue(now: Clock.nowMs())
             }
             // The feature state up to the last record read goes to the changelog before the
             // final commit, so the next owner continues exactly here.
             while mine.contains(where: { parts[$0].map(needsCheckpoint) ?? false }) && Clock.nowMs() < deadline {
                 for p in mine { if let run = parts[p] { checkpoint(p, run) } }
                 serveDeliveries(timeoutMs: 20)
+                heartbeatIfDue(now: Clock.nowMs())
             }
             commit(mine)
         }
@@ -607,6 +635,7 @@ public final class WorkerService {
         let outcome: FeatureOutcome
         do {
             try pipeline!.parser.parse(rec.value, into: &event)
+            pipeline!.applyKafkaTimestamp(rec.timestampMs, to: &event)
             outcome = try pipeline!.features(of: event, state: &run.state, counters: &counters,
                                              dense: &features, sparse: &sparse)
         } catch {
@@ -804,16 +833,12 @@ public final class WorkerService {
     /// committed offset so the record is processed again (at-least-once, never lost).
     func rewind(_ p: Int32) {
         guard let run = parts[p], let consumer, let pipeline, let topic = config?.kafka.inputTopic else { return }
-        let tp = TopicPartition(topic, p)
-        try? consumer.unassign([tp])
+        try? consumer.unassign([TopicPartition(topic, p)])
         let fresh = PartitionRun(lease: run.lease, state: pipeline.makeState(), committed: run.committed)
         fresh.txn = run.txn
         parts[p] = fresh
-        // The feature state must go back to where the replay starts: the changelog's
-        // (committable at once, as in `start`).
-        let next = restore(fresh)
-        if let next, !exactlyOnce { fresh.tracker = OffsetTracker(resumingAt: next) }
-        try? consumer.assign([tp], start: next.map(StartOffset.offset) ?? .committed)
+        // The feature state must go back to where the replay starts: the changelog's.
+        begin(fresh)
     }
 
     /// librdkafka retries by itself; we surface the state (status, one log line per kind per
