@@ -339,10 +339,11 @@ public struct EventParser: Sendable {
                 event.timestampStatus = .wrongType
                 return
             }
-            let raw = try s.number()
-            guard raw.isFinite else { event.timestampStatus = .notFinite; return }
+            // Converted to seconds on the decimal text (its exponent moved), so 1764600000123 ms
+            // is exactly the Double that 1764600000.123 s is: windows and TTLs cut the same.
+            let v = try s.number(shift: timestampUnit.decimalShift)
+            guard v.isFinite else { event.timestampStatus = .notFinite; return }
             // The range check is on seconds, whatever the unit (window bucket numbers are Int64).
-            let v = timestampUnit == .seconds ? raw : raw * timestampUnit.seconds
             guard abs(v) <= 1e12 else { event.timestampStatus = .outOfRange; return }
             event.timestamp = v
             event.timestampStatus = .present
@@ -491,7 +492,9 @@ struct Scanner {
 
     /// Exact for the common case (≤ 19 digits total, |exp10| ≤ 22 and mantissa < 2^53: the
     /// Clinger fast path), strtod otherwise, so results equal a correct parser bit for bit.
-    mutating func number() throws(EventError) -> Double {
+    /// - shift: the value is the token's × 10^-shift (a timestamp unit's conversion to seconds,
+    ///   done on the decimal digits so it is rounded once).
+    mutating func number(shift: Int = 0) throws(EventError) -> Double {
         let start = i
         var neg = false
         if at(i) == UInt8(ascii: "-") { neg = true; i += 1 }
@@ -529,6 +532,7 @@ struct Scanner {
             guard sawE else { throw .notJSON("bad number at \(start)") }
             exp10 += eneg ? -e : e
         }
+        exp10 -= shift
         if digits < 19 && mant < (1 << 53) && exp10 >= -22 && exp10 <= 22 {
             var d = Double(mant)
             if exp10 < 0 { d /= Scanner.pow10[-exp10] } else { d *= Scanner.pow10[exp10] }
@@ -539,6 +543,7 @@ struct Scanner {
         // nines overflow to infinity (a not-finite value, as 1e400), and a long run of
         // zeros moves the exponent.
         let len = i - start
+        if shift != 0 { return shifted(start, len, shift) }
         if len < 64 {
             return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { tmp in
                 memcpy(tmp.baseAddress!, base + start, len)
@@ -549,6 +554,23 @@ struct Scanner {
         var token = [CChar](repeating: 0, count: len + 1)
         token.withUnsafeMutableBytes { _ = memcpy($0.baseAddress!, base + start, len) }
         return strtod(token, nil)
+    }
+
+    /// strtod of the token at [start, start+len) times 10^-shift, rounded once: the token with
+    /// its exponent rewritten.
+    func shifted(_ start: Int, _ len: Int, _ shift: Int) -> Double {
+        var mantissa = [UInt8](UnsafeRawBufferPointer(start: base + start, count: len))
+        var exponent = 0
+        if let e = mantissa.firstIndex(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
+            // The grammar checked it: [+-]digits; bounded like the fast path's.
+            var k = e + 1, neg = false
+            if mantissa[k] == UInt8(ascii: "+") || mantissa[k] == UInt8(ascii: "-") { neg = mantissa[k] == UInt8(ascii: "-"); k += 1 }
+            for c in mantissa[k...] where exponent < 100_000 { exponent = exponent * 10 + Int(c - 0x30) }
+            if neg { exponent = -exponent }
+            mantissa.removeSubrange(e...)
+        }
+        let text = String(decoding: mantissa, as: UTF8.self) + "e\(exponent - shift)"
+        return strtod(text, nil)
     }
 
     static let pow10: [Double] = (0...22).map { e in

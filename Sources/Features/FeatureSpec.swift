@@ -133,13 +133,13 @@ public struct FeatureSpec: Sendable, Codable, Equatable {
     public enum TimestampUnit: String, Sendable, Codable, Equatable, CaseIterable {
         case seconds = "s", milliseconds = "ms", microseconds = "us", nanoseconds = "ns", iso8601
 
-        /// Seconds per unit of a numeric timestamp (1 for ISO-8601, which is parsed to seconds).
-        public var seconds: Double {
+        /// A numeric timestamp in this unit is its value × 10^-decimalShift seconds.
+        public var decimalShift: Int {
             switch self {
-            case .seconds, .iso8601: 1
-            case .milliseconds: 1e-3
-            case .microseconds: 1e-6
-            case .nanoseconds: 1e-9
+            case .seconds, .iso8601: 0
+            case .milliseconds: 3
+            case .microseconds: 6
+            case .nanoseconds: 9
             }
         }
     }
