@@ -2,7 +2,6 @@ import Dispatch
 import Features
 import Kafka
 import Runtime
-import Synchronization
 
 /// Reads feature-state changelogs off the worker's loop thread. A restore takes as long as
 /// its changelog (100,000 keys: seconds on the embedded broker, far more under a sanitizer),
@@ -35,8 +34,8 @@ final class ChangelogRestorer: Sendable {
     private let consumerConfig: KafkaClientConfig
     private let queue = DispatchQueue(label: "tributary.changelog-restore")
     /// Touched only on `queue`: the restore consumer, made at the first job.
-    private let consumer = Mutex<ConsumerBox>(ConsumerBox())
-    private let finished = Mutex<[Outcome]>([])
+    private let consumer = ConsumerBox()
+    private let finished = Locked<[Outcome]>([])
 
     /// A consumer is not Sendable (one owner at a time); the serial queue is its only owner.
     private final class ConsumerBox: @unchecked Sendable {
@@ -53,7 +52,7 @@ final class ChangelogRestorer: Sendable {
 
     func submit(_ job: Job) {
         queue.async { [self] in
-            let outcome = consumer.withLock { box in run(job, box) }
+            let outcome = run(job, consumer)
             finished.withLock { $0.append(outcome) }
         }
     }

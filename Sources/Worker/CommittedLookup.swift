@@ -1,6 +1,6 @@
 import Dispatch
 import Kafka
-import Synchronization
+import Runtime
 
 /// Looks up the input group's committed offsets off the worker's loop thread: the lookup
 /// waits on the group coordinator (seconds when a broker is slow, longer under a sanitizer),
@@ -17,7 +17,7 @@ final class CommittedLookup: Sendable {
 
     private let ref: ConsumerRef
     private let queue = DispatchQueue(label: "tributary.committed-lookup")
-    private let finished = Mutex<[(Int32, Int, Int64)]>([])
+    private let finished = Locked<[(Int32, Int, Int64)]>([])
 
     init(consumer: KafkaConsumer) { ref = ConsumerRef(consumer) }
 
