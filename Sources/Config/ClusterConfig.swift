@@ -62,6 +62,19 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         public var modelTopic = "tributary.models"
         /// Partitions of the input topic when Tributary creates it.
         public var partitions = 4
+        /// Replicas of every topic Tributary creates; 0 = 3, capped at the broker count (with
+        /// a warning on an external cluster of fewer brokers). One broker's loss then loses
+        /// neither the feature changelog nor the model history.
+        public var replicationFactor = 0
+        /// `min.insync.replicas` of every topic Tributary creates; 0 = the broker's default.
+        public var minInsyncReplicas = 0
+
+        /// The replication factor to create topics with on a cluster of `brokers` brokers,
+        /// and whether the configured (or default) factor had to be capped.
+        public func effectiveReplication(brokers: Int) -> (factor: Int, capped: Bool) {
+            let wanted = replicationFactor > 0 ? replicationFactor : 3
+            return (max(1, min(wanted, brokers)), wanted > brokers)
+        }
         /// Where workers commit input offsets (never used for group-protocol assignment).
         public var groupId = "tributary"
         /// Passed to every librdkafka client as-is (CONFIGURATION.md names).
@@ -134,6 +147,12 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             kafka.modelTopic = try t.string("model_topic", kafka.modelTopic)
             kafka.changelogTopic = try t.string("changelog_topic", kafka.changelogTopic)
             kafka.partitions = try t.int("partitions", kafka.partitions, min: 1, max: 10_000)
+            kafka.replicationFactor = try t.int("replication_factor", kafka.replicationFactor, min: 0, max: 32)
+            kafka.minInsyncReplicas = try t.int("min_insync_replicas", kafka.minInsyncReplicas, min: 0, max: 32)
+            if kafka.minInsyncReplicas > 0 && kafka.replicationFactor > 0 && kafka.minInsyncReplicas > kafka.replicationFactor {
+                throw ConfigError(line: t.table["min_insync_replicas"]?.line ?? 0, key: "kafka.min_insync_replicas",
+                                  "\(kafka.minInsyncReplicas) is more than kafka.replication_factor (\(kafka.replicationFactor)): no write could ever succeed")
+            }
             kafka.groupId = try t.string("group_id", kafka.groupId)
             kafka.client = try t.stringMap("client")
             kafka.consumer = try t.stringMap("consumer")

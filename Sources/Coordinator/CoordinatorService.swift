@@ -54,10 +54,14 @@ public final class CoordinatorService {
         var partitions = k.partitions
         if k.isEmbedded {
             let b = try EmbeddedBroker(brokers: k.embeddedBrokers)
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic] where !t.isEmpty {
-                try b.createTopic(t, partitions: k.partitions)
+            let (rf, capped) = k.effectiveReplication(brokers: k.embeddedBrokers)
+            if capped && k.replicationFactor > 0 {
+                log.warning("kafka.replication_factor = \(k.replicationFactor) is more than the embedded broker's \(k.embeddedBrokers) brokers (kafka.embedded_brokers): topics get \(rf) replicas")
             }
-            try b.createTopic(k.modelTopic, partitions: 1)
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic] where !t.isEmpty {
+                try b.createTopic(t, partitions: k.partitions, replicationFactor: rf)
+            }
+            try b.createTopic(k.modelTopic, partitions: 1, replicationFactor: rf)
             broker = b
             bootstrap = b.bootstrap
             log.info("embedded Kafka broker (librdkafka mock cluster, \(k.embeddedBrokers) brokers) at \(bootstrap); topics \(k.inputTopic), \(k.outputTopic), \(k.deadLetterTopic) with \(k.partitions) partitions")
@@ -71,16 +75,27 @@ public final class CoordinatorService {
             // Existence comes from the list of all topics: asking for one by name lets the
             // broker auto-create it with its default partition count (the mock's is 4, a
             // real broker's num.partitions), too few for a changelog.
-            let existing = (try? a.topics(timeoutMs: 5000)) ?? [:]
+            let layout = (try? a.layout(timeoutMs: 5000)) ?? ClusterLayout(brokers: 0)
+            let (rf, capped) = k.effectiveReplication(brokers: layout.brokers > 0 ? layout.brokers : Int.max)
+            if capped {
+                log.warning("the cluster at \(bootstrap) has \(layout.brokers) brokers, fewer than kafka.replication_factor (\(k.replicationFactor > 0 ? k.replicationFactor : 3)): topics Tributary creates get \(rf) replicas, and a broker's loss can lose the feature changelog and the model history")
+            }
             for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.modelTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic] where !t.isEmpty {
-                if existing[t] != nil { continue }
+                if let have = layout.topics[t] {
+                    if have.replicas < rf {
+                        log.warning("topic \(t) has \(have.replicas) replicas, fewer than kafka.replication_factor (\(rf)): raise it with kafka-reassign-partitions, or a broker's loss can lose it")
+                    }
+                    continue
+                }
                 let model = t == k.modelTopic
                 // The changelog must have the input's partition count (one changelog
                 // partition per input partition) and be compacted.
                 let compact = model || t == k.effectiveChangelogTopic
+                var configs = compact ? ["cleanup.policy": "compact"] : [:]
+                if k.minInsyncReplicas > 0 { configs["min.insync.replicas"] = String(min(k.minInsyncReplicas, rf)) }
                 do {
-                    try a.createTopic(t, partitions: model ? 1 : k.partitions,
-                                      configs: compact ? ["cleanup.policy": "compact"] : [:], timeoutMs: 5000)
+                    try a.createTopic(t, partitions: model ? 1 : k.partitions, replicationFactor: rf, configs: configs, timeoutMs: 5000)
+                    log.info("created topic \(t): \(model ? 1 : k.partitions) partitions, \(rf) replicas\(configs.isEmpty ? "" : ", \(configs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")")
                 } catch {
                     log.warning("could not create topic \(t): \(error)")
                 }
@@ -644,6 +659,7 @@ public final class CoordinatorService {
                               partitionCount: membership.slots.count, unassigned: membership.unassigned,
                               workers: workers, uptimeMs: now - started)
         s.modelVersion = publishedVersion
+        s.keyField = config.features.key
         s.syncBytesPerSecond = syncBytesPerSecond
         s.rejectedDeltas = aggregator.rejected.values.reduce(0, +)
         s.clippedDeltas = aggregator.clipped.values.reduce(0, +)

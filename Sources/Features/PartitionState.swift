@@ -85,6 +85,12 @@ public struct FeaturePipeline: Sendable {
     public var width: Int { denseWidth + spec.hashedWidth }
     /// Per aggregate: index into `ParsedEvent.values` (nil: the aggregate counts events).
     let aggregateSlots: [Int?]
+    /// Per aggregate whose stats take strings too (count, distinct, since_last): the text slot
+    /// of its field, so "distinct merchants per card" works on merchant ids written as strings.
+    let aggregateTextSlots: [Int?]
+    /// Per numeric slot: the text slot that may stand in for it (a slot read only by such
+    /// aggregates); a string there is a value, not a wrong type.
+    let stringTolerant: [Int?]
     let categoricalSlots: [Int]
     let textSlots: [Int]
     /// Per target encoding: text slot of its field (nil: the record key).
@@ -108,7 +114,19 @@ public struct FeaturePipeline: Sendable {
             return text.count - 1
         }
         for p in spec.numeric { _ = numericSlot(p) }
-        aggregateSlots = spec.aggregates.map { $0.field.isEmpty ? nil : numericSlot($0.field) }
+        let aggNumeric: [Int?] = spec.aggregates.map { $0.field.isEmpty ? nil : numericSlot($0.field) }
+        let aggText: [Int?] = spec.aggregates.map { a in
+            a.field.isEmpty || !a.stats.allSatisfy(FeatureSpec.Stat.stringStats.contains) ? nil : textSlot(a.field)
+        }
+        var tolerant = [Int?](repeating: nil, count: numeric.count)
+        for (a, slot) in aggNumeric.enumerated() {
+            guard let slot, let t = aggText[a], slot >= spec.numeric.count else { continue }
+            // Tolerant only when every aggregate reading this slot takes strings.
+            if aggNumeric.indices.allSatisfy({ aggNumeric[$0] != slot || aggText[$0] != nil }) { tolerant[slot] = t }
+        }
+        aggregateSlots = aggNumeric
+        aggregateTextSlots = aggText
+        stringTolerant = tolerant
         categoricalSlots = spec.categorical.map { textSlot($0.field) }
         textSlots = spec.text.map { textSlot($0.field) }
         targetSlots = spec.targetEncoding.map { $0.field == spec.key ? nil : textSlot($0.field) }
@@ -143,6 +161,7 @@ public struct FeaturePipeline: Sendable {
         let policy = spec.onBadValue
         // 1. Validate first: a dead-lettered record must leave the state untouched.
         for i in 0..<e.status.count where e.status[i] != .present {
+            if let t = stringTolerant[i], e.textStatus[t] == .present { continue }
             let err = parser.error(e.status[i], parser.numericPaths[i], expected: "a number")
             counters.badValues["\(err.reason):\(parser.numericPaths[i])", default: 0] += 1
             if policy == .deadLetter { throw err }
@@ -214,11 +233,18 @@ public struct FeaturePipeline: Sendable {
                 ks.lastSeen = Swift.max(ks.lastSeen, t)
                 for (a, agg) in spec.aggregates.enumerated() {
                     let stats: RunningStats
-                    if let slot = aggregateSlots[a], e.status[slot] != .present, policy != .default {
+                    // A string where strings are taken: its hash is the value (distinct counts
+                    // strings; count and since_last ignore the value).
+                    let text = aggregateTextSlots[a].flatMap { e.textStatus[$0] == .present ? $0 : nil }
+                    if let slot = aggregateSlots[a], e.status[slot] != .present, text == nil, policy != .default {
                         // skip: read the window without this value.
                         stats = ks.windows[a].read(at: t, spec: agg)
                     } else {
-                        let x = aggregateSlots[a].map { e.status[$0] == .present ? e.values[$0] : spec.defaultValue } ?? 0
+                        var x = aggregateSlots[a].map { e.status[$0] == .present ? e.values[$0] : spec.defaultValue } ?? 0
+                        if let slot = aggregateSlots[a], e.status[slot] != .present, let text {
+                            var v = e.texts[text]
+                            x = Double(v.withUTF8 { fnv1a($0, 0xCBF2_9CE4_8422_2325) } >> 11)
+                        }
                         stats = ks.windows[a].add(x, at: t, spec: agg, watermark: wm)
                     }
                     for s in agg.stats {

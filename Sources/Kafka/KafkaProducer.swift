@@ -218,6 +218,25 @@ public final class KafkaProducer {
         return out
     }
 
+    /// What the cluster's metadata says: its broker count, and each topic's partition count
+    /// and replication factor (the smallest over its partitions). Asks for all topics, as
+    /// `topics` does.
+    public func layout(timeoutMs: Int32 = 5000) throws(KafkaError) -> ClusterLayout {
+        var md: UnsafePointer<rd_kafka_metadata>? = nil
+        let err = rd_kafka_metadata(rk, 1, nil, &md, timeoutMs)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else { throw KafkaError(err, context: "metadata") }
+        defer { rd_kafka_metadata_destroy(md) }
+        var out = ClusterLayout(brokers: Int(md.pointee.broker_cnt))
+        for i in 0..<Int(md.pointee.topic_cnt) {
+            let t = md.pointee.topics[i]
+            guard t.err == RD_KAFKA_RESP_ERR_NO_ERROR, let name = t.topic else { continue }
+            var replicas = Int.max
+            for j in 0..<Int(t.partition_cnt) { replicas = min(replicas, Int(t.partitions[j].replica_cnt)) }
+            out.topics[String(cString: name)] = .init(partitions: Int(t.partition_cnt), replicas: t.partition_cnt > 0 ? replicas : 0)
+        }
+        return out
+    }
+
     /// Creates a topic with the Admin API (for real brokers; the embedded broker creates its
     /// own). An existing topic is not an error.
     public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1,

@@ -17,8 +17,10 @@ struct Produce: ParsableCommand {
     @Option(help: "Event time of the first event, in events of the synthetic 1 ms clock (to continue an earlier run's stream: its --count).")
     var startIndex: Int = 0
     @Option(help: "Fraction of malformed events to mix in (0...1), for dead-letter demos.") var malformed: Double = 0
-    @Option(help: "Send this JSON-lines file instead (one event per line; key = line's \"user\" field if any).")
+    @Option(help: "Send this JSON-lines file instead (one event per line), each record keyed by its --key-field.")
     var file: String?
+    @Option(help: "With --file: the dotted path of the field records are keyed by (default: the cluster's features.key with --coordinator, else \"user\"). Per-key feature state assumes input keyed by it.")
+    var keyField: String?
 
     func run() throws {
         Signals.installStopHandlers()
@@ -26,11 +28,13 @@ struct Produce: ParsableCommand {
         guard count >= 0, rate >= 0, users > 0, startIndex >= 0 else { fail("--count, --rate, --start-index must be >= 0 and --users > 0") }
         var servers = bootstrap
         var target = topic
+        var keyPath = keyField
         if servers == nil, let coordinator {
             do {
                 let s = try fetchStatus(coordinator)
                 servers = s.bootstrap
                 if target == nil { target = s.inputTopic }
+                if keyPath == nil { keyPath = s.keyField }
             } catch { fail(error.description) }
         }
         guard let servers else { fail("give --bootstrap HOST:PORT or --coordinator tcp://HOST:PORT") }
@@ -73,13 +77,21 @@ struct Produce: ParsableCommand {
         }
         if let file {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
+            let field = keyPath ?? "user"
+            let keys = EventParser(keyPath: field, timestampPath: "", labelPath: "", numericPaths: [])
+            var event = keys.makeEvent()
+            var unkeyed = 0
             for line in text.split(separator: "\n", omittingEmptySubsequences: true) where !Signals.shouldStop {
                 let bytes = Array(line.utf8)
-                let key = userKey(of: line) ?? ""
-                send(Array(key.utf8), bytes, sent)
+                // A line without the key field (or not JSON) still goes, unkeyed: the worker
+                // dead-letters it with the reason.
+                let key: [UInt8]
+                do { try keys.parse(bytes, into: &event); key = Array(event.key.utf8) } catch { key = []; unkeyed += 1 }
+                send(key, bytes, sent)
                 sent += 1
                 pace()
             }
+            if unkeyed > 0 { FileHandle.standardError.write(Data("\(unkeyed) lines without a usable '\(field)' field were sent unkeyed\n".utf8)) }
         } else {
             var stream = SyntheticStream(seed: seed, users: users)
             stream.index = startIndex
@@ -97,14 +109,4 @@ struct Produce: ParsableCommand {
         say("produced \(sent) events to \(topicName) in \(String(format: "%.1f", secs)) s (\(String(format: "%.0f", Double(sent) / secs))/s); delivered \(delivered), failed \(failures), undelivered \(left)")
         if failures > 0 || left > 0 { throw ExitCode(1) }
     }
-}
-
-/// The "user" value of a JSON line, for the record key (cheap scan; events without it get no key).
-func userKey(of line: Substring) -> String? {
-    guard let r = line.range(of: "\"user\"") else { return nil }
-    let rest = line[r.upperBound...].drop { $0 == " " || $0 == ":" }
-    guard rest.first == "\"" else { return nil }
-    let body = rest.dropFirst()
-    guard let end = body.firstIndex(of: "\"") else { return nil }
-    return String(body[..<end])
 }

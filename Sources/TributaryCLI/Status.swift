@@ -89,6 +89,7 @@ func formatStatus(_ s: ClusterStatus) -> String {
         }
         if r.lateDropped > 0 { notes.append("late dropped \(r.lateDropped)") }
         if r.expiredKeys > 0 { notes.append("expired keys \(r.expiredKeys)") }
+        if r.keyMismatches > 0 { notes.append("records not keyed by \(s.keyField) \(r.keyMismatches) (per-key state may be split)") }
         if !notes.isEmpty { out += "features \(w.workerId): " + notes.joined(separator: ", ") + "\n" }
         if r.transactionsCommitted + r.transactionsAborted + r.fencedPartitions > 0 {
             out += "exactly-once \(w.workerId): \(r.transactionsCommitted) transactions committed, \(r.transactionsAborted) aborted (replayed), \(r.fencedPartitions) partitions given up (fenced)\n"

@@ -308,6 +308,9 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     /// Input offsets never read: removed by the broker (retention) before this worker got to
     /// them, or absent (compacted topics). Never silent: logged and shown in status.
     public var skippedOffsets: Int64 = 0
+    /// Records whose Kafka key is not their `features.key` value (null keys included): their
+    /// key's state may be split across partitions (docs/CONFIG.md, "Keys").
+    public var keyMismatches: Int64 = 0
     /// Exactly-once: transactions committed and aborted (each abort replays its records from
     /// the last commit), and partitions given up because a newer owner fenced this worker.
     public var transactionsCommitted: Int64 = 0
@@ -407,6 +410,8 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     public var inputTopic: String
     public var outputTopic: String
     public var deadLetterTopic: String
+    /// `features.key`: the field the input's records should be keyed by (`produce` keys so).
+    public var keyField = "user"
     public var partitionCount: Int
     public var unassigned: [Int32]
     public var workers: [WorkerStatus]

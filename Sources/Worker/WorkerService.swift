@@ -71,6 +71,8 @@ final class PartitionRun {
     /// consumer once it is done.
     var restoring = false
     var restoreStarted: Int64 = 0
+    /// Records of this partition not keyed by their key field (warned about once).
+    var keyMismatches: Int64 = 0
     /// Exactly-once only: this partition's transactional producer, and whether a
     /// transaction is open on it (begun at the first output after a commit).
     var txn: KafkaProducer?
@@ -636,6 +638,11 @@ public final class WorkerService {
         do {
             try pipeline!.parser.parse(rec.value, into: &event)
             pipeline!.applyKafkaTimestamp(rec.timestampMs, to: &event)
+            let kafkaKey = rec.key
+            let keyed = event.key.utf8.withContiguousStorageIfAvailable { k in
+                k.count == kafkaKey.count && (k.count == 0 || memcmp(k.baseAddress!, kafkaKey.baseAddress!, k.count) == 0)
+            } ?? event.key.utf8.elementsEqual(kafkaKey)
+            if !keyed { keyMismatch(run, kafkaKey) }
             outcome = try pipeline!.features(of: event, state: &run.state, counters: &counters,
                                              dense: &features, sparse: &sparse)
         } catch {
@@ -690,6 +697,17 @@ public final class WorkerService {
         report.predictions += 1
         run.tracker.produced(rec.offset)
         if rec.timestampMs > 0 { recordLatency.recordMilliseconds(max(0, Clock.wallMs() - rec.timestampMs)) }
+    }
+
+    /// A record whose Kafka key is not its key field's value: per-key state assumes the
+    /// producer partitioned by that key, so this key's state may live in several partitions.
+    /// Counted in status; said once per partition.
+    func keyMismatch(_ run: PartitionRun, _ key: UnsafeRawBufferPointer) {
+        run.keyMismatches += 1
+        report.keyMismatches += 1
+        guard run.keyMismatches == 1, let field = pipeline?.spec.key else { return }
+        let kafkaKey = key.count == 0 ? "a null key" : "key '\(String(decoding: key.prefix(64), as: UTF8.self))'"
+        log.warning("partition \(run.lease.partition): a record has \(kafkaKey) but \(field) '\(event.key.prefix(64))': input not keyed by features.key splits per-key state across partitions; produce records keyed by \(field) (said once per partition; status counts them)")
     }
 
     /// Model `i`'s prediction of the event `process` just scored, to `topic`: the output
@@ -876,6 +894,7 @@ public final class WorkerService {
             p.add("tributary_dead_letters_by_reason_total", .counter, "Dead letters by reason.", Double(n), [("reason", reason)])
         }
         p.add("tributary_delivery_errors_total", .counter, "Outputs that failed delivery (partition replayed).", Double(r.deliveryErrors))
+        p.add("tributary_key_mismatches_total", .counter, "Records whose Kafka key is not their features.key value.", Double(r.keyMismatches))
         p.add("tributary_skipped_offsets_total", .counter, "Input offsets never read (deleted before reached).", Double(r.skippedOffsets))
         for (what, n) in r.badValues.sorted(by: { $0.key < $1.key }) {
             let parts = what.split(separator: ":", maxSplits: 1).map(String.init)

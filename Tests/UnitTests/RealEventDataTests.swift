@@ -221,4 +221,31 @@ struct RealEventDataTests {
             #expect(e.status[0] == .notFinite, "\(e.values[0])")
         }
     }
+
+    @Test("aggregates over a string field: distinct merchants per card, count and since_last; numeric stats on strings stay a wrong type")
+    func stringAggregates() throws {
+        var s = FeatureSpec()
+        s.key = "card"
+        s.numeric = []
+        s.label = ""
+        s.aggregates = [.init(field: "merchant", stats: [.count, .distinct, .sinceLast])]
+        var p = PartitionFeatures(spec: s)
+        let events = [("c1", "m1", 1.0), ("c1", "m2", 2.0), ("c2", "m1", 2.5), ("c1", "m1", 4.0), ("c1", "m3", 4.5)]
+        var last: [Double] = []
+        for (card, merchant, t) in events {
+            try p.feed(Array(#"{"card":"\#(card)","merchant":"\#(merchant)","ts":\#(t)}"#.utf8))
+            last = p.dense
+        }
+        #expect(last == [4, 3, 0.5])
+        // Numbers and strings mix: a number is its value, a string its hash.
+        try p.feed(Array(#"{"card":"c2","merchant":7,"ts":5}"#.utf8))
+        #expect(p.dense == [2, 2, 2.5])
+        #expect(p.counters.badValues.isEmpty)
+        var numericOnly = s
+        numericOnly.aggregates = [.init(field: "merchant", stats: [.count, .mean])]
+        var q = PartitionFeatures(spec: numericOnly)
+        #expect(throws: EventError.wrongType(field: "merchant", expected: "a number")) {
+            try q.feed(Array(#"{"card":"c1","merchant":"m1","ts":1}"#.utf8))
+        }
+    }
 }
