@@ -259,7 +259,10 @@ public final class WorkerService {
                     // wake the wait above).
                 } else {
                     // A few batches, then round the loop again so control messages and
-                    // heartbeats stay timely under full load.
+                    // heartbeats stay timely under full load. Bounded by time as well as by
+                    // count: a slow CPU (a sanitizer build is 5-15x slower) must not stretch
+                    // one turn past a heartbeat period.
+                    let turnBudget = max(5, heartbeatMs / 4)
                     for _ in 0..<8 {
                         let before = report.firstRecordWallMs == 0 ? Clock.wallMs() : 0
                         let n = consumer.poll(timeoutMs: 0, onError: { kafkaTrouble("consumer", $0) }) { rec in
@@ -271,6 +274,9 @@ public final class WorkerService {
                         let wall = Clock.wallMs()
                         if report.firstRecordWallMs == 0 { report.firstRecordWallMs = before }
                         report.lastRecordWallMs = wall
+                        let t = Clock.nowMs()
+                        heartbeatIfDue(now: t)
+                        if t - now >= turnBudget { break }
                     }
                 }
                 if now - lastCommit >= Int64(config?.worker.commitIntervalMs ?? 200) {
