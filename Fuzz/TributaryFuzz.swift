@@ -1,5 +1,6 @@
 // libFuzzer targets for the parsers that take bytes from outside (issue 10): the event JSON
-// scanner and feature pipeline, the control-plane wire decoder, and the cluster.conf parser.
+// scanner and feature pipeline, the control-plane wire decoder, the cluster.conf parser, and
+// (issue 20) numbers of any length and ISO-8601 times.
 // Built by scripts/fuzz with `-sanitize=fuzzer,address` against the library modules that
 // SwiftPM builds with the same instrumentation; TRIBUTARY_FUZZ picks the target.
 // Each call must end in a value or a typed error: a crash, a trap or a sanitizer report is
@@ -37,6 +38,8 @@ let spec: FeatureSpec = {
     do { return try ClusterConfig.parse(text).features } catch { fatalError("fuzz spec: \(error)") }
 }()
 
+let numberParser = EventParser(keyPath: "k", timestampPath: "", labelPath: "", numericPaths: ["v"])
+
 nonisolated(unsafe) var features = PartitionFeatures(spec: spec)
 nonisolated(unsafe) var fed = 0
 
@@ -59,6 +62,24 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = try? WireCodec.decode(frames[...])
     case "config":
         _ = try? ClusterConfig.parse(String(decoding: bytes, as: UTF8.self))
+    case "number":
+        // The bytes as a number token: whatever the scanner accepts must read exactly as
+        // strtod reads it (Swift's Double(String), correctly rounded), whatever its length.
+        let token = String(decoding: bytes.prefix { $0 > 0x20 && $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: "}") }, as: UTF8.self)
+        var event = numberParser.makeEvent()
+        guard (try? numberParser.parse(Array(#"{"k":"a","v":\#(token)}"#.utf8), into: &event)) != nil,
+              event.status[0] == .present || event.status[0] == .notFinite, let expected = Double(token) else { break }
+        if event.status[0] == .present {
+            if event.values[0].bitPattern != expected.bitPattern && !(event.values[0] == 0 && expected == 0) {
+                fatalError("number \(token): scanner read \(event.values[0]), strtod \(expected)")
+            }
+        } else if expected.isFinite {
+            fatalError("number \(token): scanner said not finite, strtod read \(expected)")
+        }
+    case "timestamp":
+        // Any bytes as an ISO-8601 time: a value or nil, never a trap; a value is finite.
+        let t = bytes.withUnsafeBytes { ISO8601Time.seconds($0) }
+        if let t, !t.isFinite { fatalError("ISO-8601 \(String(decoding: bytes, as: UTF8.self)) read as \(t)") }
     default:
         // Per-key state carries over between inputs, as it does between records; a fresh
         // partition now and then keeps memory bounded.

@@ -81,7 +81,9 @@ struct Replay: ParsableCommand {
 
         // Per partition, as workers keep it: the feature state of its keys.
         let classes = cfg.model.type == .softmaxRegression ? cfg.model.classes : []
-        var partitions = Dictionary(uniqueKeysWithValues: tps.map { ($0.partition, PartitionFeatures(spec: cfg.features, labelClasses: classes)) })
+        // The worker's own per-record path (parse, features, predict then learn), per partition state.
+        var runner = RecordRunner(pipeline: FeaturePipeline(spec: cfg.features, labelClasses: classes))
+        var states = Dictionary(uniqueKeysWithValues: tps.map { ($0.partition, runner.pipeline.makeState()) })
         var set = ModelSet(layout: ModelLayout(models: [entry], champion: entry.name), features: cfg.features)
         var evaluation = entry.spec.makeEvaluation()
         var positions = starts.reduce(into: [Int32: Int64]()) { $0[$1.key.partition] = $1.value }
@@ -101,15 +103,11 @@ struct Replay: ParsableCommand {
                 read += 1
                 // Bad and late records are the dead-letter topic's already (the live workers
                 // sent them there), or dropped by the config.
-                guard (try? partitions[p]!.feed(rec.value, kafkaTimestampMs: rec.timestampMs)) == .features else {
+                let outcome = runner.run(value: rec.value, key: rec.key, kafkaTimestampMs: rec.timestampMs, state: &states[p]!,
+                                         models: &set, evaluation: &evaluation) { learnt += 1 }
+                guard case .scored = outcome else {
                     skipped += 1
                     return
-                }
-                let f = partitions[p]!
-                set.score(f.dense, sparse: SparseInput(indices: f.sparse.indices, values: f.sparse.values), label: f.label)
-                if let y = f.label {
-                    _ = evaluation.observe(set.observation(of: 0, label: y))
-                    learnt += 1
                 }
             }
             idle = got == 0 ? idle + 1 : 0

@@ -169,3 +169,42 @@ public struct ModelSet: Sendable {
         return models.indices.map { ModelReport(name: layout.models[$0].name, evaluation: evaluations[$0].report, served: served[$0]) }
     }
 }
+
+extension ModelSet {
+    /// The set after global version `u`: local progress rebased on it (`session`), or the
+    /// version taken exactly (import, rollback, deploy, retire: a rollback that kept local
+    /// progress would keep what was rolled back), then the champion or A/B shares its layout
+    /// names. Returns what changed for the log; throws why the version cannot run here.
+    public mutating func adopt(_ u: ModelUpdate, features: FeatureSpec, session: inout WorkerSession,
+                               worker: String) throws(ModelAdoptError) -> [String] {
+        var m = self
+        var notes: [String] = []
+        let relayout = u.layout.map { !$0.sameModels(as: m.layout) } ?? false
+        if let l = u.layout, relayout {
+            if let why = l.problem(with: features) { throw ModelAdoptError("its models cannot run here: \(why)") }
+            m = ModelSet(layout: l, features: features, previous: m)
+            // The cluster's scaler for every model: a deployed model may come warm (replay),
+            // its weights fitted to inputs scaled by those moments.
+            if u.scaler.count == 3 * m.geometry.scalerWidth { m.setScalerMoments(u.scaler) }
+        }
+        guard u.parameters.count == m.geometry.parameterCount else {
+            throw ModelAdoptError("\(u.parameters.count) parameters, the models here have \(m.geometry.parameterCount)")
+        }
+        if u.reset || relayout {
+            m.setParameters(u.parameters)
+            session.resetSync(version: u.version, base: u.parameters + m.scalerMoments)
+            notes.append("global model reset to version \(u.version)\(relayout ? "; models now \(m.layout.models.map(\.name))" : "")")
+        } else {
+            let local = session.rebase(parameters: m.parameters, scalerMoments: m.scalerMoments, onto: u, worker: worker)
+            m.setParameters(local.parameters)
+            if !local.scalerMoments.isEmpty { m.setScalerMoments(local.scalerMoments) }
+        }
+        if let l = u.layout, l != m.layout {
+            let before = m.layout.champion
+            m.adopt(champion: l)
+            if before != m.layout.champion { notes.append("model \(m.layout.champion) is the champion from version \(u.version) on (was \(before))") }
+        }
+        self = m
+        return notes
+    }
+}

@@ -1,4 +1,3 @@
-import Features
 import Kafka
 import Wire
 
@@ -13,14 +12,13 @@ import Wire
 /// Not transactional: the model. A record whose transaction aborts is learnt again when it
 /// is replayed (online learning is approximate anyway; docs/CONFIG.md says so).
 extension WorkerService {
-    var exactlyOnce: Bool { config?.kafka.guarantee == .exactlyOnce }
-
-    /// Makes the partition's transactional producer and fences every earlier owner. Must run
+    /// Makes the partition's transactional producer and fences every earlier owner. Runs
     /// before the partition's committed offset and changelog are read: only then is no older
-    /// transaction still able to commit behind our back.
+    /// transaction still able to commit behind our back. Waits for the broker (up to 10 s):
+    /// exactly-once runs on real brokers, where this takes milliseconds.
     func openTransactions(_ run: PartitionRun) -> Bool {
         guard let config else { return false }
-        let p = run.lease.partition
+        let p = run.life.partition
         var pc = producerConfig
         pc["transactional.id"] = config.kafka.transactionalId(partition: p)
         // Records leave the worker only when their transaction commits (the commit flushes):
@@ -37,8 +35,20 @@ extension WorkerService {
         } catch {
             // Handed back, so the coordinator assigns it again (here or elsewhere).
             log.error("partition \(p): cannot start its transactional producer (\(pc["transactional.id"] ?? "")): \(error); handing the partition back")
-            send(.revoked(Revoked(workerId: options.workerId, partitions: [run.lease], committed: [-1])))
             return false
+        }
+    }
+
+    /// In exactly-once mode the capture and the input offset commit together, so a capture
+    /// ahead of the committed offset belongs to a transaction that did not commit: the broker
+    /// showed it to a read_committed reader (Tansu 0.6 does). Its state is consistent with
+    /// resuming after it, but its predictions were aborted; said, not silent.
+    func checkTransactionalRestore(_ run: PartitionRun, from next: Int64) {
+        let tp = TopicPartition(inputTopic, run.life.partition)
+        guard let committed = try? consumer?.committed([tp], timeoutMs: 5000)[tp] else { return }
+        run.life.committedKnown(max(committed, -1))
+        if next > max(committed, 0) {
+            log.error("partition \(tp.partition): the feature changelog is ahead of the committed input offset (\(max(committed, 0)) < \(next)): the broker showed this reader a transaction that did not commit (read_committed not honoured); the predictions for offsets \(max(committed, 0))..<\(next) of partition \(tp.partition) were aborted and are not replayed")
         }
     }
 
@@ -46,10 +56,10 @@ extension WorkerService {
     /// first use), the shared producer otherwise. nil when the partition was just given up.
     func output(for run: PartitionRun) -> KafkaProducer? {
         guard let txn = run.txn else { return producer }
-        if run.txnOpen { return txn }
+        if run.life.transactionOpen { return txn }
         do {
             try txn.beginTransaction()
-            run.txnOpen = true
+            run.life.transactionBegun()
             return txn
         } catch {
             transactionFailed(run, error)
@@ -57,38 +67,27 @@ extension WorkerService {
         }
     }
 
-    /// Commits the open transaction of each partition: its changelog capture (stateful
-    /// specs), its input offset, and every output written since the last commit.
-    /// - replayOnFailure: false when the partitions are being stopped (the next owner replays).
-    func commitTransactions(_ ps: [Int32], replayOnFailure: Bool = true) {
-        guard let consumer, let config, let pipeline else { return }
-        for p in ps.sorted() {
-            // Read past the committed offset with nothing written (a restore that resumed
-            // ahead of it, see `restore`): a transaction carries the offset alone.
-            if let run = parts[p], run.txn != nil, !run.txnOpen, run.position > run.committed, run.position >= 0 {
-                _ = output(for: run)
+    /// Commits the partition's transaction with input offset `at`: its changelog capture
+    /// (stateful specs), the offset, and every output written since the last commit. A
+    /// failure while running replays; while stopping, the next owner replays.
+    func commitTransaction(_ run: PartitionRun, at position: Int64) {
+        guard let consumer, let config, let runner, let txn = output(for: run) else { return }
+        let p = run.life.partition
+        let replay = parts[p] === run
+        do throws(KafkaError) {
+            if settings.stateful && run.life.hasUncaptured(dirty: run.state.isDirty) {
+                // In the transaction, the capture needs no wait for deliveries: it becomes
+                // visible together with the outputs it covers, or not at all.
+                run.capture = run.state.capture(runner.pipeline, nextOffset: position)
+                writeCapture(run)
+                guard parts[p] === run || draining[p] === run else { return }  // failed and replayed
             }
-            guard let run = parts[p], let txn = run.txn, run.txnOpen, run.position >= 0 else { continue }
-            let position = run.position
-            do throws(KafkaError) {
-                if stateful && hasUncaptured(run) {
-                    // In the transaction, the capture needs no wait for deliveries: it
-                    // becomes visible together with the outputs it covers, or not at all.
-                    _ = writeCapture(p, run, records: run.state.capture(pipeline, nextOffset: position), producer: txn)
-                    guard parts[p] === run else { continue }  // the transaction failed and was replayed
-                }
-                try txn.sendOffsetsToTransaction([TopicPartition(config.kafka.inputTopic, p): position], consumer: consumer)
-                try txn.commitTransaction(timeoutMs: 10_000)
-                run.txnOpen = false
-                // Everything below `position` is committed: nothing left to track.
-                run.tracker = OffsetTracker()
-                run.committed = position
-                run.durable = position
-                run.changelogInFlight = 0
-                report.transactionsCommitted += 1
-            } catch {
-                transactionFailed(run, error, replay: replayOnFailure)
-            }
+            try txn.sendOffsetsToTransaction([TopicPartition(config.kafka.inputTopic, p): position], consumer: consumer)
+            try txn.commitTransaction(timeoutMs: 10_000)
+            run.life.transactionCommitted(at: position)
+            report.transactionsCommitted += 1
+        } catch {
+            transactionFailed(run, error, replay: replay)
         }
     }
 
@@ -98,29 +97,33 @@ extension WorkerService {
     /// it, the coordinator ignores us). Otherwise: abort, and replay the partition from its
     /// last committed transaction (feature state from the changelog).
     func transactionFailed(_ run: PartitionRun, _ error: KafkaError, replay: Bool = true) {
-        let p = run.lease.partition
-        guard parts[p] === run, let txn = run.txn else { return }
+        let p = run.life.partition
+        guard parts[p] === run || draining[p] === run, let txn = run.txn else { return }
         if let fatal = error.isFenced || error.isFatal ? error : txn.fatalError {
             giveUp(run, because: "\(fatal.isFenced ? "fenced, a newer owner took it" : "its transactional producer failed") (\(fatal))")
             return
         }
-        log.warning("partition \(p): transaction failed (\(error)); aborting it\(replay ? " and replaying from offset \(run.committed)" : "")")
+        let again = replay && parts[p] === run
+        log.warning("partition \(p): transaction failed (\(error)); aborting it\(again ? " and replaying from offset \(run.life.committed)" : "")")
         do { try txn.abortTransaction(timeoutMs: 5000) } catch {
             giveUp(run, because: "the abort failed too (\(error))")
             return
         }
-        run.txnOpen = false
+        run.life.transactionAborted()
         report.transactionsAborted += 1
-        if replay { rewind(p) }
+        if again { rewind(run) }
     }
 
     /// Stops a partition whose transactional producer cannot go on, without a commit.
     func giveUp(_ run: PartitionRun, because why: String) {
-        let p = run.lease.partition
+        let p = run.life.partition
         log.warning("partition \(p): \(why); giving it up without committing")
         report.fencedPartitions += 1
-        parts[p] = nil
-        if let consumer, let topic = config?.kafka.inputTopic { try? consumer.unassign([TopicPartition(topic, p)]) }
-        send(.revoked(Revoked(workerId: options.workerId, partitions: [run.lease], committed: [run.committed])))
+        if parts[p] === run {
+            parts[p] = nil
+            try? consumer?.unassign([TopicPartition(inputTopic, p)])
+        }
+        draining[p] = nil
+        send(.revoked(Revoked(workerId: options.workerId, partitions: [run.lease], committed: [run.life.committed])))
     }
 }

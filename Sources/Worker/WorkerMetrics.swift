@@ -1,0 +1,51 @@
+import Runtime
+import Wire
+
+/// A worker's report as Prometheus metrics (text format 0.0.4), for `--metrics`.
+enum WorkerMetrics {
+    static func render(_ r: WorkerReport, into p: ScrapePublisher) -> String {
+        p.add("tributary_records_in_total", .counter, "Input records read.", Double(r.processed))
+        p.add("tributary_predictions_total", .counter, "Predictions produced.", Double(r.predictions))
+        p.add("tributary_dead_letters_total", .counter, "Records sent to the dead-letter topic.", Double(r.deadLetters))
+        for (reason, n) in r.deadLettersByReason.sorted(by: { $0.key < $1.key }) {
+            p.add("tributary_dead_letters_by_reason_total", .counter, "Dead letters by reason.", Double(n), [("reason", reason)])
+        }
+        p.add("tributary_delivery_errors_total", .counter, "Outputs that failed delivery (partition replayed).", Double(r.deliveryErrors))
+        p.add("tributary_key_mismatches_total", .counter, "Records whose Kafka key is not their features.key value.", Double(r.keyMismatches))
+        p.add("tributary_skipped_offsets_total", .counter, "Input offsets never read (deleted before reached).", Double(r.skippedOffsets))
+        for (what, n) in r.badValues.sorted(by: { $0.key < $1.key }) {
+            let parts = what.split(separator: ":", maxSplits: 1).map(String.init)
+            p.add("tributary_bad_values_total", .counter, "Bad feature values (handled per on_bad_value).", Double(n),
+                  [("reason", parts[0]), ("field", parts.count > 1 ? parts[1] : "")])
+        }
+        p.add("tributary_transactions_committed_total", .counter, "Exactly-once transactions committed.", Double(r.transactionsCommitted))
+        p.add("tributary_transactions_aborted_total", .counter, "Exactly-once transactions aborted (their records replayed).", Double(r.transactionsAborted))
+        p.add("tributary_partitions_fenced_total", .counter, "Partitions given up because their transactional producer was fenced or failed.", Double(r.fencedPartitions))
+        p.add("tributary_late_dropped_total", .counter, "Records behind the watermark, dropped.", Double(r.lateDropped))
+        p.add("tributary_expired_keys_total", .counter, "Keys forgotten after their TTL.", Double(r.expiredKeys))
+        p.add("tributary_changelog_bytes_total", .counter, "Feature-state changelog bytes written.", Double(r.changelogBytes))
+        p.add("tributary_in_flight", .gauge, "Outputs awaiting delivery.", Double(r.inFlight))
+        p.add("tributary_events_per_second", .gauge, "Records per second over the last heartbeat.", r.eventsPerSecond)
+        p.add("tributary_progressive_accuracy", .gauge, "Accuracy of predictions made before learning.", r.accuracy)
+        p.add("tributary_progressive_log_loss", .gauge, "Mean loss of predictions made before learning.", r.logLoss)
+        for (scope, figures) in [("run", r.metrics), ("window", r.windowMetrics)] {
+            for (name, v) in figures.sorted(by: { $0.key < $1.key }) where name != "count" {
+                p.add("tributary_progressive_metric", .gauge, "Progressive validation figures (whole run and rolling window).",
+                      v, [("metric", name), ("scope", scope)])
+            }
+        }
+        p.add("tributary_drift_detections_total", .counter, "Drift detections on the running loss (Page-Hinkley).",
+              Double(r.evaluation?.driftDetections ?? 0))
+        p.add("tributary_model_version", .gauge, "Global model version in use.", Double(r.modelVersion))
+        p.add("tributary_kafka_error", .gauge, "1 while Kafka reports an error (last 10 s).", r.kafkaError.isEmpty ? 0 : 1)
+        for part in r.partitions {
+            let l = [("partition", String(part.partition))]
+            p.add("tributary_partition_lag", .gauge, "Records not yet read.", Double(max(part.lag, 0)), l)
+            p.add("tributary_partition_committed_offset", .gauge, "Committed offset (next to read).", Double(part.committed), l)
+            p.add("tributary_partition_epoch", .gauge, "Assignment epoch.", Double(part.epoch), l)
+            p.add("tributary_partition_keys", .gauge, "Keys with feature state.", Double(part.keys), l)
+            p.add("tributary_partition_state_bytes", .gauge, "Feature state size at its last full snapshot.", Double(part.stateBytes), l)
+        }
+        return p.finish()
+    }
+}
