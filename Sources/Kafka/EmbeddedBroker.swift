@@ -16,7 +16,7 @@ public final class EmbeddedBroker {
         rk = try makeHandle(RD_KAFKA_PRODUCER, conf)
         guard let mc = rd_kafka_handle_mock_cluster(rk) else {
             rd_kafka_destroy(rk)
-            throw KafkaError(code: -1, message: "librdkafka did not create a mock cluster")
+            throw KafkaError(.clientCreation, message: "librdkafka did not create a mock cluster")
         }
         self.mc = mc
         bootstrap = String(cString: rd_kafka_mock_cluster_bootstraps(mc))

@@ -28,7 +28,7 @@ public struct KafkaClientConfig: Sendable, Equatable {
     /// Creates a fresh `rd_kafka_conf_t`; the caller owns it (and hands it to `rd_kafka_new`).
     func makeConf() throws(KafkaError) -> OpaquePointer {
         guard let conf = rd_kafka_conf_new() else {
-            throw KafkaError(code: -1, message: "rd_kafka_conf_new failed")
+            throw KafkaError(.clientCreation, message: "rd_kafka_conf_new failed")
         }
         var errbuf = [CChar](repeating: 0, count: 512)
         for (key, raw) in settings {
@@ -41,7 +41,7 @@ public struct KafkaClientConfig: Sendable, Equatable {
             if res != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
                 let why = cString(errbuf)
-                throw KafkaError(code: -1, message: "Kafka setting '\(key)' = \(Self.shown(key: key, raw)) rejected: \(why)")
+                throw KafkaError(.configuration, message: "Kafka setting '\(key)' = \(Self.shown(key: key, raw)) rejected: \(why)")
             }
         }
         return conf
@@ -56,14 +56,14 @@ public struct KafkaClientConfig: Sendable, Equatable {
         if ref.hasPrefix("env:") {
             let name = String(ref.dropFirst(4))
             guard let v = getenv(name) else {
-                throw KafkaError(code: -1, message: "Kafka setting '\(key)': environment variable \(name) is not set")
+                throw KafkaError(.configuration, message: "Kafka setting '\(key)': environment variable \(name) is not set")
             }
             return String(cString: v)
         }
         if ref.hasPrefix("file:") {
             let path = String(ref.dropFirst(5))
             guard let f = fopen(path, "rb") else {
-                throw KafkaError(code: -1, message: "Kafka setting '\(key)': cannot read \(path): \(String(cString: strerror(errno)))")
+                throw KafkaError(.configuration, message: "Kafka setting '\(key)': cannot read \(path): \(String(cString: strerror(errno)))")
             }
             defer { fclose(f) }
             var bytes: [UInt8] = []
@@ -93,7 +93,7 @@ func makeHandle(_ type: rd_kafka_type_t, _ conf: OpaquePointer) throws(KafkaErro
     guard let rk = rd_kafka_new(type, conf, &errbuf, errbuf.count) else {
         // rd_kafka_new only takes ownership of conf on success.
         rd_kafka_conf_destroy(conf)
-        throw KafkaError(code: -1, message: "cannot create Kafka client: \(cString(errbuf))")
+        throw KafkaError(.clientCreation, message: "cannot create Kafka client: \(cString(errbuf))")
     }
     return rk
 }

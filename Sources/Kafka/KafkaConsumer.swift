@@ -54,7 +54,7 @@ public final class KafkaConsumer {
     public init(config: KafkaClientConfig, batchSize: Int = 1024) throws(KafkaError) {
         var cfg = config
         guard let group = cfg["group.id"], !group.isEmpty else {
-            throw KafkaError(code: -1, message: "Kafka setting 'group.id' is required (offsets are committed there)")
+            throw KafkaError(.configuration, message: "Kafka setting 'group.id' is required (offsets are committed there)")
         }
         _ = group
         // Offsets are committed explicitly, and only after the records' outputs are delivered.
@@ -105,7 +105,7 @@ public final class KafkaConsumer {
         let err = withList(partitions.map { ($0, start.raw) }) { rd_kafka_incremental_assign(rk, $0) }
         if let err {
             defer { rd_kafka_error_destroy(err) }
-            throw KafkaError(code: rd_kafka_error_code(err).rawValue,
+            throw KafkaError(.librdkafka(rd_kafka_error_code(err).rawValue),
                              message: "assign \(partitions): \(String(cString: rd_kafka_error_string(err)))")
         }
     }
@@ -117,7 +117,7 @@ public final class KafkaConsumer {
         let err = withList(partitions.map { ($0, 0) }) { rd_kafka_incremental_unassign(rk, $0) }
         if let err {
             defer { rd_kafka_error_destroy(err) }
-            throw KafkaError(code: rd_kafka_error_code(err).rawValue,
+            throw KafkaError(.librdkafka(rd_kafka_error_code(err).rawValue),
                              message: "unassign \(partitions): \(String(cString: rd_kafka_error_string(err)))")
         }
     }

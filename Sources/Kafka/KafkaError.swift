@@ -3,11 +3,29 @@ import CKafka
 import Glibc
 #endif
 
-/// A librdkafka failure, with the library's own error name and a human explanation.
+/// A Kafka failure, with a typed code and a human explanation (librdkafka's own error name
+/// where it has one), as swift-kafka-client's `KafkaError.ErrorCode`.
 public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// librdkafka's `rd_kafka_resp_err_t` value (negative: client-side, positive: broker).
-    public let code: Int32
+    public enum ErrorCode: Sendable, Equatable {
+        /// librdkafka's `rd_kafka_resp_err_t` (negative: client-side, positive: broker).
+        case librdkafka(Int32)
+        /// A setting librdkafka refused, or one that is required and missing (the message
+        /// names it).
+        case configuration
+        /// librdkafka could not make a handle or object.
+        case clientCreation
+        /// The cluster's metadata lacks what was asked for (a topic).
+        case notFound
+        /// No answer within the time given.
+        case timedOut
+        /// A call that needs state this client does not have (group metadata).
+        case illegalState
+    }
+
+    public let errorCode: ErrorCode
     public let message: String
+    /// librdkafka's code, when the failure is one of librdkafka's.
+    public var code: Int32? { if case .librdkafka(let c) = errorCode { c } else { nil } }
     /// Transactions: the producer can do nothing more (fenced by a newer instance with the
     /// same transactional.id, or another unrecoverable state). Drop it; make a new one.
     public var fatal = false
@@ -16,15 +34,15 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Transactions: the same call may be repeated.
     public var retriable = false
 
-    public init(code: Int32, message: String) {
-        self.code = code
+    public init(_ errorCode: ErrorCode, message: String) {
+        self.errorCode = errorCode
         self.message = message
     }
 
     /// Takes over (and destroys) a librdkafka `rd_kafka_error_t`.
     init(taking err: OpaquePointer, context: String) {
         defer { rd_kafka_error_destroy(err) }
-        code = rd_kafka_error_code(err).rawValue
+        errorCode = .librdkafka(rd_kafka_error_code(err).rawValue)
         message = "\(context): \(String(cString: rd_kafka_error_name(err))) (\(String(cString: rd_kafka_error_string(err))))"
         fatal = rd_kafka_error_is_fatal(err) != 0
         requiresAbort = rd_kafka_error_txn_requires_abort(err) != 0
@@ -32,7 +50,7 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     init(_ err: rd_kafka_resp_err_t, context: String) {
-        self.code = err.rawValue
+        errorCode = .librdkafka(err.rawValue)
         let name = String(cString: rd_kafka_err2name(err))
         let text = String(cString: rd_kafka_err2str(err))
         self.message = "\(context): \(name) (\(text))"

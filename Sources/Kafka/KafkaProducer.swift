@@ -136,8 +136,8 @@ public final class KafkaProducer {
     /// Serves delivery reports until none are in flight or the time is up.
     /// Returns the number still in flight (0 = everything delivered or failed and reported).
     public func drain(timeoutMs: Int, _ body: (DeliveryReport) -> Void) -> Int {
-        let deadline = Clock.nowMs() + Int64(timeoutMs)
-        while inFlight > 0 && Clock.nowMs() < deadline {
+        let deadline = monotonicMs() + Int64(timeoutMs)
+        while inFlight > 0 && monotonicMs() < deadline {
             poll(timeoutMs: 50, body)
         }
         return inFlight
@@ -163,7 +163,7 @@ public final class KafkaProducer {
                                          timeoutMs: Int32 = 30_000) throws(KafkaError) {
         guard !offsets.isEmpty else { return }
         guard let md = rd_kafka_consumer_group_metadata(consumer.rk) else {
-            throw KafkaError(code: -1, message: "send offsets to transaction: the consumer has no group metadata")
+            throw KafkaError(.illegalState, message: "send offsets to transaction: the consumer has no group metadata")
         }
         defer { rd_kafka_consumer_group_metadata_destroy(md) }
         let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))!
@@ -246,23 +246,17 @@ public final class KafkaProducer {
     }
 }
 
-/// Monotonic milliseconds, for deadlines.
-public enum Clock {
-    public static func nowMs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
-    public static func wallMs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
+/// Monotonic milliseconds for this module's own deadlines (`Runtime.Clock` is the shared
+/// one; this module sits below it).
+func monotonicMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
 
 func metadataPartitionCount(rk: OpaquePointer, topic: String, timeoutMs: Int32) throws(KafkaError) -> Int {
     guard let rkt = rd_kafka_topic_new(rk, topic, nil) else {
-        throw KafkaError(code: -1, message: "cannot create topic handle for \(topic)")
+        throw KafkaError(.clientCreation, message: "cannot create topic handle for \(topic)")
     }
     defer { rd_kafka_topic_destroy(rkt) }
     var md: UnsafePointer<rd_kafka_metadata>? = nil
@@ -272,7 +266,7 @@ func metadataPartitionCount(rk: OpaquePointer, topic: String, timeoutMs: Int32) 
     }
     defer { rd_kafka_metadata_destroy(md) }
     guard md.pointee.topic_cnt >= 1 else {
-        throw KafkaError(code: -1, message: "topic \(topic) not in metadata")
+        throw KafkaError(.notFound, message: "topic \(topic) not in metadata")
     }
     let t = md.pointee.topics[0]
     if t.err != RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -286,7 +280,7 @@ func adminCreateTopic(rk: OpaquePointer, name: String, partitions: Int, replicat
     var errbuf = [CChar](repeating: 0, count: 256)
     guard let nt = rd_kafka_NewTopic_new(name, Int32(partitions), Int32(replicationFactor),
                                          &errbuf, errbuf.count) else {
-        throw KafkaError(code: -1, message: "topic \(name): \(cString(errbuf))")
+        throw KafkaError(.configuration, message: "topic \(name): \(cString(errbuf))")
     }
     defer { rd_kafka_NewTopic_destroy(nt) }
     for (k, v) in configs { _ = rd_kafka_NewTopic_set_config(nt, k, v) }
@@ -295,7 +289,7 @@ func adminCreateTopic(rk: OpaquePointer, name: String, partitions: Int, replicat
     var topics: [OpaquePointer?] = [nt]
     rd_kafka_CreateTopics(rk, &topics, 1, nil, q)
     guard let ev = rd_kafka_queue_poll(q, timeoutMs) else {
-        throw KafkaError(code: -1, message: "create topic \(name): no answer within \(timeoutMs) ms")
+        throw KafkaError(.timedOut, message: "create topic \(name): no answer within \(timeoutMs) ms")
     }
     defer { rd_kafka_event_destroy(ev) }
     if rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR {

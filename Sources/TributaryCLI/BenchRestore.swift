@@ -3,6 +3,7 @@ import Config
 import Foundation
 import Kafka
 import Worker
+import Runtime
 
 /// How long a worker taking over a partition needs before it can process: reading the
 /// partition's feature-state changelog. Measures the worker's own restore path

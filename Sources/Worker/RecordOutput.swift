@@ -1,6 +1,7 @@
 import Config
 import Kafka
 import Models
+import Runtime
 
 /// Writes what a record gives: a prediction record (built in a reused buffer, no Foundation),
 /// or the input itself as a dead letter with headers naming the reason, source and worker.

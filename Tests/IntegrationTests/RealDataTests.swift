@@ -154,6 +154,27 @@ struct RealDataTests {
     }
 }
 
+@Suite("Kafka errors")
+struct KafkaErrorTests {
+    @Test("errors carry a typed code: librdkafka's own, or what went wrong outside it (a missing setting, a client that could not be made)")
+    func typedCodes() {
+        do {
+            _ = try KafkaConsumer(config: KafkaClientConfig(["bootstrap.servers": "127.0.0.1:1"]))
+            Issue.record("a consumer without group.id was made")
+        } catch {
+            #expect(error.errorCode == .configuration && error.code == nil)
+            #expect(error.description.contains("'group.id'"))
+        }
+        do {
+            _ = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": "127.0.0.1:1", "linger.ms": "not a number"]))
+            Issue.record("a producer with a bad linger.ms was made")
+        } catch {
+            #expect(error.errorCode == .configuration)
+            #expect(error.description.contains("'linger.ms'"))
+        }
+    }
+}
+
 /// Synthetic event bytes for tests that produce records themselves.
 struct SyntheticEvents {
     var seed: UInt64
