@@ -238,6 +238,19 @@ struct DeliveryGuaranteeTests {
         #expect(a.compared >= 20_000)
     }
 
+    @Test("at-least-once on Tansu (a real Kafka-protocol broker): 5 × kill -9 during 20,000 records; every offset has a prediction and every feature vector equals a fault-free run")
+    func atLeastOnceKillsOnTansu() throws {
+        let tansu = try Tansu()
+        let config = Self.config(bootstrap: tansu.bootstrap)
+        let cluster = try Cluster.start(config: config, env: tansu.env)
+        let o = try run(cluster, config: config, zombie: false)
+        #expect(o.inputCount == 20_000)
+        let a = audit(o)
+        #expect(a.missing == 0, "\(a.missing) input offsets without a prediction")
+        #expect(a.differing == 0, "\(a.differing) of \(a.compared) feature vectors differ; first: \(a.first)")
+        #expect(a.compared >= 20_000)
+    }
+
     @Test("exactly-once on Tansu: 5 × kill -9 and a SIGSTOP zombie; a read_committed reader sees exactly one prediction per offset")
     func exactlyOnceKillsAndZombie() throws {
         let tansu = try Tansu()
