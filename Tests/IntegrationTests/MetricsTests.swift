@@ -1,35 +1,18 @@
 import Foundation
 import Testing
 
-/// `GET /metrics` over a real TCP connection; returns the body.
+/// `GET` over a real TCP connection (`http://HOST:PORT/path`); returns the body of a 200.
 func httpGet(_ url: String) throws -> String {
-    // url: http://HOST:PORT/path
     let rest = url.dropFirst("http://".count)
     let hostPort = rest.split(separator: "/", maxSplits: 1)[0]
     let path = "/" + (rest.split(separator: "/", maxSplits: 1).dropFirst().first ?? "")
-    let hp = hostPort.split(separator: ":")
-    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(s) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = UInt16(hp[1])!.bigEndian
-    inet_pton(AF_INET, String(hp[0]), &addr.sin_addr)
-    let rc = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]) else {
+        throw HarnessError("bad URL \(url)")
     }
-    guard rc == 0 else { throw HarnessError("cannot connect to \(url)") }
-    let req = Array("GET \(path) HTTP/1.0\r\nHost: \(hostPort)\r\n\r\n".utf8)
-    _ = req.withUnsafeBytes { write(s, $0.baseAddress, $0.count) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = read(s, &buf, buf.count)
-        if n <= 0 { break }
-        out += buf[0..<n]
-    }
-    let text = String(decoding: out, as: UTF8.self)
-    guard text.hasPrefix("HTTP/1.0 200"), let body = text.range(of: "\r\n\r\n") else { throw HarnessError("bad response: \(text.prefix(200))") }
-    return String(text[body.upperBound...])
+    let host = hostPort[..<colon].trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+    let r = try httpRequest(host: host, port: port, path: path)
+    guard r.status == 200 else { throw HarnessError("\(url): HTTP \(r.status): \(r.body.prefix(200))") }
+    return r.body
 }
 
 /// Parses Prometheus text format 0.0.4 strictly enough to catch a malformed exposition:
