@@ -294,6 +294,7 @@ extension WorkerService {
             if error != nil { complete = false; break }
             run.life.captureRecordQueued()
             report.changelogBytes += Int64(r.key.count + (r.value?.count ?? 0))
+            if records.count > 1024 && run.life.changelogInFlight % 1024 == 0 { heartbeatIfDue(now: Clock.nowMs()) }
         }
         execute(run.life.captureWritten(complete: complete), for: run)
     }
