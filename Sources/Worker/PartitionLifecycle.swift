@@ -91,8 +91,8 @@ public struct PartitionLifecycle: Sendable, Equatable {
 
     public var isRunning: Bool { phase == .running }
     public var isDraining: Bool { if case .draining = phase { true } else { false } }
-    /// Assigned to the consumer (running or draining): only then can it be unassigned.
-    public private(set) var isAssigned = false
+    /// Assigned to the consumer: only while running (a stop unassigns first).
+    public var isAssigned: Bool { isRunning }
 
     // MARK: start
 
@@ -118,7 +118,6 @@ public struct PartitionLifecycle: Sendable, Equatable {
             return [.readChangelog]
         }
         phase = .running
-        isAssigned = true
         return [.assign(from: nil), .lookUpCommitted]
     }
 
@@ -128,7 +127,6 @@ public struct PartitionLifecycle: Sendable, Equatable {
     public mutating func restored(next: Int64?) -> [Directive] {
         guard phase == .restoring else { return [] }
         phase = .running
-        isAssigned = true
         guard let next else { return [.assign(from: nil), .lookUpCommitted] }
         position = next
         durable = next
@@ -280,7 +278,6 @@ public struct PartitionLifecycle: Sendable, Equatable {
             return [.release(ack: ack)]
         case .running:
             phase = .draining(ack: ack, deadline: now + settings.stopTimeoutMs)
-            isAssigned = false
             if settings.exactlyOnce {
                 // Everything read so far, its outputs and its state, commits as one; if that
                 // fails, the next owner replays from the last committed transaction.

@@ -27,13 +27,13 @@ final class RecordOutput {
     /// A model's prediction of the record the runner just ran, to `topic` (the output
     /// topic, delivery tracked by `tag`, or the shadow topic). Returns the error when it can
     /// never be queued (too large for message.max.bytes, or its topic is unknown).
-    func prediction(by m: OnlineModel, named name: String, of runner: RecordRunner, config: ClusterConfig, version: Int,
+    func prediction(by m: OnlineModel, named name: String, of runner: borrowing RecordRunner, classes: [String], version: Int,
                     run: PartitionRun, offset: Int64, producer: KafkaProducer, topic: String, tag: Int, withFeatures: Bool) -> KafkaError? {
         let e = runner.event
         writer.prediction(partition: run.life.partition, offset: offset, key: e.key, score: m.score, label: e.label,
                           model: name, modelVersion: version, worker: workerId,
                           epoch: run.life.epoch, timestamp: e.timestamp, features: withFeatures ? runner.features : nil,
-                          classes: m.model.kind == .softmaxRegression ? config.model.classes : nil,
+                          classes: m.model.kind == .softmaxRegression ? classes : nil,
                           predicted: m.predictedClass, probabilities: m.output)
         return writer.bytes.withUnsafeBytes { v in
             var key = e.key

@@ -222,7 +222,8 @@ extension WorkerService {
     /// Model `i`'s prediction of the record just run (see `RecordOutput.prediction`).
     func emit(_ i: Int, _ run: PartitionRun, _ offset: Int64, _ producer: KafkaProducer, _ topic: String, tag: Int, withFeatures: Bool) -> KafkaError? {
         // Not `let set = models`: a copy of the whole set per record would retain every buffer in it.
-        out.prediction(by: models!.models[i], named: models!.layout.models[i].name, of: runner!, config: config!,
+        // Nor `config!` whole: only the class names are read (a ClusterConfig copy per record showed in profiles).
+        out.prediction(by: models!.models[i], named: models!.layout.models[i].name, of: runner!, classes: config!.model.classes,
                        version: report.modelVersion, run: run, offset: offset, producer: producer, topic: topic, tag: tag, withFeatures: withFeatures)
     }
 
