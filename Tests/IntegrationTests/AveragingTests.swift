@@ -128,9 +128,19 @@ struct AveragingTests {
         #expect(a.version >= 3)
         #expect(a.parameters.count == AveragingTests.width && a.features.count == AveragingTests.width - 1)
         #expect(gen.wait(seconds: 60) == 0)
-        // Let the last deltas merge: after this nothing is learnt, so nothing moves the model.
-        let settled = try cluster.waitFor(seconds: 20, "newer versions") { $0.modelVersion > a.version + 1 }
-        usleep(1_500_000)
+        // Let the last deltas merge: once every event is learnt, a worker's last delta goes out
+        // within a sync interval (200 ms), so a version unchanged for 1.5 s is final.
+        try cluster.waitFor(seconds: 30, "every event processed") { s in
+            s.workers.compactMap { $0.report?.processed }.reduce(0, +) >= 20000
+        }
+        var settled = try cluster.status()
+        var unchangedSince = Date()
+        while Date().timeIntervalSince(unchangedSince) < 1.5 {
+            usleep(300_000)
+            let s = try cluster.status()
+            if s.modelVersion != settled.modelVersion { settled = s; unchangedSince = Date() }
+        }
+        #expect(settled.modelVersion >= a.version)
 
         let rb = try Proc("rollback", ["model", "rollback", "--coordinator", cluster.endpoint, String(a.version)])
         #expect(rb.wait(seconds: 30) == 0, "\(rb.log)")
