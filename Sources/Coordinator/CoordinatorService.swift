@@ -594,7 +594,7 @@ public final class CoordinatorService {
             case .log(let line): log.info("\(line)")
             case .welcome(let to):
                 let lease = config.worker.leaseMs > 0 ? config.worker.leaseMs : config.coordinator.failureTimeoutMs * 2 / 3
-                send(to: to, .welcome(Welcome(workerId: to, bootstrap: bootstrap, config: config,
+                send(to: to, .welcome(Welcome(workerId: to, bootstrap: bootstrap, settings: WorkerSettings(config),
                                               heartbeatMs: config.coordinator.heartbeatMs, leaseMs: lease,
                                               modelVersion: aggregator.version, modelParameters: aggregator.parameters,
                                               layout: lifecycle.layout)))

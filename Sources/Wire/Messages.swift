@@ -87,7 +87,8 @@ public struct Welcome: Sendable, Codable, Equatable {
     public var workerId: String
     /// The Kafka bootstrap servers in use (the embedded broker's when embedded).
     public var bootstrap: String
-    public var config: ClusterConfig
+    /// What the worker needs of `cluster.conf`.
+    public var settings: WorkerSettings
     public var heartbeatMs: Int
     /// Stop all partitions when nothing is heard from the coordinator for this long.
     public var leaseMs: Int
@@ -95,14 +96,14 @@ public struct Welcome: Sendable, Codable, Equatable {
     public var modelVersion: Int
     public var modelParameters: [Double]
     /// The models the cluster runs now (deploys and promotions since the config was read);
-    /// nil from a coordinator that predates them: `config.layout`.
+    /// nil from a coordinator that predates them: `settings.layout`.
     public var layout: ModelLayout?
-    public init(workerId: String, bootstrap: String, config: ClusterConfig, heartbeatMs: Int, leaseMs: Int,
+    public init(workerId: String, bootstrap: String, settings: WorkerSettings, heartbeatMs: Int, leaseMs: Int,
                 modelVersion: Int = 0, modelParameters: [Double] = [], layout: ModelLayout? = nil) {
         self.layout = layout
         self.workerId = workerId
         self.bootstrap = bootstrap
-        self.config = config
+        self.settings = settings
         self.heartbeatMs = heartbeatMs
         self.leaseMs = leaseMs
         self.modelVersion = modelVersion

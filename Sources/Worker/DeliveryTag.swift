@@ -25,9 +25,12 @@ public struct DeliveryTag: Sendable, Equatable {
     public init(_ kind: Kind, partition: Int32, generation: Int, offset: Int64 = 0) {
         self.kind = kind
         self.partition = partition
-        self.generation = generation & 0x7
+        self.generation = Self.generation(of: generation)
         self.offset = offset
     }
+
+    /// The generation a run with this token stamps on its records (the token's low bits).
+    public static func generation(of token: Int) -> Int { token & 0x7 }
 
     public init(rawValue: Int) {
         let u = UInt64(bitPattern: Int64(rawValue))

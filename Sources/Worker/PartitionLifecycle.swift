@@ -133,8 +133,12 @@ public struct PartitionLifecycle: Sendable, Equatable {
         // At-least-once: the capture was written after every output below it was delivered,
         // so `next` is committable now; a partition restored at the end of its input commits
         // there at once. (Exactly-once commits offsets in its transactions instead.)
-        if !settings.exactlyOnce { tracker = OffsetTracker(resumingAt: next) }
-        return [.assign(from: next)]
+        guard settings.exactlyOnce else {
+            tracker = OffsetTracker(resumingAt: next)
+            return [.assign(from: next)]
+        }
+        // Exactly-once: the commit is looked up to check the capture is not ahead of it.
+        return [.assign(from: next), .lookUpCommitted]
     }
 
     /// Where the group's commit stands (looked up for status; never moves backwards).

@@ -19,8 +19,10 @@ final class PartitionRun {
     var restoreMs: Int64 = 0
     var restoredKeys = 0
     var keyMismatches: Int64 = 0
-    /// Exactly-once only: this partition's transactional producer.
+    /// Exactly-once only: this partition's transactional producer, and the input offset its
+    /// feature state was restored at (checked against the commit once that is known).
     var txn: KafkaProducer?
+    var restoredFrom: Int64?
 
     init(life: PartitionLifecycle, state: PartitionState, token: Int) {
         self.life = life

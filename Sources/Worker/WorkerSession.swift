@@ -131,8 +131,8 @@ public struct WorkerSession: Sendable, Equatable {
         sync = SyncState(version: version, base: base)
     }
 
-    /// A labelled record was learnt from.
-    public mutating func learnt() { sync.samples += 1 }
+    /// `count` labelled records were learnt from.
+    public mutating func learnt(_ count: Int = 1) { sync.samples += count }
 
     /// The delta to send now, if any: `current − base` over the models' weights and scaler
     /// moments, split back into the two parts the wire carries.

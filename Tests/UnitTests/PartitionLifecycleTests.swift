@@ -162,7 +162,7 @@ struct PartitionLifecycleTests {
         var l = L(partition: 2, epoch: 4, settings: eos)
         #expect(l.start() == [.openTransactions])
         #expect(l.fenced(true) == [.readChangelog])
-        #expect(l.restored(next: 7) == [.assign(from: 7)])
+        #expect(l.restored(next: 7) == [.assign(from: 7), .lookUpCommitted])
         // Restored ahead of the commit with nothing written: the offset commits alone.
         l.committedKnown(3)
         #expect(l.commitTick(dirty: false) == [.commitTransaction(at: 7)])

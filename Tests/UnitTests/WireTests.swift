@@ -15,7 +15,7 @@ struct WireTests {
             .revoked(Revoked(workerId: "w1", partitions: [PartitionLease(partition: 1, epoch: 2)], committed: [10])),
             .leaving(Leaving(workerId: "w1")),
             .left(Leaving(workerId: "w1")),
-            .welcome(Welcome(workerId: "w1", bootstrap: "b:1", config: ClusterConfig(), heartbeatMs: 500, leaseMs: 2000)),
+            .welcome(Welcome(workerId: "w1", bootstrap: "b:1", settings: WorkerSettings(ClusterConfig()), heartbeatMs: 500, leaseMs: 2000)),
             .assign(Assignment(partitions: [PartitionLease(partition: 0, epoch: 1)])),
             .revoke(Assignment(partitions: [])),
             .ping(Ping(nowMs: 5)),

@@ -11,59 +11,52 @@ import Wire
 ///
 /// Not transactional: the model. A record whose transaction aborts is learnt again when it
 /// is replayed (online learning is approximate anyway; docs/CONFIG.md says so).
-extension WorkerService {
-    /// Makes the partition's transactional producer and fences every earlier owner. Runs
-    /// before the partition's committed offset and changelog are read: only then is no older
-    /// transaction still able to commit behind our back. Waits for the broker (up to 10 s):
-    /// exactly-once runs on real brokers, where this takes milliseconds.
-    func openTransactions(_ run: PartitionRun) -> Bool {
-        guard let config else { return false }
-        let p = run.life.partition
+extension PartitionDriver {
+    /// Starts making the partition's transactional producer, which fences every earlier
+    /// owner (`TransactionOpener`, off the loop). The lifecycle waits in `fencing` for it:
+    /// only then is no older transaction still able to commit behind our back, so the
+    /// partition's committed offset and changelog are read after it.
+    func openTransactions(_ run: PartitionRun) {
+        guard let config else { return }
         var pc = producerConfig
-        pc["transactional.id"] = config.kafka.transactionalId(partition: p)
+        pc["transactional.id"] = config.kafka.transactionalId(partition: run.life.partition)
         // Records leave the worker only when their transaction commits (the commit flushes):
         // a read_committed reader could not see them earlier anyway, and a transaction that
         // dies with its worker, or is fenced, then has nothing on the broker to be filtered
         // out. That matters on brokers whose aborted-record filtering is missing (Tansu 0.6
         // shows aborted records to read_committed readers; docs/CONFIG.md).
         pc["linger.ms"] = String(min(50_000, max(1000, 10 * config.worker.commitIntervalMs)))
-        do {
-            let txn = try KafkaProducer(config: pc, deliveryReports: false)
-            try txn.initTransactions(timeoutMs: 10_000)
-            run.txn = txn
-            return true
-        } catch {
-            // Handed back, so the coordinator assigns it again (here or elsewhere).
-            log.error("partition \(p): cannot start its transactional producer (\(pc["transactional.id"] ?? "")): \(error); handing the partition back")
-            return false
+        if opener == nil { opener = TransactionOpener() }
+        opener!.submit(partition: run.life.partition, token: run.token, config: pc)
+    }
+
+    func collectOpened() {
+        for o in opener?.takeFinished() ?? [] {
+            // Revoked meanwhile (or started again: a newer producer is on its way): dropped.
+            guard let run = parts[o.partition], run.token == o.token else { continue }
+            switch o.result {
+            case .success(let txn):
+                run.txn = txn
+                execute(run.life.fenced(true), for: run)
+            case .failure(let error):
+                // Handed back, so the coordinator assigns it again (here or elsewhere).
+                log.error("partition \(o.partition): cannot start its transactional producer (\(o.transactionalId)): \(error); handing the partition back")
+                execute(run.life.fenced(false), for: run)
+            }
         }
     }
 
     /// In exactly-once mode the capture and the input offset commit together, so a capture
     /// ahead of the committed offset belongs to a transaction that did not commit: the broker
     /// showed it to a read_committed reader (Tansu 0.6 does). Its state is consistent with
-    /// resuming after it, but its predictions were aborted; said, not silent.
-    func checkTransactionalRestore(_ run: PartitionRun, from next: Int64) {
-        let tp = TopicPartition(inputTopic, run.life.partition)
-        guard let committed = try? consumer?.committed([tp], timeoutMs: 5000)[tp] else { return }
-        run.life.committedKnown(max(committed, -1))
+    /// resuming after it, but its predictions were aborted; said, not silent. Checked when
+    /// the committed offset is known (`CommittedLookup`, off the loop).
+    func checkTransactionalRestore(_ run: PartitionRun, committed: Int64) {
+        guard let next = run.restoredFrom else { return }
+        run.restoredFrom = nil
+        let p = run.life.partition
         if next > max(committed, 0) {
-            log.error("partition \(tp.partition): the feature changelog is ahead of the committed input offset (\(max(committed, 0)) < \(next)): the broker showed this reader a transaction that did not commit (read_committed not honoured); the predictions for offsets \(max(committed, 0))..<\(next) of partition \(tp.partition) were aborted and are not replayed")
-        }
-    }
-
-    /// Where a partition's records go: its open transaction in exactly-once mode (begun on
-    /// first use), the shared producer otherwise. nil when the partition was just given up.
-    func output(for run: PartitionRun) -> KafkaProducer? {
-        guard let txn = run.txn else { return producer }
-        if run.life.transactionOpen { return txn }
-        do {
-            try txn.beginTransaction()
-            run.life.transactionBegun()
-            return txn
-        } catch {
-            transactionFailed(run, error)
-            return nil
+            log.error("partition \(p): the feature changelog is ahead of the committed input offset (\(max(committed, 0)) < \(next)): the broker showed this reader a transaction that did not commit (read_committed not honoured); the predictions for offsets \(max(committed, 0))..<\(next) of partition \(p) were aborted and are not replayed")
         }
     }
 
@@ -124,6 +117,6 @@ extension WorkerService {
             try? consumer?.unassign([TopicPartition(inputTopic, p)])
         }
         draining[p] = nil
-        send(.revoked(Revoked(workerId: options.workerId, partitions: [run.lease], committed: [run.life.committed])))
+        host.send(.revoked(Revoked(workerId: workerId, partitions: [run.lease], committed: [run.life.committed])))
     }
 }

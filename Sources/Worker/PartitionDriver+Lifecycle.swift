@@ -4,17 +4,10 @@ import Kafka
 import Runtime
 import Wire
 
-/// The shell's data plane: it feeds each partition's `PartitionLifecycle` and carries out
-/// its directives, runs records through the `RecordRunner` and writes their outputs.
-/// Offsets are committed only after a record's output is delivered (at-least-once), or in
-/// the partition's transaction (exactly-once, docs/CONFIG.md).
-extension WorkerService {
-    var inputTopic: String { config?.kafka.inputTopic ?? "" }
-    var changelogTopic: String { config?.kafka.effectiveChangelogTopic ?? "tributary.features" }
-    /// Outputs handed to librdkafka and not yet reported (the shared producer's; a
-    /// transactional producer's records are bounded by its commit interval and librdkafka's queue).
-    var inFlight: Int { producer?.inFlight ?? 0 }
-
+/// Each partition's lifecycle: starts, stops and drains, and the directives of its
+/// `PartitionLifecycle` carried out against Kafka (assign, restore off the loop, captures,
+/// commits, rewinds, release).
+extension PartitionDriver {
     // MARK: lifecycle
 
     func start(_ leases: [PartitionLease]) {
@@ -56,7 +49,7 @@ extension WorkerService {
                 execute(run.life.stop(ack: ack, now: now), for: run)
             } else if ack {
                 // Acknowledged all the same, so the coordinator never waits on us.
-                send(.revoked(Revoked(workerId: options.workerId, partitions: [PartitionLease(partition: p, epoch: 0)], committed: [-1])))
+                host.send(.revoked(Revoked(workerId: workerId, partitions: [PartitionLease(partition: p, epoch: 0)], committed: [-1])))
             }
         }
     }
@@ -73,13 +66,13 @@ extension WorkerService {
         let tp = TopicPartition(inputTopic, p)
         for d in directives {
             switch d {
-            case .openTransactions: execute(run.life.fenced(openTransactions(run)), for: run)
+            case .openTransactions: openTransactions(run)
             case .readChangelog:
                 if restorer == nil { restorer = ChangelogRestorer(consumerConfig: consumerConfig, groupId: config?.kafka.groupId ?? "tributary") }
                 run.restoreStarted = Clock.nowMs()
                 restorer!.submit(.init(token: run.token, partition: p, topic: changelogTopic, pipeline: runner!.pipeline))
             case .assign(let from):
-                if let from, settings.exactlyOnce { checkTransactionalRestore(run, from: from) }
+                if settings.exactlyOnce { run.restoredFrom = from }
                 do {
                     try consumer?.assign([tp], start: from.map(StartOffset.offset) ?? .committed)
                     log.info("started partition \(p)@\(run.life.epoch) at \(from.map { "its feature checkpoint \($0)" } ?? "its committed offset")")
@@ -117,7 +110,7 @@ extension WorkerService {
             log.warning("partition \(p): \(run.life.undelivered) outputs undelivered at stop; they will be replayed by the next owner")
         }
         log.info("stopped partition \(p)")
-        if ack { send(.revoked(Revoked(workerId: options.workerId, partitions: [run.lease], committed: [run.life.committed]))) }
+        if ack { host.send(.revoked(Revoked(workerId: workerId, partitions: [run.lease], committed: [run.life.committed]))) }
         if let l = deferred.removeValue(forKey: p) { start([l]) }
     }
 
@@ -158,116 +151,7 @@ extension WorkerService {
         for (p, token, offset) in lookup?.takeFinished() ?? [] {
             guard let run = parts[p], run.token == token else { continue }
             run.life.committedKnown(offset)
-        }
-    }
-
-    // MARK: records
-
-    func process(_ rec: borrowing ConsumedRecord) {
-        let p = rec.partition
-        // A record fetched before a revoke took effect: leave it to the next owner.
-        guard let run = parts[p], let config, let producer = output(for: run) else { return }
-        let offset = rec.offset
-        let skipped = run.life.read(offset)
-        if skipped > 0 {
-            report.skippedOffsets += skipped
-            log.warning("partition \(p): offsets \(offset - skipped)..<\(offset) were never read (deleted by the broker before this worker reached them, or compacted away)")
-        }
-        report.processed += 1
-        let tag = run.tag(.output, offset: offset)
-        let outcome = runner!.run(value: rec.value, key: rec.key, kafkaTimestampMs: rec.timestampMs, state: &run.state,
-                                  models: &models!, evaluation: &evaluation!) { session.learnt() }
-        if !runner!.keyed { keyMismatch(run, rec.key) }
-        switch outcome {
-        case .deadLetter(let reason, let error):
-            out.deadLetter(rec, run, producer: producer, kafka: config.kafka, reason: reason, error: error, tag: tag)
-        case .late(true):
-            out.deadLetter(rec, run, producer: producer, kafka: config.kafka, reason: "late", error: runner!.lateReason(run.state), tag: tag)
-        case .late(false):
-            // Counted, not scored: nothing to deliver, so the offset is done at once.
-            run.life.finished(offset)
-        case .scored(let served, let drift):
-            if drift {
-                report.lastDriftWallMs = Clock.wallMs()
-                let e = evaluation!.report
-                log.warning("drift detected in the running loss after \(e.whole.count) labelled predictions (Page-Hinkley > \(e.driftThreshold)); recent \(e.window.figures.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))")
-            }
-            if runner!.event.label != nil { report.labelled += 1 }
-            if let error = emit(served, run, offset, producer, config.kafka.outputTopic, tag: tag, withFeatures: runner!.pipeline.spec.emit) {
-                // A failed transaction aborts and replays this record (`transactionFailed`).
-                if run.txn === producer { return }
-                // The prediction can never be queued (too large for message.max.bytes, or its
-                // topic is unknown): the input goes to the dead letters with the reason instead.
-                out.deadLetter(rec, run, producer: producer, kafka: config.kafka, reason: "undeliverable-prediction",
-                               error: "the prediction could not be produced to \(config.kafka.outputTopic): \(error)", tag: tag)
-                return
-            }
-            models!.countServed(served)
-            if models!.models.count > 1 && !config.lifecycle.shadowTopic.isEmpty {
-                // Shadow scoring: every other model's prediction of this record, same shape.
-                for i in models!.models.indices where i != served {
-                    if let error = emit(i, run, offset, producer, config.lifecycle.shadowTopic, tag: run.tag(.shadow), withFeatures: false) {
-                        out.shadowFailed(error)
-                    } else {
-                        out.shadowPredictions += 1
-                    }
-                }
-            }
-            report.predictions += 1
-            run.life.produced(offset)
-            if rec.timestampMs > 0 { recordLatency.recordMilliseconds(max(0, Clock.wallMs() - rec.timestampMs)) }
-        }
-    }
-
-    /// Model `i`'s prediction of the record just run (see `RecordOutput.prediction`).
-    func emit(_ i: Int, _ run: PartitionRun, _ offset: Int64, _ producer: KafkaProducer, _ topic: String, tag: Int, withFeatures: Bool) -> KafkaError? {
-        // Not `let set = models`: a copy of the whole set per record would retain every buffer in it.
-        // Nor `config!` whole: only the class names are read (a ClusterConfig copy per record showed in profiles).
-        out.prediction(by: models!.models[i], named: models!.layout.models[i].name, of: runner!, classes: config!.model.classes,
-                       version: report.modelVersion, run: run, offset: offset, producer: producer, topic: topic, tag: tag, withFeatures: withFeatures)
-    }
-
-    /// A record whose Kafka key is not its key field's value: per-key state assumes the
-    /// producer partitioned by that key, so this key's state may live in several partitions.
-    /// Counted in status; said once per partition.
-    func keyMismatch(_ run: PartitionRun, _ key: UnsafeRawBufferPointer) {
-        run.keyMismatches += 1
-        report.keyMismatches += 1
-        guard run.keyMismatches == 1, let r = runner else { return }
-        let kafkaKey = key.count == 0 ? "a null key" : "key '\(String(decoding: key.prefix(64), as: UTF8.self))'"
-        log.warning("partition \(run.life.partition): a record has \(kafkaKey) but \(r.pipeline.spec.key) '\(r.event.key.prefix(64))': input not keyed by features.key splits per-key state across partitions; produce records keyed by \(r.pipeline.spec.key) (said once per partition; status counts them)")
-    }
-
-    /// The run a delivery report belongs to, if it is still here.
-    func run(for tag: DeliveryTag) -> PartitionRun? {
-        if let r = parts[tag.partition], r.token & 0x7 == tag.generation { return r }
-        if let r = draining[tag.partition], r.token & 0x7 == tag.generation { return r }
-        return nil
-    }
-
-    func serveDeliveries(timeoutMs: Int32) {
-        guard let producer else { return }
-        // Transactional producers report no deliveries (their commit does); only errors.
-        for run in parts.values { run.txn?.poll(timeoutMs: 0, onError: { kafkaTrouble("producer", $0) }) { _ in } }
-        producer.poll(timeoutMs: timeoutMs, onError: { kafkaTrouble("producer", $0) }) { dr in
-            let tag = DeliveryTag(rawValue: dr.tag)
-            switch tag.kind {
-            case .shadow:
-                // Shadow predictions are not what offsets wait for.
-                if let e = dr.error { out.shadowFailed(e) }
-            case .changelog:
-                if let e = dr.error { kafkaTrouble("changelog \(changelogTopic)[\(tag.partition)]", e) }
-                if let run = run(for: tag) { execute(run.life.changelogDelivered(ok: dr.error == nil), for: run) }
-            case .output:
-                guard let run = run(for: tag) else { return }
-                if let e = dr.error {
-                    report.deliveryErrors += 1
-                    log.error("output for partition \(tag.partition) offset \(tag.offset) not delivered: \(e); replaying the partition from its last commit")
-                    execute(run.life.deliveryFailed(), for: run)
-                    return
-                }
-                run.life.delivered(tag.offset)
-            }
+            if settings.exactlyOnce { checkTransactionalRestore(run, committed: offset) }
         }
     }
 
@@ -295,7 +179,7 @@ extension WorkerService {
             if error != nil { complete = false; break }
             run.life.captureRecordQueued()
             report.changelogBytes += Int64(r.key.count + (r.value?.count ?? 0))
-            if records.count > 1024 && run.life.changelogInFlight % 1024 == 0 { heartbeatIfDue(now: Clock.nowMs()) }
+            if records.count > 1024 && run.life.changelogInFlight % 1024 == 0 { host.heartbeatIfDue(now: Clock.nowMs()) }
         }
         execute(run.life.captureWritten(complete: complete), for: run)
     }
