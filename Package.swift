@@ -3,7 +3,8 @@
 // Layering (lower never imports higher):
 //   CKafka, CZmq        system libraries (librdkafka, libzmq) + tiny C shims
 //   Kafka, ZeroMQ       safe Swift wrappers; every C handle freed exactly once
-//   Features, Models    pure: event parsing, per-key state, online learners; no I/O
+//   Features, Models    pure: event parsing, per-key state, online learners and the cluster's
+//                       model layout (Models reads FeatureSpec); no I/O
 //   Config              cluster.conf (TOML subset) -> typed ClusterConfig, errors name key+line
 //   Wire                versioned control-plane messages shared by all processes
 //   Coordinator, Worker pure state machines + thin I/O shells
@@ -46,10 +47,10 @@ let package = Package(
                 ],
                 swiftSettings: strict),
         .target(name: "Features", swiftSettings: strict),
-        .target(name: "Models", swiftSettings: strict),
-        .target(name: "Wire", dependencies: ["ZeroMQ", "Config"], swiftSettings: strict),
+        .target(name: "Models", dependencies: ["Features"], swiftSettings: strict),
+        .target(name: "Wire", dependencies: ["ZeroMQ", "Config", "Models"], swiftSettings: strict),
         .target(name: "Coordinator",
-                dependencies: ["Wire", "ZeroMQ", "Kafka", "Config", "Models", "Runtime",
+                dependencies: ["Wire", "ZeroMQ", "Kafka", "Config", "Features", "Models", "Runtime",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "Worker",
@@ -60,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "TributaryCLI",
             dependencies: [
-                "Coordinator", "Worker", "Kafka", "Config", "Wire", "ZeroMQ", "Features", "Runtime",
+                "Coordinator", "Worker", "Kafka", "Config", "Wire", "ZeroMQ", "Features", "Models", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 // The benchmark's end-to-end latency percentiles (issue 8).
@@ -73,7 +74,7 @@ let package = Package(
                     swiftSettings: strict),
         // Real processes, real mock-cluster Kafka, real ZeroMQ sockets.
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["Kafka", "Wire", "ZeroMQ", "Config", "Features"],
+                    dependencies: ["Kafka", "Wire", "ZeroMQ", "Config", "Features", "Models"],
                     swiftSettings: strict),
     ]
 )

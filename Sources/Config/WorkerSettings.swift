@@ -1,3 +1,5 @@
+import Features
+import Models
 /// What a worker needs of `cluster.conf`, sent in every welcome: the Kafka, worker, feature
 /// and model sections, the models the file starts with, and logging. Not the coordinator's
 /// own sections (its addresses, standby, security keys): a worker has no use for them, and

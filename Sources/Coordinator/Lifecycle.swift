@@ -1,6 +1,7 @@
 import Config
 import Models
 import Wire
+import Features
 
 /// The cluster's models and their lifecycle (issue 11): deploy, retire, promote, A/B
 /// shares, and the promotion rule. Pure (values in, a new layout or an error out); the

@@ -4,6 +4,8 @@ import Foundation
 import Kafka
 import Worker
 import Runtime
+import Features
+import Models
 
 /// How long a worker taking over a partition needs before it can process: reading the
 /// partition's feature-state changelog. Measures the worker's own restore path

@@ -4,6 +4,7 @@ import Config
 import Runtime
 import Wire
 import ZeroMQ
+import Models
 
 /// The JSON file `model export` writes and `model import` reads.
 struct ModelFile: Codable {

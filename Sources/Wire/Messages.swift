@@ -1,5 +1,6 @@
 import Foundation
 import Config
+import Models
 
 /// Tributary's control-plane protocol, version 1 (docs/PROTOCOL.md).
 ///

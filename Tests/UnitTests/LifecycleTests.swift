@@ -5,6 +5,7 @@ import Testing
 import Config
 import Wire
 import Models
+import Features
 
 /// Issue 11's pure parts: several models in one parameter vector, A/B routing, the
 /// lifecycle's changes and the promotion rule.

@@ -1,0 +1,62 @@
+/// The online model every worker runs.
+public struct ModelSpec: Sendable, Codable, Equatable {
+    public var type = ModelKind.logisticRegression
+    /// Softmax regression: the class names. A label is a name from this list or its index.
+    public var classes: [String] = []
+    public var optimizer = OptimizerSpec()
+    public var l1 = 0.0
+    public var l2 = 0.0
+    public var clipGradient = 1e12
+    /// Online standard scaling of the inputs (River's StandardScaler).
+    public var standardize = true
+    /// "learn" (predict, then learn from labels) or "inference" (predict only, with the
+    /// weights of `weights_file`).
+    public var mode = "learn"
+    /// Pre-trained weights (docs/CONFIG.md, "Pre-trained weights"): required for inference,
+    /// a warm start for learning. Read when the config is loaded; travels in `pretrained`.
+    public var weightsFile = ""
+    public var pretrained: PretrainedModel?
+    /// Rolling-window metrics cover this many labelled predictions per worker.
+    public var metricsWindow = 1000
+    /// "page_hinkley" on the running loss, or "off".
+    public var driftDetector = "page_hinkley"
+    public var driftThreshold = 50.0
+    public var driftDelta = 0.005
+    public var driftMinInstances = 30
+    /// Workers send weight deltas this often; the coordinator averages them. 0 = off.
+    public var syncIntervalMs = 1000
+    /// How deltas are combined: "average" (sample-weighted) or "sum" (docs/ARCHITECTURE.md).
+    public var mergeRule = MergeRule.average
+    /// Also write each global version to this JSON file (atomically); "" = Kafka topic only.
+    public var checkpointFile = ""
+    /// Outlying deltas: "clip" (scale to robust_factor x the median norm), "reject", "off".
+    public var robustAveraging = "clip"
+    public var robustFactor = 3.0
+
+    public init() {}
+
+    public var learns: Bool { mode == "learn" }
+    public var outputs: Int { type == .softmaxRegression ? classes.count : 1 }
+
+    /// Parameters of the model over `inputs` features (weights, then intercepts).
+    public func parameterCount(inputs: Int) -> Int {
+        LinearModel.parameterCount(kind: type, inputs: inputs, classes: classes.count)
+    }
+
+    /// A fresh model as configured (before any global version or pre-trained weights).
+    public func makeModel(dense: Int, hashed: Int) -> OnlineModel {
+        let linear = LinearModel(kind: type, inputs: dense + hashed, classes: classes.count, optimizer: optimizer,
+                                 l1: l1, l2: l2, clipGradient: clipGradient)
+        var scaling: OnlineModel.Scaling = standardize && learns ? .online(StandardScaler(width: dense)) : .none
+        if let s = pretrained?.scaler { scaling = .fixed(mean: s.mean, scale: s.scale) }
+        var m = OnlineModel(model: linear, dense: dense, scaling: scaling, learns: learns)
+        if let p = pretrained { m.model.setParameters(p.parameters) }
+        return m
+    }
+
+    public func makeEvaluation() -> Evaluation {
+        Evaluation(task: type.task, classes: classes.count, windowSize: metricsWindow,
+                   drift: driftDetector == "off" ? nil
+                       : PageHinkley(minInstances: driftMinInstances, delta: driftDelta, threshold: driftThreshold))
+    }
+}
