@@ -680,16 +680,3 @@ func printable(_ id: [UInt8]) -> String {
     if id.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return String(decoding: id, as: UTF8.self) }
     return "0x" + id.map { String(format: "%02x", $0) }.joined()
 }
-
-/// What the model topic (and checkpoint file) holds for each global version.
-public struct ModelCheckpoint: Codable, Sendable, Equatable {
-    public var version: Int
-    public var parameters: [Double]
-    /// The feature names the parameters belong to (a checkpoint of another spec is not used).
-    public var features: [String]
-    public var wallMs: Int64
-    /// The cluster-wide scaler's raw moments at this version (absent in older checkpoints).
-    public var scaler: [Double]?
-    /// The models the parameters are laid out for (absent: the config's one model).
-    public var layout: ModelLayout?
-}

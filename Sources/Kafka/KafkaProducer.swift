@@ -3,14 +3,6 @@ import CKafka
 import Glibc
 #endif
 
-/// What became of one produced record. `tag` is the caller's number for it.
-public struct DeliveryReport: Sendable, Equatable {
-    public var tag: Int
-    public var partition: Int32
-    public var offset: Int64
-    public var error: KafkaError?
-}
-
 /// A librdkafka producer. Delivery reports arrive on librdkafka's event queue (not a C
 /// callback), so no Swift context crosses into C: `poll` turns them into values.
 /// Owned by one thread; not Sendable on purpose.

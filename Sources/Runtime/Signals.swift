@@ -32,9 +32,3 @@ public enum Signals {
     }
     public static var shouldStop: Bool { stopRequested.load(ordering: .relaxed) }
 }
-
-/// A failure in a service shell, with a message meant for the person running it.
-public struct ServiceError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ d: String) { description = d }
-}

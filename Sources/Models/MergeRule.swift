@@ -1,0 +1,3 @@
+public enum MergeRule: String, Sendable, Codable, CaseIterable {
+    case average, sum
+}

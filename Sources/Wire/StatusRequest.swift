@@ -1,0 +1,7 @@
+import Foundation
+import Config
+import Models
+
+public struct StatusRequest: Sendable, Codable, Equatable {
+    public init() {}
+}

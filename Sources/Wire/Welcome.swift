@@ -1,0 +1,31 @@
+import Foundation
+import Config
+import Models
+
+public struct Welcome: Sendable, Codable, Equatable {
+    public var workerId: String
+    /// The Kafka bootstrap servers in use (the embedded broker's when embedded).
+    public var bootstrap: String
+    /// What the worker needs of `cluster.conf`.
+    public var settings: WorkerSettings
+    public var heartbeatMs: Int
+    /// Stop all partitions when nothing is heard from the coordinator for this long.
+    public var leaseMs: Int
+    /// The global model to start from (version 0 = untrained).
+    public var modelVersion: Int
+    public var modelParameters: [Double]
+    /// The models the cluster runs now (deploys and promotions since the config was read);
+    /// nil from a coordinator that predates them: `settings.layout`.
+    public var layout: ModelLayout?
+    public init(workerId: String, bootstrap: String, settings: WorkerSettings, heartbeatMs: Int, leaseMs: Int,
+                modelVersion: Int = 0, modelParameters: [Double] = [], layout: ModelLayout? = nil) {
+        self.layout = layout
+        self.workerId = workerId
+        self.bootstrap = bootstrap
+        self.settings = settings
+        self.heartbeatMs = heartbeatMs
+        self.leaseMs = leaseMs
+        self.modelVersion = modelVersion
+        self.modelParameters = modelParameters
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+
+public enum WireCodec {
+    public static let tag: [UInt8] = Array("TRB1".utf8)
+    /// Control messages are small; anything bigger is refused before decoding.
+    public static let maxBodyBytes = 16 << 20
+
+    private struct Envelope<Body: Encodable>: Encodable {
+        var type: String
+        var body: Body
+    }
+    private struct Head: Decodable { var type: String }
+    private struct BodyOf<Body: Decodable>: Decodable { var body: Body }
+
+    public static func encode(_ m: WireMessage) -> [[UInt8]] {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        func e<B: Encodable>(_ b: B) -> [UInt8] {
+            // Keys are the Swift property names (camelCase), no key strategy: a strategy would
+        // also rewrite dictionary keys such as reason codes and librdkafka settings.
+        // Encoding our own Codable structs cannot fail (no non-finite doubles: metrics
+            // are finite by construction); an empty body would be rejected by the peer.
+            (try? Array(enc.encode(Envelope(type: m.typeName, body: b)))) ?? []
+        }
+        let body: [UInt8]
+        switch m {
+        case .hello(let b): body = e(b)
+        case .heartbeat(let b): body = e(b)
+        case .revoked(let b): body = e(b)
+        case .leaving(let b): body = e(b)
+        case .modelDelta(let b):
+            // Sparse models send only touched coordinates: (uint32 index, float64 value) pairs
+            // when that is smaller than the dense vector.
+            var nonZero = 0
+            for v in b.delta where v != 0 { nonZero += 1 }
+            if nonZero * 12 < b.delta.count * 8 && b.delta.count <= Int(UInt32.max) {
+                let head = SparseDeltaHead(workerId: b.workerId, seq: b.seq, baseVersion: b.baseVersion, samples: b.samples,
+                                           scaler: b.scaler, width: b.delta.count, sparse: true)
+                return [tag, (try? Array(enc.encode(Envelope(type: m.typeName, body: head)))) ?? [], packSparse(b.delta, nonZero)]
+            }
+            return [tag, e(b), packDoubles(b.delta)]
+        case .modelUpdate(let b): return [tag, e(b), packDoubles(b.parameters)]
+        case .modelCommand(let b): return [tag, e(b), packDoubles(b.parameters)]
+        case .welcome(let b): body = e(b)
+        case .assign(let b): body = e(b)
+        case .revoke(let b): body = e(b)
+        case .ping(let b): body = e(b)
+        case .reregister(let b): body = e(b)
+        case .left(let b): body = e(b)
+        case .statusRequest(let b): body = e(b)
+        case .status(let b): body = e(b)
+        case .error(let b): body = e(b)
+        }
+        return [tag, body]
+    }
+
+    /// Decodes [tag, body]; anything else is a typed error, never a crash.
+    public static func decode(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> WireMessage {
+        guard frames.count == 2 || frames.count == 3 else { throw .malformed("expected 2 or 3 frames, got \(frames.count)") }
+        let t = frames[frames.startIndex]
+        guard t == tag else {
+            // Quote what came, printable or as hex: hostile bytes must not reach logs raw.
+            let head = t.prefix(16)
+            let text = head.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? String(decoding: head, as: UTF8.self)
+                : "0x" + head.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            throw .wrongVersion(text)
+        }
+        let data = Data(frames[frames.startIndex + 1])
+        guard data.count <= maxBodyBytes else { throw .malformed("body of \(data.count) bytes") }
+        let dec = JSONDecoder()
+        let type: String
+        do { type = try dec.decode(Head.self, from: data).type } catch { throw .malformed("no type: \(error)") }
+        func d<B: Decodable>(_: B.Type) throws(WireError) -> B {
+            do { return try dec.decode(BodyOf<B>.self, from: data).body } catch {
+                throw .malformed("\(type): \(error)")
+            }
+        }
+        switch type {
+        case "hello": return .hello(try d(Hello.self))
+        case "heartbeat": return .heartbeat(try d(WorkerReport.self))
+        case "revoked": return .revoked(try d(Revoked.self))
+        case "leaving": return .leaving(try d(Leaving.self))
+        case "model_delta":
+            var m = try d(ModelDelta.self)
+            let head = try d(SparseDeltaHead.self)
+            m.delta = head.sparse == true ? try unpackSparse(frames, width: head.width ?? -1) : try unpackDoubles(frames)
+            return .modelDelta(m)
+        case "model_update":
+            var m = try d(ModelUpdate.self)
+            m.parameters = try unpackDoubles(frames)
+            return .modelUpdate(m)
+        case "model_command":
+            var m = try d(ModelCommand.self)
+            m.parameters = try unpackDoubles(frames)
+            return .modelCommand(m)
+        case "welcome": return .welcome(try d(Welcome.self))
+        case "assign": return .assign(try d(Assignment.self))
+        case "revoke": return .revoke(try d(Assignment.self))
+        case "ping": return .ping(try d(Ping.self))
+        case "reregister": return .reregister(try d(Reregister.self))
+        case "left": return .left(try d(Leaving.self))
+        case "status_request": return .statusRequest(try d(StatusRequest.self))
+        case "status": return .status(try d(ClusterStatus.self))
+        case "error": return .error(try d(WireFailure.self))
+        default: throw .unknownType(String(type.prefix(64)))
+        }
+    }
+
+    /// Parameters travel as raw little-endian float64 (a 2^20-weight model is 8 MiB, not
+    /// ~20 MiB of JSON text, and needs no parsing).
+    static func packDoubles(_ v: [Double]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: v.count * 8)
+        out.withUnsafeMutableBytes { buf in
+            for (i, d) in v.enumerated() { buf.storeBytes(of: d.bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self) }
+        }
+        return out
+    }
+
+    static func packSparse(_ v: [Double], _ nonZero: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: nonZero * 12)
+        out.withUnsafeMutableBytes { buf in
+            var at = 0
+            for (i, d) in v.enumerated() where d != 0 {
+                buf.storeBytes(of: UInt32(i).littleEndian, toByteOffset: at, as: UInt32.self)
+                buf.storeBytes(of: d.bitPattern.littleEndian, toByteOffset: at + 4, as: UInt64.self)
+                at += 12
+            }
+        }
+        return out
+    }
+
+    /// Indices must be below `width` and strictly increasing (each coordinate once).
+    static func unpackSparse(_ frames: ArraySlice<[UInt8]>, width: Int) throws(WireError) -> [Double] {
+        guard frames.count == 3 else { throw .malformed("model parameters frame missing") }
+        guard width >= 0 && width <= 1 << 28 else { throw .malformed("sparse delta width \(width) out of range") }
+        let f = frames[frames.startIndex + 2]
+        guard f.count % 12 == 0 else { throw .malformed("sparse delta frame of \(f.count) bytes is not whole (index, value) pairs") }
+        var out = [Double](repeating: 0, count: width)
+        var last = -1
+        let ok: Bool = f.withUnsafeBytes { buf in
+            for k in 0..<(f.count / 12) {
+                let i = Int(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: k * 12, as: UInt32.self)))
+                guard i > last, i < width else { return false }
+                out[i] = Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: k * 12 + 4, as: UInt64.self)))
+                last = i
+            }
+            return true
+        }
+        guard ok else { throw .malformed("sparse delta indices must increase and stay below the width \(width)") }
+        return out
+    }
+
+    static func unpackDoubles(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> [Double] {
+        guard frames.count == 3 else { throw .malformed("model parameters frame missing") }
+        let f = frames[frames.startIndex + 2]
+        guard f.count % 8 == 0 else { throw .malformed("parameter frame of \(f.count) bytes is not a whole number of float64") }
+        return f.withUnsafeBytes { buf in
+            (0..<f.count / 8).map { Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
+        }
+    }
+}
