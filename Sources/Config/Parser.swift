@@ -279,7 +279,3 @@ struct Parser {
         }
     }
 }
-
-extension String {
-    func replacingUnderscores() -> String { String(filter { $0 != "_" }) }
-}

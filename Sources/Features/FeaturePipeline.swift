@@ -143,16 +143,22 @@ public struct FeaturePipeline: Sendable {
             // key's window arrays per event.
             let ttl = spec.ttlSeconds
             let streamTime = state.streamTime
+            // What the local functions read, bound here: capturing `self` made a copy of the
+            // whole pipeline per record (a retain and release of every buffer in it).
+            let aggregates = spec.aggregates
+            let aggregateSlots = self.aggregateSlots
+            let aggregateTextSlots = self.aggregateTextSlots
+            let defaultValue = spec.defaultValue
             var inserted = false
             var expired = false
-            func newKeyState() -> KeyState { KeyState(lastSeen: t, windows: spec.aggregates.map(WindowState.initial)) }
+            func newKeyState() -> KeyState { KeyState(lastSeen: t, windows: aggregates.map(WindowState.initial)) }
             func update(_ ks: inout KeyState, _ dense: inout [Double]) {
                 if !inserted && ttl > 0 && ks.lastSeen < streamTime - ttl {
                     expired = true
                     ks = newKeyState()
                 }
                 ks.lastSeen = Swift.max(ks.lastSeen, t)
-                for (a, agg) in spec.aggregates.enumerated() {
+                for (a, agg) in aggregates.enumerated() {
                     let stats: RunningStats
                     // A string where strings are taken: its hash is the value (distinct counts
                     // strings; count and since_last ignore the value).
@@ -161,7 +167,7 @@ public struct FeaturePipeline: Sendable {
                         // skip: read the window without this value.
                         stats = ks.windows[a].read(at: t, spec: agg)
                     } else {
-                        var x = aggregateSlots[a].map { e.status[$0] == .present ? e.values[$0] : spec.defaultValue } ?? 0
+                        var x = aggregateSlots[a].map { e.status[$0] == .present ? e.values[$0] : defaultValue } ?? 0
                         if let slot = aggregateSlots[a], e.status[slot] != .present, let text {
                             var v = e.texts[text]
                             x = Double(v.withUTF8 { fnv1a($0, 0xCBF2_9CE4_8422_2325) } >> 11)

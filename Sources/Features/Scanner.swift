@@ -93,8 +93,10 @@ struct Scanner {
         var digits = 0
         var exp10 = 0
         var sawDigit = false
+        // A nonzero digit beyond the 19 the significand holds: only strtod is exact then.
+        var truncated = false
         while i < n, case let c = at(i), c >= 0x30 && c <= 0x39 {
-            if digits < 19 { mant = mant &* 10 &+ UInt64(c - 0x30); if mant > 0 { digits += 1 } } else { exp10 += 1 }
+            if digits < 19 { mant = mant &* 10 &+ UInt64(c - 0x30); if mant > 0 { digits += 1 } } else { exp10 += 1; if c != 0x30 { truncated = true } }
             sawDigit = true
             i += 1
         }
@@ -103,7 +105,7 @@ struct Scanner {
             i += 1
             var frac = false
             while i < n, case let c = at(i), c >= 0x30 && c <= 0x39 {
-                if digits < 19 { mant = mant &* 10 &+ UInt64(c - 0x30); if mant > 0 { digits += 1 }; exp10 -= 1 }
+                if digits < 19 { mant = mant &* 10 &+ UInt64(c - 0x30); if mant > 0 { digits += 1 }; exp10 -= 1 } else if c != 0x30 { truncated = true }
                 frac = true
                 i += 1
             }
@@ -128,6 +130,9 @@ struct Scanner {
             var d = Double(mant)
             if exp10 < 0 { d /= Scanner.pow10[-exp10] } else { d *= Scanner.pow10[exp10] }
             return neg ? -d : d
+        }
+        if !truncated {
+            return EiselLemire.double(mant, exp10, negative: neg)
         }
         // Correctly rounded fallback: strtod over the whole token (the grammar above has
         // checked it is a JSON number), on the stack when short. Every digit counts: 400

@@ -33,8 +33,8 @@ struct Bench: ParsableCommand {
     var latencyLingerMs: Int = 5
     @Option(help: "Partitions of the latency run's topics. Measured on the mock: at 35,000 events/s with 32 partitions the latency crept from 20 to 400 ms within 6 s in 2 runs of 3; with 4 or 8 it stayed flat.")
     var latencyPartitions: Int = 8
-    @Option(help: "Only these parts, comma-separated: bare, tributary, python, latency, sync (default: all). latency without tributary needs --latency-rate.")
-    var only: String = "bare,tributary,python,latency,sync"
+    @Option(help: "Only these parts, comma-separated: bare, tributary, python, latency, sync, pipeline (default: all). latency without tributary needs --latency-rate; pipeline alone needs no broker.")
+    var only: String = "bare,tributary,python,latency,sync,pipeline"
     @Option(help: "Append the coordinator's and workers' logs to this file (default: discarded).") var logFile: String?
     @Option(help: "Write every latency sample here: event time (ms since the run started), end to end, event -> worker produces (ms).")
     var latencyTrace: String?
@@ -51,9 +51,9 @@ struct Bench: ParsableCommand {
     func runs(_ part: String) -> Bool { only.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == part } }
 
     func validate() throws {
-        let known: Set = ["bare", "tributary", "python", "latency", "sync"]
+        let known: Set = ["bare", "tributary", "python", "latency", "sync", "pipeline"]
         for p in only.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !known.contains(p) {
-            throw ValidationError("--only: unknown part '\(p)' (known: bare, tributary, python, latency, sync)")
+            throw ValidationError("--only: unknown part '\(p)' (known: bare, tributary, python, latency, sync, pipeline)")
         }
         if runs("latency") && !runs("tributary") && latencyRate == nil {
             throw ValidationError("--only latency without tributary needs --latency-rate (the default is half the measured 1-worker rate)")
@@ -62,6 +62,10 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         Signals.installStopHandlers()
+        if only.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces) == "pipeline" }) {
+            report([], pipeline: pipelineRun())
+            return
+        }
         let conf = Self.pairs(consumerConf)
         let broker: EmbeddedBroker
         do {
@@ -104,7 +108,14 @@ struct Bench: ParsableCommand {
                        p.workerDeltaMs, p.coordinatorMergeMs, p.workerRebaseMs))
             pause = p
         }
-        report(results, latency: latency, pause: pause)
+        report(results, latency: latency, pause: pause, pipeline: runs("pipeline") ? pipelineRun() : nil)
+    }
+
+    func pipelineRun() -> PipelineCost {
+        let c = pipelineCost(events: min(events, 300_000))
+        say(String(format: "per-record work without Kafka (default spec, in process): %.0f ns/event (runner %.0f: parse, features, predict, learn, metrics; prediction record %.0f)",
+                   c.totalNs, c.runnerNs, c.outputNs))
+        return c
     }
 
     func line(_ r: RunResult) -> String {
@@ -482,7 +493,7 @@ struct Bench: ParsableCommand {
         return SyncPause(weights: n, workerDeltaMs: t1, coordinatorMergeMs: t2, workerRebaseMs: t3)
     }
 
-    func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil) {
+    func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil, pipeline: PipelineCost? = nil) {
         func rate(_ prefix: String) -> Double? { results.first { $0.name.hasPrefix(prefix) }?.eventsPerSecond }
         var ratios: [String: Double] = [:]
         if let t = rate("tributary 1 worker, sync off") {
@@ -498,11 +509,11 @@ struct Bench: ParsableCommand {
         say("\nratios (same run, same broker, same records):")
         for (k, v) in ratios.sorted(by: { $0.key < $1.key }) { say(String(format: "  %-36@ %.3f", k as NSString, v)) }
         struct Out: Codable { var results: [RunResult]; var ratios: [String: Double]; var cores: Int
-                              var latency: Latency?; var syncPause: SyncPause? }
+                              var latency: Latency?; var syncPause: SyncPause?; var pipeline: PipelineCost? }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         if let data = try? enc.encode(Out(results: results, ratios: ratios, cores: ProcessInfo.processInfo.activeProcessorCount,
-                                          latency: latency, syncPause: pause)) {
+                                          latency: latency, syncPause: pause, pipeline: pipeline)) {
             say("RESULT " + String(decoding: data, as: UTF8.self))
             if let output { try? data.write(to: URL(fileURLWithPath: output)) }
         }

@@ -108,12 +108,6 @@ func formatStatus(_ s: ClusterStatus) -> String {
     return out
 }
 
-extension String {
-    func padding(_ n: Int) -> String {
-        count >= n ? String(prefix(n - 1)) + " " : self + String(repeating: " ", count: n - count)
-    }
-}
-
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show cluster status read from the coordinator over ZeroMQ.")
     @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"

@@ -72,6 +72,16 @@ public struct OutputWriter: Sendable {
 
     mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Keys, names and ids rarely need escaping: then one copy of the whole string.
+        let plain = s.utf8.withContiguousStorageIfAvailable { u -> Bool in
+            guard !u.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: u)
+            return true
+        }
+        if plain == true {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for c in s.utf8 {
             switch c {
             case UInt8(ascii: "\""): raw("\\\"")

@@ -1,0 +1,3 @@
+extension String {
+    func replacingUnderscores() -> String { String(filter { $0 != "_" }) }
+}
