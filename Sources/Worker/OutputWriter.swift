@@ -66,8 +66,9 @@ public struct OutputWriter: Sendable {
         // JSON has no NaN/Infinity; a model never emits them (guarded), but be safe.
         guard v.isFinite else { raw("null"); return }
         if v == v.rounded(), abs(v) < 1e15 { int(Int64(v)); return }
-        // Swift's description is the shortest string that round-trips.
-        bytes.append(contentsOf: v.description.utf8)
+        // Swift's description (the shortest string that round-trips), written straight into
+        // the buffer: `description` allocated a String per value of more than 15 characters.
+        v.write(to: &self)
     }
 
     mutating func string(_ s: String) {
@@ -98,4 +99,11 @@ public struct OutputWriter: Sendable {
         }
         bytes.append(UInt8(ascii: "\""))
     }
+}
+
+/// `Double.write(to:)` hands its digits to `_writeASCII` as a buffer (the same digits as
+/// `description`); taking them here skips the String in between.
+extension OutputWriter: TextOutputStream {
+    public mutating func write(_ string: String) { bytes.append(contentsOf: string.utf8) }
+    public mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
 }

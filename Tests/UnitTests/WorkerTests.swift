@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Worker
+import Features
 
 @Suite("Worker pure parts")
 struct WorkerTests {
@@ -65,5 +66,14 @@ struct WorkerTests {
         let o2 = try #require(try JSONSerialization.jsonObject(with: Data(w.bytes)) as? [String: Any])
         #expect(o2["score"] is NSNull)
         #expect(o2["label"] == nil)
+        // Scores are written as their shortest round-trip text, as `description` gives it.
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<10_000 {
+            let v = Double(bitPattern: rng.next() & ~(0x7FF << 52) | (UInt64(1 + rng.next() % 0x7FE) << 52))
+            w.prediction(partition: 0, offset: 0, key: "k", score: v, label: nil, modelVersion: 0, worker: "", epoch: 0, timestamp: nil)
+            let text = String(decoding: w.bytes, as: UTF8.self)
+            let expected = v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : v.description
+            #expect(text.contains("\"score\":\(expected),"), "\(v): \(text)")
+        }
     }
 }
