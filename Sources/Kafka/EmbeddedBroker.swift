@@ -25,6 +25,12 @@ public final class EmbeddedBroker {
 
     deinit { rd_kafka_destroy(rk) }
 
+    /// The librdkafka this process loaded, as `rd_kafka_version()` (0xMMmmrrxx): the mock
+    /// cluster is librdkafka's, and a real broker may need a newer client than Debian's.
+    public static var librdkafkaVersion: (number: Int32, text: String) {
+        (rd_kafka_version(), String(cString: rd_kafka_version_str()))
+    }
+
     public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1) throws(KafkaError) {
         let err = rd_kafka_mock_topic_create(mc, name, Int32(partitions), Int32(replicationFactor))
         if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {

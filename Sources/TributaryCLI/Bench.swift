@@ -28,6 +28,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Write the JSON result here too.") var output: String?
     @Option(help: "worker.max_in_flight for the Tributary runs.") var maxInFlight: Int = 50_000
     @Option(help: "Brokers in the embedded (mock) cluster.") var brokers: Int = 1
+    @Option(help: "The broker to measure against: embedded (librdkafka's mock cluster), tansu (a real Kafka-protocol broker started for the run; the bench runs itself with the confluent-kafka wheel's librdkafka 2.16), or HOST:PORT of an external cluster.")
+    var broker: String = "embedded"
     @Option(help: "Input rate of the latency run (default: half the measured 1-worker rate).") var latencyRate: Double?
     @Option(help: "The worker's producer linger.ms in the latency run (the throughput runs keep the default, 20).")
     var latencyLingerMs: Int = 5
@@ -67,24 +69,25 @@ struct Bench: ParsableCommand {
             return
         }
         let conf = Self.pairs(consumerConf)
-        let broker: EmbeddedBroker
+        let broker: BenchBroker
         do {
-            broker = try EmbeddedBroker(brokers: brokers)
+            if self.broker == "tansu" { try BenchBroker.reexecForTansuIfNeeded() }
+            broker = try BenchBroker(self.broker, embeddedBrokers: brokers)
             for t in ["events", "predictions", "events.dlq", "tributary.models", "events-latency", "predictions-latency"] {
                 try broker.createTopic(t, partitions: t == "tributary.models" ? 1 : t.hasSuffix("-latency") ? latencyPartitions : partitions)
             }
         } catch { fail("\(error)") }
         let bootstrap = broker.bootstrap
-        say("broker \(bootstrap); producing \(events) events to \(partitions) partitions")
+        say("broker: \(broker.label); producing \(events) events to \(partitions) partitions")
         produceEvents(bootstrap: bootstrap)
 
         var results: [RunResult] = []
         if runs("bare") {
-            results.append(bareConsume(bootstrap: bootstrap, conf: conf))
+            results.append(bareConsume(broker: broker, conf: conf))
             say(line(results.last!))
             // The Kafka I/O of any pipeline (consume, produce one ~150-byte record each), no work:
             // on the mock broker this, not the bare consume, is the ceiling for a full path.
-            results.append(bareConsume(bootstrap: bootstrap, conf: conf, produce: true))
+            results.append(bareConsume(broker: broker, conf: conf, produce: true))
             say(line(results.last!))
         }
         for (workers, sync, challenger) in [(1, 0, false), (1, 1000, false), (2, 1000, false), (1, 1000, true)] {
@@ -108,7 +111,7 @@ struct Bench: ParsableCommand {
                        p.workerDeltaMs, p.coordinatorMergeMs, p.workerRebaseMs))
             pause = p
         }
-        report(results, latency: latency, pause: pause, pipeline: runs("pipeline") ? pipelineRun() : nil)
+        report(results, latency: latency, pause: pause, pipeline: runs("pipeline") ? pipelineRun() : nil, broker: broker.label)
     }
 
     func pipelineRun() -> PipelineCost {
@@ -151,7 +154,8 @@ struct Bench: ParsableCommand {
     /// The limit: librdkafka consuming the same records with no processing at all (through
     /// our thin wrapper: batch consume, no copy), committing every 1,000 records. With
     /// `produce`, also producing one small record per input (linger 20 ms, as the worker).
-    func bareConsume(bootstrap: String, conf: [String: String], produce: Bool = false) -> RunResult {
+    func bareConsume(broker: BenchBroker, conf: [String: String], produce: Bool = false) -> RunResult {
+        let bootstrap = broker.bootstrap
         do {
             var c = KafkaClientConfig(conf)
             c["bootstrap.servers"] = bootstrap
@@ -169,6 +173,7 @@ struct Bench: ParsableCommand {
             var start: Int64 = 0
             var last: [TopicPartition: Int64] = [:]
             let cpu0 = cpuSeconds(pid: getpid()) ?? 0
+            let brokerCpu0 = broker.cpuSeconds()
             while n < events && !Signals.shouldStop {
                 if start == 0 { start = Clock.nowMs() }
                 sinceCommit += consumer.poll(timeoutMs: 100) { r in
@@ -186,17 +191,22 @@ struct Bench: ParsableCommand {
                 if sinceCommit >= 1000 { try? consumer.commit(last, async: true); sinceCommit = 0 }
             }
             try? consumer.commit(last)
+            // Done when every output is delivered, as a Tributary run is (it commits after delivery).
+            if produce { _ = producer.drain(timeoutMs: 60_000) { _ in } }
             let secs = Double(Clock.nowMs() - start) / 1000
-            let cpu = (cpuSeconds(pid: getpid()) ?? 0) - cpu0
+            // The client's CPU alone: the mock cluster's thread shares this process.
+            let brokerCpu: Double? = broker.cpuSeconds().flatMap { now in brokerCpu0.map { now - $0 } }
+            let cpu = (cpuSeconds(pid: getpid()) ?? 0) - cpu0 - (broker.inProcess ? brokerCpu ?? 0 : 0)
             return RunResult(name: produce ? "bare consume + produce" : "bare librdkafka consume", events: n, seconds: secs,
-                             eventsPerSecond: Double(n) / secs, cpuMicrosPerEvent: cpu * 1e6 / Double(max(n, 1)))
+                             eventsPerSecond: Double(n) / secs, cpuMicrosPerEvent: cpu * 1e6 / Double(max(n, 1)),
+                             brokerCpuMicrosPerEvent: brokerCpu.map { $0 * 1e6 / Double(max(n, 1)) })
         } catch { fail("\(error)") }
     }
 
     /// Tributary's full path in real processes: coordinator + workers against the broker.
     /// - challenger: a second model (all features, shadow scoring, no shadow topic) beside the
     ///   champion: what one more model costs (issue 11).
-    func tributaryRun(broker: EmbeddedBroker, workers: Int, syncMs: Int, conf: [String: String], challenger: Bool = false) -> RunResult {
+    func tributaryRun(broker: BenchBroker, workers: Int, syncMs: Int, conf: [String: String], challenger: Bool = false) -> RunResult {
         let bootstrap = broker.bootstrap
         let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(getpid())"
         // The mock broker answers no CreateTopics: the feature changelog (one partition per
@@ -238,7 +248,7 @@ struct Bench: ParsableCommand {
                 coord.terminate()
                 _ = coord.wait(seconds: 10)
             }
-            let brokerCpu0 = cpuSeconds(pid: getpid()) ?? 0
+            let brokerCpu0 = broker.cpuSeconds()
             let deadline = Clock.nowMs() + 300_000
             var final: ClusterStatus?
             while Clock.nowMs() < deadline && !Signals.shouldStop {
@@ -253,11 +263,11 @@ struct Bench: ParsableCommand {
             let secs = Double(max(1, last - first)) / 1000
             let cpu = ws.compactMap { cpuSeconds(pid: $0.process.processIdentifier) }.reduce(0, +)
             let rss = ws.compactMap { peakRSSMiB(pid: $0.process.processIdentifier) }.max()
-            let brokerCpu = (cpuSeconds(pid: getpid()) ?? 0) - brokerCpu0
+            let brokerCpu: Double? = broker.cpuSeconds().flatMap { now in brokerCpu0.map { now - $0 } }
             return RunResult(name: name, events: Int(s.totalProcessed), seconds: secs,
                              eventsPerSecond: Double(s.totalProcessed) / secs,
                              cpuMicrosPerEvent: cpu * 1e6 / Double(s.totalProcessed), peakRSSMiB: rss, accuracy: s.accuracy,
-                             brokerCpuMicrosPerEvent: brokerCpu * 1e6 / Double(s.totalProcessed))
+                             brokerCpuMicrosPerEvent: brokerCpu.map { $0 * 1e6 / Double(s.totalProcessed) })
         } catch { fail("\(error)") }
     }
 
@@ -340,7 +350,7 @@ struct Bench: ParsableCommand {
     /// produced; a concurrent reader of the predictions takes the time each becomes readable
     /// (event time -> prediction delivered and fetched downstream: conservative). The
     /// prediction's own Kafka timestamp (set by the worker's producer) splits the path in two.
-    func latencyRun(broker: EmbeddedBroker, conf: [String: String], rate: Double) -> Latency? {
+    func latencyRun(broker: BenchBroker, conf: [String: String], rate: Double) -> Latency? {
         let bootstrap = broker.bootstrap
         let outTopic = "predictions-latency"
         let seconds = 7.5
@@ -493,7 +503,7 @@ struct Bench: ParsableCommand {
         return SyncPause(weights: n, workerDeltaMs: t1, coordinatorMergeMs: t2, workerRebaseMs: t3)
     }
 
-    func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil, pipeline: PipelineCost? = nil) {
+    func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil, pipeline: PipelineCost? = nil, broker: String? = nil) {
         func rate(_ prefix: String) -> Double? { results.first { $0.name.hasPrefix(prefix) }?.eventsPerSecond }
         var ratios: [String: Double] = [:]
         if let t = rate("tributary 1 worker, sync off") {
@@ -509,11 +519,11 @@ struct Bench: ParsableCommand {
         say("\nratios (same run, same broker, same records):")
         for (k, v) in ratios.sorted(by: { $0.key < $1.key }) { say(String(format: "  %-36@ %.3f", k as NSString, v)) }
         struct Out: Codable { var results: [RunResult]; var ratios: [String: Double]; var cores: Int
-                              var latency: Latency?; var syncPause: SyncPause?; var pipeline: PipelineCost? }
+                              var latency: Latency?; var syncPause: SyncPause?; var pipeline: PipelineCost?; var broker: String? }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         if let data = try? enc.encode(Out(results: results, ratios: ratios, cores: ProcessInfo.processInfo.activeProcessorCount,
-                                          latency: latency, syncPause: pause, pipeline: pipeline)) {
+                                          latency: latency, syncPause: pause, pipeline: pipeline, broker: broker)) {
             say("RESULT " + String(decoding: data, as: UTF8.self))
             if let output { try? data.write(to: URL(fileURLWithPath: output)) }
         }

@@ -16,14 +16,18 @@ struct RunResult: Codable {
     var cpuMicrosPerEvent: Double?
     var peakRSSMiB: Double?
     var accuracy: Double?
-    /// CPU of the embedded broker (this process) during the run: the mock broker shares the
-    /// machine's cores with what is measured.
+    /// CPU of the broker during the run (the mock cluster's thread, or Tansu's process; nil
+    /// for an external cluster): it shares the machine's cores with what is measured. A bare
+    /// run's `cpuMicrosPerEvent` is the client's alone (the mock's thread subtracted).
     var brokerCpuMicrosPerEvent: Double?
 }
 
 /// CPU seconds (user + system) of a process, from /proc.
-func cpuSeconds(pid: Int32) -> Double? {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+func cpuSeconds(pid: Int32) -> Double? { threadCPUSeconds("/proc/\(pid)/stat") }
+
+/// utime + stime from a /proc stat file (a process's, or one thread's under task/).
+func threadCPUSeconds(_ path: String) -> Double? {
+    guard let stat = try? String(contentsOfFile: path, encoding: .utf8),
           let close = stat.lastIndex(of: ")") else { return nil }
     let fields = stat[stat.index(after: close)...].split(separator: " ")
     // After the command: state(0) ... utime is field 14 overall -> index 11 here, stime 12.
