@@ -9,7 +9,7 @@ import Worker
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmark on the embedded broker: bare librdkafka consume, Tributary's full path (1 and 2 workers, with and without parameter sync) and the Python peer, on the same records in one run.")
+        abstract: "Benchmark on one broker (the embedded mock by default, or Tansu, or an external cluster): bare librdkafka consume, Tributary's full path (1 and 2 workers, with and without parameter sync) and the Python peer, on the same records in one run.")
     @Option(help: "Events to produce and consume.") var events: Int = 300_000
     @Option(help: "Partitions of the input topic (the mock keeps ~5 MB per partition).") var partitions: Int = 32
     @Option(help: "The Python peer's folder (confluent-kafka + River); \"\" skips it.")
