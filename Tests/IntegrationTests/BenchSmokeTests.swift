@@ -43,6 +43,27 @@ struct BenchSmokeTests {
             #expect(names.contains { $0.hasPrefix("python peer") }, "python peer did not run: \(out)")
             #expect(ratios["tributary_1w_over_python"] != nil)
         }
+        // The per-record work without Kafka, on the same events; the broker is named.
+        let pipeline = try #require(obj["pipeline"] as? [String: Any], "no pipeline part: \(out)")
+        #expect((pipeline["runnerNs"] as? Double ?? 0) > 0 && (pipeline["outputNs"] as? Double ?? 0) > 0)
+        #expect((pipeline["accuracy"] as? Double ?? 0) > 0.8)
+        #expect((obj["broker"] as? String ?? "").contains("mock cluster"))
+    }
+
+    @Test("tributary bench --broker tansu runs the bare and Tributary runs on a real Kafka-protocol broker")
+    func benchOnTansu() throws {
+        let b = try Proc("bench-tansu", ["bench", "--broker", "tansu", "--events", "10000", "--partitions", "4", "--only", "bare,tributary", "--peer", ""])
+        #expect(b.wait(seconds: 240) == 0, "\(b.log)")
+        let out = b.remainingOutput()
+        let line = try #require(out.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(out)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any])
+        #expect((obj["broker"] as? String ?? "").contains("Tansu"), "\(obj["broker"] ?? "")")
+        let results = try #require(obj["results"] as? [[String: Any]])
+        #expect(results.contains { $0["name"] as? String == "bare consume + produce" && $0["brokerCpuMicrosPerEvent"] != nil })
+        for r in results where (r["name"] as? String)?.hasPrefix("tributary") == true {
+            #expect(r["events"] as? Int == 10000, "\(r)")
+            #expect((r["accuracy"] as? Double ?? 0) > 0.8)
+        }
     }
 
     @Test("tributary bench-restore restores every key of a partition from its changelog and reports the time")
