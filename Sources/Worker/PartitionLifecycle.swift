@@ -89,10 +89,10 @@ public struct PartitionLifecycle: Sendable, Equatable {
         phase = settings.exactlyOnce ? .fencing : .restoring
     }
 
+    /// Running is the one phase in which the partition is assigned to the consumer (a stop
+    /// unassigns first).
     public var isRunning: Bool { phase == .running }
     public var isDraining: Bool { if case .draining = phase { true } else { false } }
-    /// Assigned to the consumer: only while running (a stop unassigns first).
-    public var isAssigned: Bool { isRunning }
 
     // MARK: start
 

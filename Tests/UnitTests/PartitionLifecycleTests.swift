@@ -13,7 +13,7 @@ struct PartitionLifecycleTests {
     func statelessLife() {
         var l = L(partition: 3, epoch: 2, settings: stateless)
         #expect(l.start() == [.assign(from: nil), .lookUpCommitted])
-        #expect(l.isRunning && l.isAssigned)
+        #expect(l.isRunning)
         l.committedKnown(100)
         #expect(l.read(100) == 0 && l.read(101) == 0)
         l.produced(100)
@@ -25,7 +25,7 @@ struct PartitionLifecycleTests {
         #expect(l.commitTick(dirty: false) == [])
         // Revoke: unassigned at once, released only when the last output is delivered.
         #expect(l.stop(ack: true, now: 0) == [.unassign])
-        #expect(l.isDraining && !l.isAssigned)
+        #expect(l.isDraining && !l.isRunning)
         #expect(l.drain(now: 10, dirty: false) == [])
         l.delivered(101)
         #expect(l.drain(now: 20, dirty: false) == [.commit(102, final: true), .release(ack: true)])
@@ -47,7 +47,7 @@ struct PartitionLifecycleTests {
     func restore() {
         var l = L(partition: 1, epoch: 1, settings: stateful)
         #expect(l.start() == [.readChangelog])
-        #expect(l.phase == .restoring && !l.isAssigned)
+        #expect(l.phase == .restoring && !l.isRunning)
         #expect(l.commitTick(dirty: false) == [])  // nothing runs while restoring
         #expect(l.restored(next: 2489) == [.assign(from: 2489)])
         #expect(l.position == 2489 && l.durable == 2489)
