@@ -58,6 +58,7 @@ extension ModelSpec {
         if mode == "inference" { syncIntervalMs = 0 }
         mergeRule = .init(rawValue: try t.string("merge", mergeRule.rawValue, oneOf: MergeRule.allCases.map(\.rawValue)))!
         checkpointFile = try t.string("checkpoint_file", checkpointFile)
+        keepVersions = try t.int("keep_versions", keepVersions, min: 2, max: 100_000)
         robustAveraging = try t.string("robust_averaging", robustAveraging, oneOf: ["clip", "reject", "off"])
         robustFactor = try t.double("robust_factor", robustFactor, min: 1.5, max: 1e6)
     }

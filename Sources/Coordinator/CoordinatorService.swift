@@ -42,6 +42,15 @@ public final class CoordinatorService {
     /// A merged version waiting for its checkpoint's delivery before it is sent.
     private var awaitingCheckpoint: ModelUpdate?
     private var checkpointRetryAt: Int64 = 0
+    /// Splits checkpoints into model-topic records under a bounded set of keys.
+    private let store: ModelStore
+    /// Each write of a checkpoint has its own number, in its records' delivery tags (above
+    /// the chunk index), so a late report of an abandoned write is not counted.
+    private var checkpointWrite = 0
+    private var checkpointPending: Set<Int> = []
+    private var checkpointFailed = false
+    /// Why the version being checkpointed is not written yet ("" when all is well).
+    private var checkpointStatus = ""
     private var commandReply: (identity: [UInt8], isReq: Bool, version: Int)?
     private var syncBytesPerSecond = 0.0
     /// Figures published into the process's metrics registry at each scrape.
@@ -113,18 +122,21 @@ public final class CoordinatorService {
         var pc = KafkaClientConfig(k.client)
         pc["bootstrap.servers"] = bootstrap
         for (key, v) in k.producer { pc[key] = v }
-        pc["message.max.bytes"] = pc["message.max.bytes"] ?? "100000000"
-        // One record per version, and the next merge waits for it: send at once.
+        // librdkafka's default message.max.bytes (1 MB) holds every record: checkpoints
+        // are split into records of at most 512 KiB (ModelStore).
+        // The next merge waits for a version's records: send at once.
         if k.producer["linger.ms"] == nil { pc["linger.ms"] = "0" }
         checkpoints = try KafkaProducer(config: pc)
+        store = ModelStore(slots: config.model.keepVersions)
         lifecycle = ModelLifecycle(layout: config.layout, features: config.features, rule: config.lifecycle)
         aggregator = ModelAggregator(parameterCount: lifecycle.geometry.parameterCount,
                                      syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs(),
                                      robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
                                                           factor: config.model.robustFactor),
                                      rule: config.model.mergeRule)
-        // Model deltas of large models travel on this link: allow them (64 MiB).
-        router = try ZmqSocket(context, .router, maxMessageSize: 64 << 20)
+        // Per frame: parameters travel split into frames of 4 MiB (WireCodec.maxFrameBytes),
+        // bodies are at most 16 MiB.
+        router = try ZmqSocket(context, .router, maxMessageSize: Int64(WireCodec.maxBodyBytes))
         try router.setRouterMandatory()
         if config.security.curve, let secret = config.security.secretKey {
             // The ZAP handler must be bound before the first client connects.
@@ -181,27 +193,35 @@ public final class CoordinatorService {
         return try KafkaConsumer(config: c)
     }
 
-    /// Resumes the global model from the newest checkpoint in the model topic (or file).
+    /// Resumes the global model from the newest complete checkpoint in the model topic (or
+    /// file). The topic is read backwards in growing windows from its end: a version's
+    /// chunks are written in order after the previous version's, so the newest complete
+    /// version in a window is the newest of the topic, and a restart reads about one version
+    /// (plus a torn one, if the last coordinator died mid-write), not the whole history.
     private func restoreCheckpoint() {
         var best: ModelCheckpoint?
         if !config.model.checkpointFile.isEmpty, let d = FileManager.default.contents(atPath: config.model.checkpointFile) {
-            best = try? JSONDecoder().decode(ModelCheckpoint.self, from: d)
+            do { best = try ModelCheckpoint(file: Array(d)) } catch {
+                log.warning("model.checkpoint_file \(config.model.checkpointFile) not used: \(error)")
+            }
         }
         do {
             let consumer = try checkpointConsumer()
             let tp = TopicPartition(config.kafka.modelTopic, 0)
             let wm = try consumer.queryWatermarks(tp, timeoutMs: 5000)
-            if wm.high > wm.low {
-                try consumer.assign([tp], start: .offset(wm.high - 1))
-                let deadline = Clock.nowMs() + 5000
-                var got = false
-                while !got && Clock.nowMs() < deadline {
-                    consumer.poll(timeoutMs: 100) { r in
-                        if let cp = try? JSONDecoder().decode(ModelCheckpoint.self, from: Data(r.value)),
-                           cp.version > (best?.version ?? -1) { best = cp }
-                        got = true
-                    }
-                }
+            var window: Int64 = 64
+            var start = wm.high
+            var assembler = CheckpointAssembler()
+            while start > wm.low {
+                let from = max(wm.low, wm.high - window)
+                try read(from: from, to: start) { assembler.add($0) }
+                start = from
+                if assembler.newest() != nil { break }
+                window *= 4
+            }
+            if let cp = assembler.newest(), cp.version > (best?.version ?? -1) { best = cp }
+            if !assembler.unreadable.isEmpty {
+                log.warning("\(config.kafka.modelTopic): \(assembler.unreadable.count) records are not checkpoints (first: \(assembler.unreadable[0]))")
             }
         } catch {
             log.warning("cannot read model checkpoints from \(config.kafka.modelTopic): \(error)")
@@ -224,21 +244,47 @@ public final class CoordinatorService {
         }
     }
 
+    /// Reads offsets from..<to of the model topic, with a consumer of its own (so no record
+    /// fetched for another range can end this one early). A compacted topic has gaps: the
+    /// end is the first record at or past `to`, or 10 s without a record.
+    private func read(from: Int64, to: Int64, _ body: ([UInt8]) -> Void) throws(KafkaError) {
+        guard from < to else { return }
+        let consumer = try checkpointConsumer()
+        try consumer.assign([TopicPartition(config.kafka.modelTopic, 0)], start: .offset(from))
+        var next = from
+        var lastProgress = Clock.nowMs()
+        while next < to && Clock.nowMs() - lastProgress < 10_000 {
+            consumer.poll(timeoutMs: 100) { r in
+                guard r.offset < to else { next = to; return }
+                next = r.offset + 1
+                lastProgress = Clock.nowMs()
+                body(Array(r.value))
+            }
+        }
+    }
+
+    /// Writes a version: its records to the model topic (each delivery report counted; the
+    /// version is published when all arrived), and the file if one is set.
     private func checkpoint(_ u: ModelUpdate) {
         let cp = ModelCheckpoint(version: u.version, parameters: u.parameters,
                                  features: config.features.featureNames, wallMs: Clock.wallMs(),
                                  scaler: u.scaler.isEmpty ? nil : u.scaler, layout: u.layout)
-        guard let data = try? JSONEncoder().encode(cp) else { return }
+        checkpointWrite += 1
+        let records = store.records(cp)
+        checkpointPending = Set(records.map { checkpointWrite << 16 | $0.index })
+        checkpointFailed = false
         do {
-            // One key per version: a compacted topic keeps every version, so rollback can find it.
-            try checkpoints.produce(topic: config.kafka.modelTopic, partition: 0, key: Array("v\(u.version)".utf8),
-                                    value: Array(data), tag: u.version)
+            for r in records {
+                try checkpoints.produce(topic: config.kafka.modelTopic, partition: 0, key: r.key, value: r.value,
+                                        tag: checkpointWrite << 16 | r.index)
+            }
         } catch {
             log.warning("model checkpoint \(u.version) not written: \(error); retrying")
+            checkpointStatus = "version \(u.version) not written: \(error)"
             checkpointRetryAt = Clock.nowMs() + 1000
         }
         if !config.model.checkpointFile.isEmpty {
-            do { try data.write(to: URL(fileURLWithPath: config.model.checkpointFile), options: .atomic) } catch {
+            do { try Data(records.isEmpty ? [] : cp.binary()).write(to: URL(fileURLWithPath: config.model.checkpointFile), options: .atomic) } catch {
                 log.warning("model checkpoint file \(config.model.checkpointFile): \(error)")
             }
         }
@@ -503,15 +549,20 @@ public final class CoordinatorService {
         change(to: l, why: "promotion rule: \(d.reason)")
     }
 
-    /// Delivery reports of checkpoints: a confirmed one is published; a failed one is retried.
+    /// Delivery reports of checkpoints: a version whose every record is confirmed is
+    /// published; one with a failed record is written again (the cluster keeps scoring with
+    /// the last version meanwhile, and status says why).
     private func serveCheckpoints(now: Int64) {
         checkpoints.poll(timeoutMs: 0, onError: { log.debug("checkpoint producer: \($0)") }) { dr in
-            guard let u = awaitingCheckpoint, dr.tag == u.version else { return }
+            guard let u = awaitingCheckpoint, checkpointPending.remove(dr.tag) != nil else { return }
             if let e = dr.error {
-                log.warning("model checkpoint \(u.version) failed: \(e); retrying")
+                if !checkpointFailed { log.warning("model checkpoint \(u.version) failed: \(e); retrying") }
+                checkpointStatus = "version \(u.version) failed: \(e)"
+                checkpointFailed = true
                 checkpointRetryAt = now + 1000
-            } else {
+            } else if checkpointPending.isEmpty && !checkpointFailed {
                 awaitingCheckpoint = nil
+                checkpointStatus = ""
                 publish(u)
             }
         }
@@ -521,35 +572,26 @@ public final class CoordinatorService {
         }
     }
 
-    /// Scans the model topic for one version's checkpoint.
+    /// Reads the model topic for one version's checkpoint.
     private func findCheckpoint(version: Int) -> Result<ModelCheckpoint, ServiceError> {
+        var assembler = CheckpointAssembler()
         do {
             let consumer = try checkpointConsumer()
             let tp = TopicPartition(config.kafka.modelTopic, 0)
             let wm = try consumer.queryWatermarks(tp, timeoutMs: 5000)
-            try consumer.assign([tp], start: .beginning)
-            var found: ModelCheckpoint?
-            var oldest: Int?
-            var next = wm.low
-            let deadline = Clock.nowMs() + 10_000
-            while found == nil && next < wm.high && Clock.nowMs() < deadline {
-                consumer.poll(timeoutMs: 100) { r in
-                    next = r.offset + 1
-                    guard let cp = try? JSONDecoder().decode(ModelCheckpoint.self, from: Data(r.value)) else { return }
-                    oldest = min(oldest ?? cp.version, cp.version)
-                    if cp.version == version { found = cp }
-                }
-            }
-            if let found {
-                guard found.features == config.features.featureNames else {
-                    return .failure(ServiceError("version \(version) was trained on other features (\(found.features))"))
-                }
-                return .success(found)
-            }
-            return .failure(ServiceError("version \(version) is not in \(config.kafka.modelTopic)" + (oldest.map { " (oldest kept: \($0))" } ?? "")))
+            try read(from: wm.low, to: wm.high) { assembler.add($0) }
         } catch {
             return .failure(ServiceError("cannot read \(config.kafka.modelTopic): \(error)"))
         }
+        if let found = assembler.checkpoint(version: version) {
+            guard found.features == config.features.featureNames else {
+                return .failure(ServiceError("version \(version) was trained on other features (\(found.features))"))
+            }
+            return .success(found)
+        }
+        let kept = assembler.versions
+        return .failure(ServiceError("version \(version) is not in \(config.kafka.modelTopic)"
+            + (kept.isEmpty ? "" : " (kept: \(kept.first!)–\(kept.last!); model.keep_versions = \(config.model.keepVersions))")))
     }
 
     private func executeModel(_ d: ModelAggregator.Directive) {
@@ -672,6 +714,7 @@ public final class CoordinatorService {
         s.mergeEvaluations()
         s.models = lifecycle.statuses(liveReports)
         s.lifecycleLog = lifecycle.decisions
+        s.checkpointProblem = checkpointStatus
         return s
     }
 }

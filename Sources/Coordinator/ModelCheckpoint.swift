@@ -7,7 +7,8 @@ import Wire
 import ZeroMQ
 import Runtime
 
-/// What the model topic (and checkpoint file) holds for each global version.
+/// What the model topic (and checkpoint file) holds for each global version (stored in the
+/// binary form of `ModelCheckpoint+Binary`, split by `ModelStore`).
 public struct ModelCheckpoint: Codable, Sendable, Equatable {
     public var version: Int
     public var parameters: [Double]
@@ -18,4 +19,13 @@ public struct ModelCheckpoint: Codable, Sendable, Equatable {
     public var scaler: [Double]?
     /// The models the parameters are laid out for (absent: the config's one model).
     public var layout: ModelLayout?
+
+    public init(version: Int, parameters: [Double], features: [String], wallMs: Int64, scaler: [Double]? = nil, layout: ModelLayout? = nil) {
+        self.version = version
+        self.parameters = parameters
+        self.features = features
+        self.wallMs = wallMs
+        self.scaler = scaler
+        self.layout = layout
+    }
 }

@@ -27,8 +27,11 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var syncIntervalMs = 1000
     /// How deltas are combined: "average" (sample-weighted) or "sum" (docs/ARCHITECTURE.md).
     public var mergeRule = MergeRule.average
-    /// Also write each global version to this JSON file (atomically); "" = Kafka topic only.
+    /// Also write each global version to this file (binary, atomically); "" = Kafka topic only.
     public var checkpointFile = ""
+    /// The model topic keeps this many newest versions (snapshot slots reused in a ring), so
+    /// a compacted topic stays bounded; rollback reaches any of them.
+    public var keepVersions = 50
     /// Outlying deltas: "clip" (scale to robust_factor x the median norm), "reject", "off".
     public var robustAveraging = "clip"
     public var robustFactor = 3.0

@@ -35,6 +35,7 @@ func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3, cu
 func formatStatus(_ s: ClusterStatus) -> String {
     var out = "cluster \(s.cluster)  bootstrap \(s.bootstrap)  input \(s.inputTopic) (\(s.partitionCount) partitions)  up \(s.uptimeMs / 1000)s\n"
     out += "global model v\(s.modelVersion)  sync \(String(format: "%.0f", s.syncBytesPerSecond)) B/s  rejected deltas \(s.rejectedDeltas)  clipped deltas \(s.clippedDeltas)  rejected scalers \(s.rejectedScalers)\n"
+    if !s.checkpointProblem.isEmpty { out += "checkpoint: \(s.checkpointProblem) (retrying; workers keep the last version)\n" }
     if !s.task.isEmpty, let n = s.metrics["count"], n > 0 {
         func line(_ d: [String: Double]) -> String {
             d.filter { $0.key != "count" }.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }

@@ -39,6 +39,9 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     /// (promotions, deploys, retirements), newest last.
     public var models: [ModelStatus] = []
     public var lifecycleLog: [String] = []
+    /// Why the newest merged version is not checkpointed yet (it is retried; workers keep
+    /// scoring with the last version); "" when checkpoints are written.
+    public var checkpointProblem: String = ""
     public init(cluster: String, bootstrap: String, inputTopic: String, outputTopic: String, deadLetterTopic: String,
                 partitionCount: Int, unassigned: [Int32], workers: [WorkerStatus], uptimeMs: Int64) {
         self.cluster = cluster

@@ -4,6 +4,12 @@ public enum WireCodec {
     public static let tag: [UInt8] = Array("TRB1".utf8)
     /// Control messages are small; anything bigger is refused before decoding.
     public static let maxBodyBytes = 16 << 20
+    /// Parameters (model updates, deltas, the welcome, imports) follow the body as binary
+    /// frames of at most this size, so a model of 2^24 weights (128 MiB) crosses a socket
+    /// whose per-frame limit (ZMQ_MAXMSGSIZE) stays at 16 MiB.
+    public static let maxFrameBytes = 4 << 20
+    /// 2^28 float64 weights, or as many sparse pairs: more is refused before it is joined.
+    public static let maxParameterBytes = 3 << 30
 
     private struct Envelope<Body: Encodable>: Encodable {
         var type: String
@@ -36,12 +42,15 @@ public enum WireCodec {
             if nonZero * 12 < b.delta.count * 8 && b.delta.count <= Int(UInt32.max) {
                 let head = SparseDeltaHead(workerId: b.workerId, seq: b.seq, baseVersion: b.baseVersion, samples: b.samples,
                                            scaler: b.scaler, width: b.delta.count, sparse: true)
-                return [tag, (try? Array(enc.encode(Envelope(type: m.typeName, body: head)))) ?? [], packSparse(b.delta, nonZero)]
+                return [tag, (try? Array(enc.encode(Envelope(type: m.typeName, body: head)))) ?? []] + frames(packSparse(b.delta, nonZero))
             }
-            return [tag, e(b), packDoubles(b.delta)]
-        case .modelUpdate(let b): return [tag, e(b), packDoubles(b.parameters)]
-        case .modelCommand(let b): return [tag, e(b), packDoubles(b.parameters)]
-        case .welcome(let b): body = e(b)
+            return [tag, e(b)] + frames(packDoubles(b.delta))
+        case .modelUpdate(let b): return [tag, e(b)] + frames(packDoubles(b.parameters))
+        case .modelCommand(let b): return [tag, e(b)] + frames(packDoubles(b.parameters))
+        case .welcome(var b):
+            let parameters = b.modelParameters
+            b.modelParameters = []
+            return [tag, e(b)] + frames(packDoubles(parameters))
         case .assign(let b): body = e(b)
         case .revoke(let b): body = e(b)
         case .ping(let b): body = e(b)
@@ -56,7 +65,7 @@ public enum WireCodec {
 
     /// Decodes [tag, body]; anything else is a typed error, never a crash.
     public static func decode(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> WireMessage {
-        guard frames.count == 2 || frames.count == 3 else { throw .malformed("expected 2 or 3 frames, got \(frames.count)") }
+        guard frames.count >= 2 else { throw .malformed("expected at least 2 frames, got \(frames.count)") }
         let t = frames[frames.startIndex]
         guard t == tag else {
             // Quote what came, printable or as hex: hostile bytes must not reach logs raw.
@@ -93,7 +102,10 @@ public enum WireCodec {
             var m = try d(ModelCommand.self)
             m.parameters = try unpackDoubles(frames)
             return .modelCommand(m)
-        case "welcome": return .welcome(try d(Welcome.self))
+        case "welcome":
+            var m = try d(Welcome.self)
+            if frames.count > 2 { m.modelParameters = try unpackDoubles(frames) }
+            return .welcome(m)
         case "assign": return .assign(try d(Assignment.self))
         case "revoke": return .revoke(try d(Assignment.self))
         case "ping": return .ping(try d(Ping.self))
@@ -129,11 +141,34 @@ public enum WireCodec {
         return out
     }
 
+    /// A parameter payload as frames of at most `maxFrameBytes` (always at least one, so a
+    /// message with parameters is told from one without by its frame count).
+    static func frames(_ bytes: [UInt8]) -> [[UInt8]] {
+        guard bytes.count > maxFrameBytes else { return [bytes] }
+        return stride(from: 0, to: bytes.count, by: maxFrameBytes).map { Array(bytes[$0..<min(bytes.count, $0 + maxFrameBytes)]) }
+    }
+
+    /// Frames 2... joined: the parameter payload.
+    static func payload(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> [UInt8] {
+        guard frames.count >= 3 else { throw .malformed("model parameters frame missing") }
+        let parts = frames[(frames.startIndex + 2)...]
+        if parts.count == 1 { return parts.first! }
+        var total = 0
+        for f in parts {
+            guard f.count <= maxFrameBytes else { throw .malformed("parameter frame of \(f.count) bytes (at most \(maxFrameBytes) when split)") }
+            total += f.count
+        }
+        guard total <= maxParameterBytes else { throw .malformed("parameters of \(total) bytes") }
+        var out = [UInt8]()
+        out.reserveCapacity(total)
+        for f in parts { out += f }
+        return out
+    }
+
     /// Indices must be below `width` and strictly increasing (each coordinate once).
     static func unpackSparse(_ frames: ArraySlice<[UInt8]>, width: Int) throws(WireError) -> [Double] {
-        guard frames.count == 3 else { throw .malformed("model parameters frame missing") }
         guard width >= 0 && width <= 1 << 28 else { throw .malformed("sparse delta width \(width) out of range") }
-        let f = frames[frames.startIndex + 2]
+        let f = try payload(frames)
         guard f.count % 12 == 0 else { throw .malformed("sparse delta frame of \(f.count) bytes is not whole (index, value) pairs") }
         var out = [Double](repeating: 0, count: width)
         var last = -1
@@ -151,8 +186,7 @@ public enum WireCodec {
     }
 
     static func unpackDoubles(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> [Double] {
-        guard frames.count == 3 else { throw .malformed("model parameters frame missing") }
-        let f = frames[frames.startIndex + 2]
+        let f = try payload(frames)
         guard f.count % 8 == 0 else { throw .malformed("parameter frame of \(f.count) bytes is not a whole number of float64") }
         return f.withUnsafeBytes { buf in
             (0..<f.count / 8).map { Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
