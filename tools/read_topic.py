@@ -6,6 +6,9 @@ prints one JSON line per record: {"partition", "offset", "key", "value", "header
 a downstream consumer of an exactly-once Tributary sees them; read_uncommitted shows every
 record written, aborted ones included. --watermarks prints {"partition": high, ...} instead.
 
+--sizes prints each value's length ("value_len") and an empty value: for binary records
+(model checkpoints), whose size and key are what a test checks.
+
 --isolation markers gives read_committed computed here, from the log itself: it fetches the raw
 record batches (Kafka Fetch v4, one broker) and keeps a transactional producer's records only
 when the COMMIT control batch that ends their transaction follows; an ABORT marker, or no marker
@@ -35,6 +38,7 @@ def main():
     ap.add_argument("--isolation", default="read_committed", choices=["read_committed", "read_uncommitted", "markers"])
     ap.add_argument("--watermarks", action="store_true")
     ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--sizes", action="store_true", help="each value's length (value_len) instead of its text")
     ap.add_argument("--trace", action="store_true", help="with markers: print each batch (offsets, producer, kind) to stderr")
     a = ap.parse_args()
     c = Consumer({
@@ -77,12 +81,16 @@ def main():
             print(f"read_topic: {m.error()}", file=sys.stderr)
             continue
         headers = {k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in (m.headers() or [])}
-        print(json.dumps({
+        r = {
             "partition": m.partition(), "offset": m.offset(),
             "key": (m.key() or b"").decode("utf-8", "replace"),
-            "value": (m.value() or b"").decode("utf-8", "replace"),
             "headers": headers,
-        }))
+        }
+        if a.sizes:
+            r["value"], r["value_len"] = "", len(m.value() or b"")
+        else:
+            r["value"] = (m.value() or b"").decode("utf-8", "replace")
+        print(json.dumps(r))
     c.close()
     if pending:
         print(f"read_topic: partitions {sorted(pending)} not read to their end within {a.timeout} s", file=sys.stderr)

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Wire
 
 /// The binary form of a checkpoint (model topic and `model.checkpoint_file`): a 2^20-weight
 /// model is 8 MiB of float64 instead of ~20 MB of JSON text, and a mostly-zero one (hashed
@@ -21,8 +22,11 @@ extension ModelCheckpoint {
 
     public func binary() -> [UInt8] {
         let meta = (try? JSONEncoder().encode(Meta(version: version, features: features, wallMs: wallMs, scaler: scaler, layout: layout))) ?? Data()
-        var nonZero = 0
-        for v in parameters where v.bitPattern != 0 { nonZero += 1 }
+        let nonZero = parameters.withUnsafeBufferPointer { p in
+            var n = 0, i = 0
+            while i < p.count { if p[i].bitPattern != 0 { n += 1 }; i += 1 }
+            return n
+        }
         // -0.0 is not 0 bitwise: stored, so the round trip is exact.
         let sparse = parameters.count <= Int(UInt32.max) && nonZero * 12 + 8 < parameters.count * 8
         var out = [UInt8]()
@@ -34,14 +38,17 @@ extension ModelCheckpoint {
         withUnsafeBytes(of: UInt64(parameters.count).littleEndian) { out += $0 }
         if sparse {
             withUnsafeBytes(of: UInt64(nonZero).littleEndian) { out += $0 }
-            for (i, v) in parameters.enumerated() where v.bitPattern != 0 { withUnsafeBytes(of: UInt32(i).littleEndian) { out += $0 } }
-            for v in parameters where v.bitPattern != 0 { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
-        } else {
-            let at = out.count
-            out += repeatElement(0, count: parameters.count * 8)
-            out.withUnsafeMutableBytes { buf in
-                for (i, v) in parameters.enumerated() { buf.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: at + i * 8, as: UInt64.self) }
+            var indices = [UInt32](), values = [Double]()
+            indices.reserveCapacity(nonZero)
+            values.reserveCapacity(nonZero)
+            for i in 0..<parameters.count where parameters[i].bitPattern != 0 {
+                indices.append(UInt32(i).littleEndian)
+                values.append(parameters[i])
             }
+            indices.withUnsafeBytes { out += $0 }
+            LittleEndianDoubles.append(values, to: &out)
+        } else {
+            LittleEndianDoubles.append(parameters, to: &out)
         }
         return out
     }
@@ -78,20 +85,18 @@ extension ModelCheckpoint {
         at += 1
         let count = try u64()
         guard count <= UInt64(Self.maxParameters) else { throw CheckpointError("checkpoint of \(count) parameters (at most \(Self.maxParameters))") }
-        var parameters = [Double](repeating: 0, count: Int(count))
+        var parameters: [Double]
         switch encoding {
         case 0:
             try need(Int(count) * 8)
-            let base = at
-            b.withUnsafeBytes { buf in
-                for i in 0..<Int(count) { parameters[i] = Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: base + i * 8, as: UInt64.self))) }
-            }
+            parameters = LittleEndianDoubles.doubles(b, offset: at, count: Int(count))
             at += Int(count) * 8
         case 1:
             let nonZero = try u64()
             guard nonZero <= count else { throw CheckpointError("checkpoint with \(nonZero) nonzero of \(count) parameters") }
             let n = Int(nonZero)
             try need(n * 12)
+            parameters = [Double](repeating: 0, count: Int(count))
             let indices = at, values = at + n * 4
             var last = -1
             let ok: Bool = b.withUnsafeBytes { buf in

@@ -120,13 +120,7 @@ public enum WireCodec {
 
     /// Parameters travel as raw little-endian float64 (a 2^20-weight model is 8 MiB, not
     /// ~20 MiB of JSON text, and needs no parsing).
-    static func packDoubles(_ v: [Double]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: v.count * 8)
-        out.withUnsafeMutableBytes { buf in
-            for (i, d) in v.enumerated() { buf.storeBytes(of: d.bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self) }
-        }
-        return out
-    }
+    static func packDoubles(_ v: [Double]) -> [UInt8] { LittleEndianDoubles.bytes(v) }
 
     static func packSparse(_ v: [Double], _ nonZero: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: nonZero * 12)
@@ -188,8 +182,6 @@ public enum WireCodec {
     static func unpackDoubles(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> [Double] {
         let f = try payload(frames)
         guard f.count % 8 == 0 else { throw .malformed("parameter frame of \(f.count) bytes is not a whole number of float64") }
-        return f.withUnsafeBytes { buf in
-            (0..<f.count / 8).map { Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
-        }
+        return LittleEndianDoubles.doubles(f, count: f.count / 8)
     }
 }

@@ -203,6 +203,8 @@ struct ReadRecord {
     var key: String
     var value: [UInt8]
     var headers: [String: String] = [:]
+    /// The value's length (readTopic with `sizes`, which leaves `value` empty).
+    var size = 0
     var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(value))) as? [String: Any] }
 }
 
@@ -265,10 +267,11 @@ typealias Tansu = TansuBroker
 
 /// Reads a whole topic through tools/read_topic.py (confluent-kafka, librdkafka 2.16: works on
 /// the embedded broker and on Tansu), read_committed unless told otherwise.
-func readTopic(bootstrap: String, topic: String, isolation: String = "read_committed") throws -> [ReadRecord] {
+/// `sizes`: each value's length only (binary records such as model checkpoints).
+func readTopic(bootstrap: String, topic: String, isolation: String = "read_committed", sizes: Bool = false) throws -> [ReadRecord] {
     let path = NSTemporaryDirectory() + "read-\(topic)-\(UUID().uuidString.prefix(8)).jsonl"
     defer { try? FileManager.default.removeItem(atPath: path) }
-    let status = sh("python3 \(repoRoot)/tools/read_topic.py --bootstrap \(bootstrap) --topic \(topic) --isolation \(isolation) > \(path)")
+    let status = sh("python3 \(repoRoot)/tools/read_topic.py --bootstrap \(bootstrap) --topic \(topic) --isolation \(isolation)\(sizes ? " --sizes" : "") > \(path)")
     guard status == 0 else { throw HarnessError("reading \(topic) from \(bootstrap) failed (exit \(status))") }
     let text = try String(contentsOfFile: path, encoding: .utf8)
     return try text.split(separator: "\n").map { line in
@@ -277,6 +280,6 @@ func readTopic(bootstrap: String, topic: String, isolation: String = "read_commi
             throw HarnessError("bad line from read_topic.py: \(line.prefix(200))")
         }
         return ReadRecord(partition: Int32(p), offset: Int64(o), key: j["key"] as? String ?? "", value: Array(v.utf8),
-                          headers: j["headers"] as? [String: String] ?? [:])
+                          headers: j["headers"] as? [String: String] ?? [:], size: j["value_len"] as? Int ?? v.utf8.count)
     }
 }
