@@ -90,16 +90,17 @@ public final class CoordinatorService {
                 log.warning("the cluster at \(bootstrap) has \(layout.brokers) brokers, fewer than kafka.replication_factor (\(k.replicationFactor > 0 ? k.replicationFactor : 3)): topics Tributary creates get \(rf) replicas, and a broker's loss can lose the feature changelog and the model history")
             }
             for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.modelTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic] where !t.isEmpty {
-                if let have = layout.topics[t] {
-                    if have.replicas < rf {
-                        log.warning("topic \(t) has \(have.replicas) replicas, fewer than kafka.replication_factor (\(rf)): raise it with kafka-reassign-partitions, or a broker's loss can lose it")
-                    }
-                    continue
-                }
                 let model = t == k.modelTopic
                 // The changelog must have the input's partition count (one changelog
                 // partition per input partition) and be compacted.
                 let compact = model || t == k.effectiveChangelogTopic
+                if let have = layout.topics[t] {
+                    if have.replicas < rf {
+                        log.warning("topic \(t) has \(have.replicas) replicas, fewer than kafka.replication_factor (\(rf)): raise it with kafka-reassign-partitions, or a broker's loss can lose it")
+                    }
+                    if compact { Self.checkCompacted(t, setting: model ? "kafka.model_topic" : "kafka.changelog_topic", admin: a, log: log) }
+                    continue
+                }
                 var configs = compact ? ["cleanup.policy": "compact"] : [:]
                 if k.minInsyncReplicas > 0 { configs["min.insync.replicas"] = String(min(k.minInsyncReplicas, rf)) }
                 do {
@@ -182,6 +183,21 @@ public final class CoordinatorService {
                 executeModel(.publish(u))
             }
         }
+    }
+
+    /// An existing model or changelog topic must be compacted: with `delete`, retention
+    /// removes the newest model versions and the feature state along with the old (restores
+    /// then start from nothing), and without retention the topic grows for ever. Said once at
+    /// start, naming the topic and the setting; a broker that cannot describe topics is
+    /// trusted.
+    private static func checkCompacted(_ topic: String, setting: String, admin: KafkaProducer, log: Logger) {
+        let policy: String
+        do { policy = try admin.topicConfig(topic, timeoutMs: 3000)["cleanup.policy"] ?? "" } catch {
+            log.debug("cannot read the configuration of \(topic): \(error)")
+            return
+        }
+        guard !policy.isEmpty, !policy.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "compact" }) else { return }
+        log.warning("topic \(topic) (\(setting)) has cleanup.policy=\(policy), not compact: retention will delete what a restart restores from, and without it the topic grows for ever. Fix: kafka-configs --alter --entity-type topics --entity-name \(topic) --add-config cleanup.policy=compact")
     }
 
     /// A consumer for reading the model topic (restore, rollback); commits nothing.

@@ -295,3 +295,38 @@ func adminCreateTopic(rk: OpaquePointer, name: String, partitions: Int, replicat
         throw KafkaError(err, context: "create topic \(name)")
     }
 }
+
+extension KafkaProducer {
+    /// A topic's configuration as the broker reports it (DescribeConfigs): every entry, set or
+    /// default. A broker without the API (the embedded one) answers with an error.
+    public func topicConfig(_ name: String, timeoutMs: Int32 = 5000) throws(KafkaError) -> [String: String] {
+        guard let res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name) else {
+            throw KafkaError(.configuration, message: "topic \(name): cannot describe")
+        }
+        defer { rd_kafka_ConfigResource_destroy(res) }
+        let q = rd_kafka_queue_new(rk)!
+        defer { rd_kafka_queue_destroy(q) }
+        var resources: [OpaquePointer?] = [res]
+        rd_kafka_DescribeConfigs(rk, &resources, 1, nil, q)
+        guard let ev = rd_kafka_queue_poll(q, timeoutMs) else {
+            throw KafkaError(.timedOut, message: "describe topic \(name): no answer within \(timeoutMs) ms")
+        }
+        defer { rd_kafka_event_destroy(ev) }
+        if rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError(rd_kafka_event_error(ev), context: "describe topic \(name)")
+        }
+        guard let result = rd_kafka_event_DescribeConfigs_result(ev) else { return [:] }
+        var n = 0
+        guard let described = rd_kafka_DescribeConfigs_result_resources(result, &n), n > 0, let r = described[0] else { return [:] }
+        let err = rd_kafka_ConfigResource_error(r)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: "describe topic \(name)") }
+        var m = 0
+        var out: [String: String] = [:]
+        guard let entries = rd_kafka_ConfigResource_configs(r, &m) else { return [:] }
+        for i in 0..<m {
+            guard let e = entries[i], let k = rd_kafka_ConfigEntry_name(e) else { continue }
+            out[String(cString: k)] = rd_kafka_ConfigEntry_value(e).map { String(cString: $0) } ?? ""
+        }
+        return out
+    }
+}

@@ -115,3 +115,28 @@ struct ModelStoreLiveTests {
         #expect(cluster.coordinator.wait(seconds: 20) == 0)
     }
 }
+
+@Suite("Topics on Tansu", .serialized)
+struct TopicCheckTests {
+    @Test("an existing model topic with cleanup.policy=delete is named in a warning with the fix; the changelog topic Tributary creates is compacted")
+    func cleanupPolicy() throws {
+        let tansu = try Tansu()
+        #expect(sh("python3 '\(repoRoot)/tools/topic_admin.py' --bootstrap \(tansu.bootstrap) create tributary.models --config cleanup.policy=delete") == 0)
+        let cluster = try Cluster.start(config: """
+        [kafka]
+        bootstrap = "\(tansu.bootstrap)"
+        """, env: tansu.env)
+        let status = try cluster.status()
+        #expect(status.partitionCount == 4)
+        cluster.coordinator.signal(SIGTERM)
+        #expect(cluster.coordinator.wait(seconds: 20) == 0)
+        let log = cluster.coordinator.log
+        #expect(log.contains("topic tributary.models (kafka.model_topic) has cleanup.policy=delete, not compact"), "\(log)")
+        #expect(log.contains("--add-config cleanup.policy=compact"))
+
+        let path = NSTemporaryDirectory() + "describe-\(getpid()).json"
+        #expect(sh("python3 '\(repoRoot)/tools/topic_admin.py' --bootstrap \(tansu.bootstrap) describe tributary.features > '\(path)'") == 0)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: String]
+        #expect(config?["cleanup.policy"] == "compact", "\(String(describing: config))")
+    }
+}
