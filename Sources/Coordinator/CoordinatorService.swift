@@ -86,6 +86,7 @@ public final class CoordinatorService {
             // real broker's num.partitions), too few for a changelog.
             let layout = (try? a.layout(timeoutMs: 5000)) ?? ClusterLayout(brokers: 0)
             let (rf, capped) = k.effectiveReplication(brokers: layout.brokers > 0 ? layout.brokers : Int.max)
+            var compacted: [(topic: String, setting: String)] = []
             if capped {
                 log.warning("the cluster at \(bootstrap) has \(layout.brokers) brokers, fewer than kafka.replication_factor (\(k.replicationFactor > 0 ? k.replicationFactor : 3)): topics Tributary creates get \(rf) replicas, and a broker's loss can lose the feature changelog and the model history")
             }
@@ -98,7 +99,7 @@ public final class CoordinatorService {
                     if have.replicas < rf {
                         log.warning("topic \(t) has \(have.replicas) replicas, fewer than kafka.replication_factor (\(rf)): raise it with kafka-reassign-partitions, or a broker's loss can lose it")
                     }
-                    if compact { Self.checkCompacted(t, setting: model ? "kafka.model_topic" : "kafka.changelog_topic", admin: a, log: log) }
+                    if compact { compacted.append((t, model ? "kafka.model_topic" : "kafka.changelog_topic")) }
                     continue
                 }
                 var configs = compact ? ["cleanup.policy": "compact"] : [:]
@@ -119,6 +120,7 @@ public final class CoordinatorService {
                 throw ServiceError("the feature changelog topic \(k.effectiveChangelogTopic) (kafka.changelog_topic) has \(n) partitions, fewer than the \(partitions) of the input topic \(k.inputTopic): the feature state of partitions \(n)..<\(partitions) could not be checkpointed. Recreate it with \(partitions) partitions (and cleanup.policy=compact), or name another in kafka.changelog_topic")
             }
             admin = a
+            if !compacted.isEmpty { Self.checkCompacted(compacted, client: c, log: log) }
         }
         var pc = KafkaClientConfig(k.client)
         pc["bootstrap.servers"] = bootstrap
@@ -187,17 +189,24 @@ public final class CoordinatorService {
 
     /// An existing model or changelog topic must be compacted: with `delete`, retention
     /// removes the newest model versions and the feature state along with the old (restores
-    /// then start from nothing), and without retention the topic grows for ever. Said once at
-    /// start, naming the topic and the setting; a broker that cannot describe topics is
-    /// trusted.
-    private static func checkCompacted(_ topic: String, setting: String, admin: KafkaProducer, log: Logger) {
-        let policy: String
-        do { policy = try admin.topicConfig(topic, timeoutMs: 3000)["cleanup.policy"] ?? "" } catch {
-            log.debug("cannot read the configuration of \(topic): \(error)")
-            return
+    /// then start from nothing), and without retention the topic grows for ever. Said once,
+    /// naming the topic and the setting. Off the start path, with a client of its own: a
+    /// broker without DescribeConfigs (the embedded one) answers only with a timeout, and a
+    /// restarted coordinator must be back before the workers' leases end.
+    private static func checkCompacted(_ topics: [(topic: String, setting: String)], client: KafkaClientConfig, log: Logger) {
+        let work = { @Sendable in
+            guard let admin = try? KafkaProducer(config: client, deliveryReports: false) else { return }
+            for (topic, setting) in topics {
+                let policy: String
+                do { policy = try admin.topicConfig(topic, timeoutMs: 5000)["cleanup.policy"] ?? "" } catch {
+                    log.debug("cannot read the configuration of \(topic): \(error)")
+                    return
+                }
+                guard !policy.isEmpty, !policy.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "compact" }) else { continue }
+                log.warning("topic \(topic) (\(setting)) has cleanup.policy=\(policy), not compact: retention will delete what a restart restores from, and without it the topic grows for ever. Fix: kafka-configs --alter --entity-type topics --entity-name \(topic) --add-config cleanup.policy=compact")
+            }
         }
-        guard !policy.isEmpty, !policy.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "compact" }) else { return }
-        log.warning("topic \(topic) (\(setting)) has cleanup.policy=\(policy), not compact: retention will delete what a restart restores from, and without it the topic grows for ever. Fix: kafka-configs --alter --entity-type topics --entity-name \(topic) --add-config cleanup.policy=compact")
+        Thread.detachNewThread(work)
     }
 
     /// A consumer for reading the model topic (restore, rollback); commits nothing.

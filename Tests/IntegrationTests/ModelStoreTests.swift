@@ -128,6 +128,9 @@ struct TopicCheckTests {
         """, env: tansu.env)
         let status = try cluster.status()
         #expect(status.partitionCount == 4)
+        // The check runs beside the start (a broker may answer it only with a timeout).
+        let deadline = Date().addingTimeInterval(15)
+        while !cluster.coordinator.log.contains("cleanup.policy=delete") && Date() < deadline { usleep(100_000) }
         cluster.coordinator.signal(SIGTERM)
         #expect(cluster.coordinator.wait(seconds: 20) == 0)
         let log = cluster.coordinator.log
