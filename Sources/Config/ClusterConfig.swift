@@ -58,6 +58,9 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         /// it is in step with (a new group starts from fresh state, as it starts from fresh offsets).
         public var changelogTopic = ""
         public var effectiveChangelogTopic: String { changelogTopic.isEmpty ? "\(groupId).features" : changelogTopic }
+        /// With `features.repartition`: the input re-keyed by the key field (same partition
+        /// count as the input), which the feature stage then reads instead of the input.
+        public var repartitionTopic: String { "\(groupId).repartition" }
         /// Every global model version is written here (one partition; compacted on real brokers).
         public var modelTopic = "tributary.models"
         /// Partitions of the input topic when Tributary creates it.
@@ -207,6 +210,12 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         do {
             var t = try root.table("features")
             features = try FeatureSpec(reading: &t)
+            if features.repartition && kafka.guarantee == .exactlyOnce {
+                // Re-keying is a second produce-consume hop with its own offsets; one
+                // transaction over both stages is not built.
+                throw ConfigError(line: t.table["repartition"]?.line ?? 0, key: "features.repartition",
+                                  "cannot be combined with kafka.guarantee = \"exactly_once\" (the re-keying stage is at-least-once)")
+            }
             try t.finish()
         }
         do {

@@ -11,6 +11,7 @@ extension FeatureSpec {
     init(reading t: inout TableReader) throws(ConfigError) {
         self.init()
         key = try t.string("key", key)
+        repartition = try t.bool("repartition", repartition)
         timestamp = try t.string("timestamp", timestamp)
         timestampUnit = TimestampUnit(rawValue: try t.string("timestamp_unit", timestampUnit.rawValue,
                                                              oneOf: TimestampUnit.allCases.map(\.rawValue)))!

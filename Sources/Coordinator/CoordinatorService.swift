@@ -67,7 +67,8 @@ public final class CoordinatorService {
             if capped && k.replicationFactor > 0 {
                 log.warning("kafka.replication_factor = \(k.replicationFactor) is more than the embedded broker's \(k.embeddedBrokers) brokers (kafka.embedded_brokers): topics get \(rf) replicas")
             }
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic] where !t.isEmpty {
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic,
+                      config.features.repartition ? k.repartitionTopic : ""] where !t.isEmpty {
                 try b.createTopic(t, partitions: k.partitions, replicationFactor: rf)
             }
             try b.createTopic(k.modelTopic, partitions: 1, replicationFactor: rf)
@@ -113,6 +114,24 @@ public final class CoordinatorService {
             }
             do { partitions = try a.partitionCount(topic: k.inputTopic) } catch {
                 throw ServiceError("input topic \(k.inputTopic) at \(bootstrap): \(error)")
+            }
+            if config.features.repartition {
+                // The re-keyed input: one partition per input partition (the worker holding
+                // input partition p reads repartition partition p).
+                if let have = layout.topics[k.repartitionTopic] {
+                    guard have.partitions == partitions else {
+                        throw ServiceError("the repartition topic \(k.repartitionTopic) (features.repartition) has \(have.partitions) partitions, the input topic \(k.inputTopic) \(partitions): delete it (it holds only re-keyed copies of the input) or change kafka.group_id")
+                    }
+                } else {
+                    var configs: [String: String] = [:]
+                    if k.minInsyncReplicas > 0 { configs["min.insync.replicas"] = String(min(k.minInsyncReplicas, rf)) }
+                    do {
+                        try a.createTopic(k.repartitionTopic, partitions: partitions, replicationFactor: rf, configs: configs, timeoutMs: 5000)
+                        log.info("created topic \(k.repartitionTopic): \(partitions) partitions, \(rf) replicas (the input re-keyed by \(config.features.key))")
+                    } catch {
+                        log.warning("could not create topic \(k.repartitionTopic): \(error)")
+                    }
+                }
             }
             // One changelog partition per input partition: with fewer, the feature state of
             // the others could never be checkpointed (refused here, not found at run time).

@@ -7,6 +7,9 @@
 public struct FeatureSpec: Sendable, Codable, Equatable {
     /// Dotted path of the key that per-key state is grouped by (also the output key).
     public var key = "user"
+    /// Re-key the input by `key` through an internal topic before any per-key state is
+    /// touched (Kafka Streams' selectKey + repartition), for input not keyed by it.
+    public var repartition = false
     /// Dotted path of the event-time field, in `timestampUnit`; `@kafka` takes the record's
     /// Kafka timestamp instead (milliseconds, set by the producer or the broker).
     public var timestamp = "ts"

@@ -31,7 +31,8 @@ struct Broker: AsyncParsableCommand {
         do {
             let n = brokers ?? k.embeddedBrokers
             let b = try EmbeddedBroker(brokers: n)
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic] { try b.createTopic(t, partitions: k.partitions) }
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, cfg.features.repartition ? k.repartitionTopic : ""]
+            where !t.isEmpty { try b.createTopic(t, partitions: k.partitions) }
             try b.createTopic(k.modelTopic, partitions: 1)
             say("bootstrap \(b.bootstrap)")
             FileHandle.standardError.write(Data("embedded broker running (\(k.partitions) partitions per topic); Ctrl-C stops it\n".utf8))

@@ -25,6 +25,8 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     /// Records whose Kafka key is not their `features.key` value (null keys included): their
     /// key's state may be split across partitions (docs/CONFIG.md, "Keys").
     public var keyMismatches: Int64 = 0
+    /// `features.repartition`: input records re-keyed into the repartition topic.
+    public var repartitioned: Int64 = 0
     /// Exactly-once: transactions committed and aborted (each abort replays its records from
     /// the last commit), and partitions given up because a newer owner fenced this worker.
     public var transactionsCommitted: Int64 = 0

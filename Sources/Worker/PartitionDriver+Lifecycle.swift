@@ -26,6 +26,7 @@ extension PartitionDriver {
             }
             let run = makeRun(PartitionLifecycle(partition: l.partition, epoch: l.epoch, settings: settings), runner.pipeline)
             parts[l.partition] = run
+            repartitioner?.start(l.partition)
             execute(run.life.start(), for: run)
         }
     }
@@ -41,6 +42,7 @@ extension PartitionDriver {
         let now = Clock.nowMs()
         for p in ps {
             deferred[p] = nil
+            repartitioner?.stop(p)
             if let run = parts.removeValue(forKey: p) {
                 draining[p] = run
                 execute(run.life.stop(ack: ack, now: now), for: run)

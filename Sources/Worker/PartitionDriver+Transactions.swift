@@ -75,7 +75,7 @@ extension PartitionDriver {
                 writeCapture(run)
                 guard parts[p] === run || draining[p] === run else { return }  // failed and replayed
             }
-            try txn.sendOffsetsToTransaction([TopicPartition(config.kafka.inputTopic, p): position], consumer: consumer)
+            try txn.sendOffsetsToTransaction([TopicPartition(inputTopic, p): position], consumer: consumer)
             try txn.commitTransaction(timeoutMs: 10_000)
             run.life.transactionCommitted(at: position)
             report.transactionsCommitted += 1

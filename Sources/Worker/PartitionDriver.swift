@@ -46,6 +46,8 @@ final class PartitionDriver: OutputHost {
     var lookup: CommittedLookup?
     /// Exactly-once partitions' transactional producers, made off the loop.
     var opener: TransactionOpener?
+    /// `features.repartition`: re-keys the input into the topic the record path reads.
+    var repartitioner: Repartitioner?
     /// Predictions and dead letters (made in `init`: it refers back to this driver).
     var out: RecordOutput!
     var report: WorkerReport
@@ -71,7 +73,8 @@ final class PartitionDriver: OutputHost {
         out = RecordOutput(host: self, workerId: workerId)
     }
 
-    var inputTopic: String { config?.kafka.inputTopic ?? "" }
+    /// The topic the record path reads: the input, or its re-keyed copy (`features.repartition`).
+    var inputTopic: String { config.map { $0.features.repartition ? $0.kafka.repartitionTopic : $0.kafka.inputTopic } ?? "" }
     var changelogTopic: String { config?.kafka.effectiveChangelogTopic ?? "tributary.features" }
     /// Outputs handed to librdkafka and not yet reported (the shared producer's; a
     /// transactional producer's records are bounded by its commit interval and librdkafka's queue).
@@ -82,11 +85,12 @@ final class PartitionDriver: OutputHost {
     var allRunning: Bool { parts.values.allSatisfy(\.life.isRunning) }
     /// librdkafka's queue wake-up fds (records, delivery reports). Transactional producers are
     /// not waited on: they report no deliveries, and their errors are read by every `serveDeliveries`.
-    var wakeupFDs: [Int32] { [consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1].filter { $0 >= 0 } }
+    var wakeupFDs: [Int32] { ([consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1] + (repartitioner?.wakeupFDs ?? [])).filter { $0 >= 0 } }
 
     func clearWakeups() {
         consumer?.clearWakeup()
         producer?.clearWakeup()
+        repartitioner?.clearWakeups()
     }
 
     func heartbeatIfDue(now: Int64) { host.heartbeatIfDue(now: now) }
@@ -120,6 +124,10 @@ final class PartitionDriver: OutputHost {
         restorer = nil
         lookup = nil
         opener = nil
+        repartitioner = w.settings.features.repartition
+            ? try Repartitioner(settings: w.settings, consumerConfig: clients.consumer, producerConfig: clients.producer,
+                                host: host, workerId: workerId, log: log)
+            : nil
         let m = w.settings.model
         let p = FeaturePipeline(spec: w.settings.features, labelClasses: m.type == .softmaxRegression ? m.classes : [])
         runner = RecordRunner(pipeline: p)
@@ -135,7 +143,7 @@ final class PartitionDriver: OutputHost {
         if evaluation?.report.whole.task != m.type.task { evaluation = m.makeEvaluation() }
         config = w.settings
         bootstrap = w.bootstrap
-        log.info("registered; Kafka at \(w.bootstrap), input \(w.settings.kafka.inputTopic), \(p.width) features")
+        log.info("registered; Kafka at \(w.bootstrap), input \(w.settings.kafka.inputTopic)\(w.settings.features.repartition ? " re-keyed by \(w.settings.features.key) into \(w.settings.kafka.repartitionTopic)" : ""), \(p.width) features")
         return true
     }
 
@@ -150,8 +158,9 @@ final class PartitionDriver: OutputHost {
         collectCommitted()
         serveDeliveries(timeoutMs: 0)
         drainStopping(now: now)
-        guard let consumer, !parts.isEmpty else { return false }
-        var mayHaveMore = false
+        let rekeying = repartitioner?.turn(now: now, maxInFlight: config?.worker.maxInFlight ?? 50_000) { kafkaTrouble($0, $1) } ?? false
+        guard let consumer, !parts.isEmpty else { return rekeying }
+        var mayHaveMore = rekeying
         if inFlight < (config?.worker.maxInFlight ?? 50_000) {
             // A few batches, then round the loop again so control messages and heartbeats stay
             // timely under full load. Bounded by time as well as by count: a slow CPU (a
@@ -198,6 +207,7 @@ final class PartitionDriver: OutputHost {
     }
 
     func flush() {
+        repartitioner?.close(timeoutMs: 10_000)
         if let producer, producer.inFlight > 0 { _ = producer.drain(timeoutMs: 10_000) { _ in } }
         if settings.exactlyOnce {
             log.info("exactly-once: \(report.transactionsCommitted) transactions committed, \(report.transactionsAborted) aborted, \(report.fencedPartitions) partitions fenced")
@@ -356,6 +366,11 @@ final class PartitionDriver: OutputHost {
         r.inFlight = inFlight
         r.deadLetters = out.deadLetters
         r.deadLettersByReason = out.deadLettersByReason
+        if let rp = repartitioner {
+            r.deadLetters += Int64(rp.deadLetters)
+            r.deadLettersByReason.merge(rp.deadLettersByReason.mapValues { Int64($0) }, uniquingKeysWith: +)
+            r.repartitioned = rp.rekeyed
+        }
         r.shadowPredictions = out.shadowPredictions
         r.shadowFailed = out.shadowFailed
         r.models = models?.reports ?? []

@@ -57,7 +57,7 @@ final class RecordOutput {
         deadLetters += 1
         deadLettersByReason[reason, default: 0] += 1
         let headers = [("tributary.reason", reason), ("tributary.error", error),
-                       ("tributary.source.topic", kafka.inputTopic),
+                       ("tributary.source.topic", host.inputTopic),
                        ("tributary.source.partition", String(rec.partition)), ("tributary.source.offset", String(rec.offset)),
                        ("tributary.worker", workerId)]
         let dlq = kafka.deadLetterTopic

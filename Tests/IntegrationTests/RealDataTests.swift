@@ -134,6 +134,89 @@ struct RealDataTests {
         #expect(w.log.components(separatedBy: "input not keyed by features.key").count - 1 == 2, "one warning per partition")
     }
 
+    @Test("repartition = true, input with null keys spread over 4 partitions, 2 workers: every user's records meet in one partition, every emitted feature equals a correctly keyed run's, and per-user count, sum and mean equal the whole stream's; records with no key are dead letters naming the field")
+    func repartitioned() throws {
+        let config = """
+        [kafka]
+        partitions = 4
+        [features]
+        key = "user"
+        repartition = true
+        timestamp_unit = "ms"
+        numeric = ["x.f0"]
+        emit = true
+        aggregates = [{ field = "x.f0", stats = ["count", "sum", "mean"] }]
+        [model]
+        sync_interval_ms = 0
+        """
+        let cluster = try Cluster.start(config: config)
+        let ws = try ["r1", "r2"].map { try cluster.worker($0) }
+        try cluster.waitFor(seconds: 30, "2 workers own every partition") { $0.unassigned.isEmpty && $0.workers.count == 2 }
+        let p = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": cluster.bootstrap, "linger.ms": "5"]))
+        for (i, e) in Self.events.enumerated() {
+            try p.produce(topic: "events", partition: Int32(i % 4), key: [], value: Array(Self.line(e, .milliseconds).utf8), tag: i)
+            if i % 500 == 0 { _ = p.poll(timeoutMs: 0) { _ in } }
+        }
+        let bad = ["not json", #"{"ts": 1796140319000, "x": {"f0": 1}}"#, "[1, 2]"]
+        for (i, b) in bad.enumerated() { try p.produce(topic: "events", partition: Int32(i), key: [], value: Array(b.utf8), tag: 10_000 + i) }
+        #expect(p.drain(timeoutMs: 10_000) { _ in } == 0)
+
+        try cluster.waitFor(seconds: 90, "every record re-keyed and processed") { s in
+            s.totalProcessed == Int64(Self.events.count) && s.totalDeadLetters == Int64(bad.count)
+        }
+        let highs = try highWatermarks(bootstrap: cluster.bootstrap, topic: "tributary.repartition")
+        let done = try cluster.waitCommitted(highs, seconds: 60)
+        #expect(done.workers.compactMap { $0.report?.repartitioned }.reduce(0, +) == Int64(Self.events.count))
+        #expect(done.workers.compactMap { $0.report?.keyMismatches }.reduce(0, +) == 0, "the re-keyed topic is keyed by user")
+
+        // Every user in one partition of the re-keyed topic, under its own key.
+        let rekeyed = try readAll(bootstrap: cluster.bootstrap, topic: "tributary.repartition")
+        #expect(rekeyed.count == Self.events.count)
+        var partitionOf: [String: Set<Int32>] = [:]
+        for r in rekeyed {
+            let user = try #require(r.json?["user"] as? String)
+            #expect(r.key == user)
+            partitionOf[user, default: []].insert(r.partition)
+        }
+        #expect(partitionOf.values.allSatisfy { $0.count == 1 }, "a user's records split: \(partitionOf.filter { $0.value.count > 1 })")
+
+        // The reference: a correctly keyed run over the re-keyed records, per partition in offset order.
+        let spec = try ClusterConfig.parse(config).features
+        var reference: [Int32: PartitionFeatures] = [:]
+        var expected: [String: [Double]] = [:]
+        for r in rekeyed.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) {
+            var pf = reference[r.partition] ?? PartitionFeatures(spec: spec)
+            #expect(try pf.feed(r.value) == .features)
+            expected["\(r.partition)/\(r.offset)"] = pf.dense
+            reference[r.partition] = pf
+        }
+        var last: [String: [Double]] = [:]
+        var compared = 0, differing = 0
+        for r in try readAll(bootstrap: cluster.bootstrap, topic: "predictions") {
+            guard let j = r.json, let pt = j["partition"] as? Int, let o = j["offset"] as? Int, let f = j["features"] as? [Double],
+                  let key = j["key"] as? String else { continue }
+            compared += 1
+            if let want = expected["\(pt)/\(o)"], zip(f, want).allSatisfy({ abs($0 - $1) <= 1e-9 * max(1, abs($1)) }) {} else { differing += 1 }
+            if f[1] > (last[key]?[1] ?? 0) { last[key] = f }
+        }
+        #expect(compared == Self.events.count)
+        #expect(differing == 0, "\(differing) of \(compared) feature vectors differ from the keyed run's")
+        // Per user, the final count, sum and mean are those of all the user's events.
+        var byUser: [String: [Double]] = [:]
+        for e in Self.events { byUser[e.0, default: []].append(e.2) }
+        for (user, xs) in byUser {
+            let f = try #require(last[user], "no prediction for \(user)")
+            let sum = xs.reduce(0, +)
+            #expect(f[1] == Double(xs.count) && abs(f[2] - sum) < 1e-6 && abs(f[3] - sum / Double(xs.count)) < 1e-9, "\(user): \(f) vs \(xs.count), \(sum)")
+        }
+
+        let dead = try readAll(bootstrap: cluster.bootstrap, topic: "events.dlq")
+        #expect(dead.count == bad.count)
+        #expect(dead.allSatisfy { $0.headers["tributary.source.topic"] == "events" && ($0.headers["tributary.error"] ?? "").contains("repartition by user") })
+        #expect(Set(dead.compactMap { $0.headers["tributary.reason"] }) == ["not_json", "missing_field", "not_object"])
+        for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
+
     @Test("embedded cluster of 3 brokers with replication_factor 3: every topic Tributary creates has 3 replicas, and the cluster scores")
     func replicatedTopics() throws {
         let cluster = try Cluster.start(config: "[kafka]\nembedded_brokers = 3\nreplication_factor = 3\nmin_insync_replicas = 2\n[features]\naggregates = [{ field = \"x.f0\", stats = [\"count\"] }]")
