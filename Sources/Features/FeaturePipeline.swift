@@ -18,6 +18,9 @@ public struct FeaturePipeline: Sendable {
     let targetSlots: [Int?]
     let numericCount: Int
     let seeds: [UInt64]
+    /// Per aggregate with `last` over a field that may hold strings: the seed of its hashed
+    /// token (nil: not such an aggregate).
+    let stringLastSeeds: [UInt64?]
 
     /// `labelClasses`: a multiclass model's class names (labels may be names or indices).
     public init(spec: FeatureSpec, labelClasses: [String] = []) {
@@ -57,7 +60,23 @@ public struct FeaturePipeline: Sendable {
                              timestampUnit: spec.timestampUnit)
         denseWidth = spec.denseNames.count
         seeds = (spec.categorical.map(\.field) + spec.text.map(\.field)).map { fnv1a($0.utf8, 0xCBF2_9CE4_8422_2325) }
+        stringLastSeeds = spec.aggregates.enumerated().map { a, agg in
+            aggText[a] != nil && agg.stats.contains(.last) ? fnv1a("\(agg.name).last".utf8, 0xCBF2_9CE4_8422_2325) : nil
+        }
     }
+
+    /// `last` of a string field: the value's 64-bit hash, its low 51 bits kept as the payload
+    /// of a quiet NaN in the running stats (numbers are never NaN there: they are refused as
+    /// not finite), so the key's state and changelog need no new field and a numeric value of
+    /// the same field later replaces it. Read as two inputs: the dense column is a stable code
+    /// in [0, 1) (the value for a tree; equal values, equal codes), and, when the spec has a
+    /// hashed space (a hashed categorical or a text input), a one-hot token there (the value
+    /// for a linear model).
+    @inline(__always) static func stringLast(_ hash: UInt64) -> Double {
+        Double(bitPattern: 0x7FF8_0000_0000_0000 | (hash & stringLastMask))
+    }
+    static let stringLastMask: UInt64 = 0x0007_FFFF_FFFF_FFFF
+    @inline(__always) static func stringLastCode(_ payload: UInt64) -> Double { Double(payload % 1_000_003) / 1_000_003 }
 
     /// Under `timestamp = "@kafka"`, the record's Kafka timestamp (ms; negative: none)
     /// becomes the event time; otherwise nothing changes.
@@ -80,6 +99,8 @@ public struct FeaturePipeline: Sendable {
     public func features(of e: ParsedEvent, state: inout PartitionState, counters: inout FeatureCounters,
                          dense: inout [Double], sparse: inout SparseVector) throws(EventError) -> FeatureOutcome {
         let policy = spec.onBadValue
+        // Hashed tokens of string `last` values (rare: no allocation unless one is read).
+        var lastTokens: [UInt64] = []
         // 1. Validate first: a dead-lettered record must leave the state untouched.
         for i in 0..<e.status.count where e.status[i] != .present {
             if let t = stringTolerant[i], e.textStatus[t] == .present { continue }
@@ -148,6 +169,7 @@ public struct FeaturePipeline: Sendable {
             let aggregates = spec.aggregates
             let aggregateSlots = self.aggregateSlots
             let aggregateTextSlots = self.aggregateTextSlots
+            let stringLastSeeds = self.stringLastSeeds
             let defaultValue = spec.defaultValue
             var inserted = false
             var expired = false
@@ -170,12 +192,20 @@ public struct FeaturePipeline: Sendable {
                         var x = aggregateSlots[a].map { e.status[$0] == .present ? e.values[$0] : defaultValue } ?? 0
                         if let slot = aggregateSlots[a], e.status[slot] != .present, let text {
                             var v = e.texts[text]
-                            x = Double(v.withUTF8 { fnv1a($0, 0xCBF2_9CE4_8422_2325) } >> 11)
+                            let h = v.withUTF8 { fnv1a($0, 0xCBF2_9CE4_8422_2325) }
+                            x = stringLastSeeds[a] != nil ? FeaturePipeline.stringLast(h) : Double(h >> 11)
                         }
                         stats = ks.windows[a].add(x, at: t, spec: agg, watermark: wm)
                     }
                     for s in agg.stats {
-                        dense[o] = stats.value(s)
+                        let v = stats.value(s)
+                        if s == .last, v.isNaN, let seed = stringLastSeeds[a] {
+                            let payload = v.bitPattern & FeaturePipeline.stringLastMask
+                            dense[o] = FeaturePipeline.stringLastCode(payload)
+                            lastTokens.append(payload ^ seed)
+                        } else {
+                            dense[o] = v
+                        }
                         o += 1
                     }
                 }
@@ -195,6 +225,7 @@ public struct FeaturePipeline: Sendable {
         sparse.removeAll()
         if spec.hashedWidth > 0 {
             let mask = UInt64(spec.hashedWidth - 1)
+            for t in lastTokens { sparse.append(denseWidth + Int(mix(t) & mask), 1) }
             for (c, cat) in spec.categorical.enumerated() where cat.encoding == .hashed {
                 let slot = categoricalSlots[c]
                 guard e.textStatus[slot] == .present else { continue }

@@ -46,7 +46,8 @@ public struct FeatureSpec: Sendable, Codable, Equatable {
         case count, sum, mean, variance, min, max, ewma, last
         case sinceLast = "since_last"
         /// The stats an aggregate over a string field can give (its other stats need numbers).
-        public static let stringStats: Set<Stat> = [.count, .distinct, .sinceLast]
+        /// `last` of a string: see `FeaturePipeline.stringLast`.
+        public static let stringStats: Set<Stat> = [.count, .distinct, .sinceLast, .last]
         case distinct
         /// Stats that depend on event order and cannot be merged across window buckets.
         public var unwindowedOnly: Bool { self == .ewma || self == .last || self == .sinceLast }

@@ -53,14 +53,14 @@ struct RealDataTests {
           { field = "x.f0", stats = ["count", "mean", "since_last"] },
           { field = "x.f0", stats = ["sum", "count"], window = "tumbling", size_s = 2 },
           { field = "x.f0", stats = ["max"], window = "sliding", size_s = 1.5 },
-          { field = "merchant", stats = ["distinct", "count"] },
+          { field = "merchant", stats = ["distinct", "count", "last"] },
         ]
         [model]
         sync_interval_ms = 0
         """
     }
 
-    @Test("epoch-ms and ISO-8601 event times, the key field also a categorical and a text input, distinct strings: 0 dead letters, and every emitted feature equals the seconds run of the same records",
+    @Test("epoch-ms and ISO-8601 event times, the key field also a categorical and a text input, distinct, count and last of strings: 0 dead letters, and every emitted feature equals the seconds run of the same records",
           arguments: [FeatureSpec.TimestampUnit.milliseconds, .iso8601])
     func realEvents(_ unit: FeatureSpec.TimestampUnit) throws {
         let cluster = try Cluster.start(config: Self.config(unit))

@@ -248,4 +248,46 @@ struct RealEventDataTests {
             try q.feed(Array(#"{"card":"c1","merchant":"m1","ts":1}"#.utf8))
         }
     }
+
+    @Test("last of a string field: a stable code per value in the dense column and a one-hot token in the hashed space; a missing value keeps the last one; a number replaces it; it survives a changelog restore")
+    func stringLast() throws {
+        var s = FeatureSpec()
+        s.key = "card"
+        s.numeric = []
+        s.label = ""
+        s.onBadValue = .skip
+        s.text = [.init(field: "note", ngrams: 1)]
+        s.hashBits = 12
+        s.aggregates = [.init(field: "merchant", stats: [.count, .last, .distinct])]
+        var p = PartitionFeatures(spec: s)
+        func feed(_ card: String, _ merchant: String?, _ t: Double, _ p: inout PartitionFeatures) throws -> ([Double], [Int]) {
+            let m = merchant.map { #","merchant":\#($0)"# } ?? ""
+            try p.feed(Array(#"{"card":"\#(card)","note":"x","ts":\#(t)\#(m)}"#.utf8))
+            return (p.dense, p.sparse.indices.filter { $0 != p.sparse.indices.last })
+        }
+        let (a1, t1) = try feed("c1", "\"m1\"", 1, &p)
+        let (b1, u1) = try feed("c2", "\"m2\"", 2, &p)
+        let (a2, t2) = try feed("c1", nil, 3, &p)
+        let (a3, t3) = try feed("c1", "\"m1\"", 4, &p)
+        #expect(a1[0] == 1 && a1[1] >= 0 && a1[1] < 1 && a1[2] == 1)
+        #expect(b1[1] != a1[1], "another merchant, another code")
+        #expect(t1.count == 1 && u1.count == 1 && t1 != u1, "one hashed token each, different for different values")
+        #expect(a2[1] == a1[1] && t2 == t1, "no merchant in the event: the last one stays")
+        // on_bad_value = "skip": the event without a merchant was counted as such, not added.
+        #expect(a3[0] == 2 && a3[1] == a1[1] && a3[2] == 1 && t3 == t1)
+        #expect(p.counters.badValues == ["missing_field:merchant": 1])
+
+        // The state goes through the changelog and comes back the same.
+        var r = ChangelogRestore(pipeline: p.pipeline)
+        for rec in p.state.capture(p.pipeline, nextOffset: 4) { try r.apply(key: rec.key, value: rec.value) }
+        var q = PartitionFeatures(spec: s)
+        q.state = r.finish().0
+        let (c1, v1) = try feed("c1", nil, 5, &q)
+        let (d1, w1) = try feed("c1", nil, 5, &p)
+        #expect(c1 == d1 && v1 == w1 && c1[1] == a1[1])
+
+        // A number replaces the string: its value, and no token.
+        let (a4, t4) = try feed("c1", "7.5", 6, &p)
+        #expect(a4[1] == 7.5 && t4.isEmpty)
+    }
 }
