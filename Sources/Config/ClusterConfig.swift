@@ -24,6 +24,7 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
     /// `[challengers.NAME]`: models scored beside the champion (issue 11), by name.
     public var challengers: [ModelEntry] = []
     public var lifecycle = LifecycleSection()
+    public var labels = LabelsSection()
     public var security = SecuritySection()
 
     public init() {}
@@ -250,6 +251,37 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             if let why = layout.problem(with: features) {
                 throw ConfigError(line: all.table.line, key: "challengers", why)
             }
+        }
+        do {
+            var t = try root.table("labels")
+            labels.topic = try t.string("topic", labels.topic)
+            labels.id = try t.string("id", labels.id)
+            labels.label = try t.string("label", labels.label)
+            labels.timestamp = try t.string("timestamp", labels.timestamp)
+            labels.timestampUnit = FeatureSpec.TimestampUnit(rawValue: try t.string("timestamp_unit", labels.timestampUnit.rawValue,
+                                                                                    oneOf: FeatureSpec.TimestampUnit.allCases.map(\.rawValue)))!
+            labels.horizonSeconds = try t.double("horizon_s", labels.horizonSeconds, min: 0.001)
+            labels.maxPending = try t.int("max_pending", labels.maxPending, min: 1, max: 100_000_000)
+            labels.onExpired = .init(rawValue: try t.string("on_expired", labels.onExpired.rawValue,
+                                                            oneOf: LabelsSection.Expired.allCases.map(\.rawValue)))!
+            if labels.enabled {
+                for (key, v) in [("id", labels.id), ("label", labels.label)] where v.isEmpty {
+                    throw ConfigError(line: t.table[key]?.line ?? 0, key: "labels.\(key)", "must not be empty")
+                }
+                if labels.onExpired == .learnNegative && model.type != .logisticRegression {
+                    throw ConfigError(line: t.table["on_expired"]?.line ?? 0, key: "labels.on_expired",
+                                      "learn_negative needs a binary model (logistic_regression), not \(model.type.rawValue)")
+                }
+                if features.repartition {
+                    throw ConfigError(line: t.table["topic"]?.line ?? 0, key: "labels.topic",
+                                      "cannot be combined with features.repartition yet (labels are not re-keyed)")
+                }
+                if kafka.guarantee == .exactlyOnce {
+                    throw ConfigError(line: t.table["topic"]?.line ?? 0, key: "labels.topic",
+                                      "cannot be combined with kafka.guarantee = \"exactly_once\" yet (pending predictions are not in the transaction)")
+                }
+            }
+            try t.finish()
         }
         do {
             var t = try root.table("lifecycle")

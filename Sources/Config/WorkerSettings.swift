@@ -14,6 +14,8 @@ public struct WorkerSettings: Sendable, Codable, Equatable {
     public var layout: ModelLayout
     /// Where challengers' predictions go ("" = not written).
     public var shadowTopic: String
+    /// Labels on their own topic (`[labels]`; disabled when its topic is "").
+    public var labels: LabelsSection
 
     public init(_ c: ClusterConfig) {
         cluster = c.cluster
@@ -23,5 +25,6 @@ public struct WorkerSettings: Sendable, Codable, Equatable {
         model = c.model
         layout = c.layout
         shadowTopic = c.lifecycle.shadowTopic
+        labels = c.labels
     }
 }

@@ -68,7 +68,7 @@ public final class CoordinatorService {
                 log.warning("kafka.replication_factor = \(k.replicationFactor) is more than the embedded broker's \(k.embeddedBrokers) brokers (kafka.embedded_brokers): topics get \(rf) replicas")
             }
             for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic,
-                      config.features.repartition ? k.repartitionTopic : ""] where !t.isEmpty {
+                      config.features.repartition ? k.repartitionTopic : "", config.labels.topic] where !t.isEmpty {
                 try b.createTopic(t, partitions: k.partitions, replicationFactor: rf)
             }
             try b.createTopic(k.modelTopic, partitions: 1, replicationFactor: rf)
@@ -114,6 +114,22 @@ public final class CoordinatorService {
             }
             do { partitions = try a.partitionCount(topic: k.inputTopic) } catch {
                 throw ServiceError("input topic \(k.inputTopic) at \(bootstrap): \(error)")
+            }
+            if config.labels.enabled {
+                // Labels are keyed like their events: label partition p goes with input
+                // partition p, so the counts must match.
+                if let have = layout.topics[config.labels.topic] {
+                    guard have.partitions == partitions else {
+                        throw ServiceError("the labels topic \(config.labels.topic) (labels.topic) has \(have.partitions) partitions, the input topic \(k.inputTopic) \(partitions): labels must be co-partitioned with their events (same partition count, keyed by \(config.features.key))")
+                    }
+                } else {
+                    do {
+                        try a.createTopic(config.labels.topic, partitions: partitions, replicationFactor: rf, timeoutMs: 5000)
+                        log.info("created topic \(config.labels.topic): \(partitions) partitions, \(rf) replicas (labels)")
+                    } catch {
+                        log.warning("could not create topic \(config.labels.topic): \(error)")
+                    }
+                }
             }
             if config.features.repartition {
                 // The re-keyed input: one partition per input partition (the worker holding

@@ -104,4 +104,28 @@ public struct OnlineModel: Sendable, Equatable {
             model.learn(scratch, sparse: sparse, label: label, predicted: retrained)
         }
     }
+
+    /// Learns from an input served earlier, whose label came later (`[labels]`): the learning
+    /// half of `predictThenLearn`, as River's `learn_one(x, y)` at the moment the label is
+    /// revealed (the scaler takes the input now, and the gradient uses the current weights).
+    /// `output` (the latest prediction) is left as it is.
+    public mutating func learn(_ x: [Double], sparse: SparseInput = .empty, label: Double) {
+        guard learns else { return }
+        switch scaling {
+        case .none:
+            model.predict(x, sparse: sparse, into: &retrained)
+            model.learn(x, sparse: sparse, label: label, predicted: retrained)
+        case .fixed(let mean, let scale):
+            for i in x.indices { scratch[i] = scale[i] != 0 ? (x[i] - mean[i]) / scale[i] : x[i] - mean[i] }
+            model.predict(scratch, sparse: sparse, into: &retrained)
+            model.learn(scratch, sparse: sparse, label: label, predicted: retrained)
+        case .online(var s):
+            scaling = .none
+            s.learn(x)
+            s.transform(x, into: &scratch)
+            scaling = .online(s)
+            model.predict(scratch, sparse: sparse, into: &retrained)
+            model.learn(scratch, sparse: sparse, label: label, predicted: retrained)
+        }
+    }
 }

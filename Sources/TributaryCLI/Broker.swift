@@ -31,7 +31,7 @@ struct Broker: AsyncParsableCommand {
         do {
             let n = brokers ?? k.embeddedBrokers
             let b = try EmbeddedBroker(brokers: n)
-            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, cfg.features.repartition ? k.repartitionTopic : ""]
+            for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, cfg.features.repartition ? k.repartitionTopic : "", cfg.labels.topic]
             where !t.isEmpty { try b.createTopic(t, partitions: k.partitions) }
             try b.createTopic(k.modelTopic, partitions: 1)
             say("bootstrap \(b.bootstrap)")

@@ -35,6 +35,11 @@ func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3, cu
 func formatStatus(_ s: ClusterStatus) -> String {
     var out = "cluster \(s.cluster)  bootstrap \(s.bootstrap)  input \(s.inputTopic) (\(s.partitionCount) partitions)  up \(s.uptimeMs / 1000)s\n"
     out += "global model v\(s.modelVersion)  sync \(String(format: "%.0f", s.syncBytesPerSecond)) B/s  rejected deltas \(s.rejectedDeltas)  clipped deltas \(s.clippedDeltas)  rejected scalers \(s.rejectedScalers)\n"
+    let labels = s.workers.compactMap { $0.report?.labels }
+    if !labels.isEmpty {
+        let l = labels.reduce(LabelStats(), +)
+        out += "labels: joined \(l.joined)  waiting \(l.pending) (early labels \(l.earlyLabels))  expired \(l.expired) (early \(l.evicted))  late \(l.late)  duplicate \(l.duplicate)  unknown id \(l.unknown)  no id \(l.noId)  dropped on move \(l.droppedOnMove)  dead letters \(l.deadLetters)  delay p50 \(String(format: "%.1f", l.delayP50))s p99 \(String(format: "%.1f", l.delayP99))s\n"
+    }
     if !s.checkpointProblem.isEmpty { out += "checkpoint: \(s.checkpointProblem) (retrying; workers keep the last version)\n" }
     if !s.task.isEmpty, let n = s.metrics["count"], n > 0 {
         func line(_ d: [String: Double]) -> String {

@@ -27,6 +27,8 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     public var keyMismatches: Int64 = 0
     /// `features.repartition`: input records re-keyed into the repartition topic.
     public var repartitioned: Int64 = 0
+    /// `[labels]`: the delayed-label join (nil without a labels topic).
+    public var labels: LabelStats?
     /// Exactly-once: transactions committed and aborted (each abort replays its records from
     /// the last commit), and partitions given up because a newer owner fenced this worker.
     public var transactionsCommitted: Int64 = 0

@@ -13,6 +13,8 @@ public struct DeliveryTag: Sendable, Equatable {
         case changelog = 1
         /// A challenger's prediction (shadow topic): counted, not waited for.
         case shadow = 2
+        /// A dead letter of a label record (`[labels]`): counted, not waited for.
+        case label = 3
     }
 
     public let kind: Kind

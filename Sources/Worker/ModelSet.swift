@@ -146,6 +146,52 @@ public struct ModelSet: Sendable {
         }
     }
 
+    /// Every model learns from an input served earlier (a label that came later): the same
+    /// per-model inputs `score` gives them.
+    public mutating func learn(_ dense: [Double], sparse: SparseInput, label: Double) {
+        let pipelineDense = dense.count
+        for i in models.indices {
+            let part = geometry.parts[i]
+            let sp: SparseInput
+            if part.hashed == 0 {
+                sp = .empty
+            } else if part.dense == pipelineDense {
+                sp = sparse
+            } else {
+                sparseIndices[i].removeAll(keepingCapacity: true)
+                for j in sparse.indices { sparseIndices[i].append(j - pipelineDense + part.dense) }
+                sp = SparseInput(indices: sparseIndices[i], values: sparse.values)
+            }
+            if let idx = part.denseIndices {
+                for (k, j) in idx.enumerated() { inputs[i][k] = dense[j] }
+                models[i].learn(inputs[i], sparse: sp, label: label)
+            } else {
+                models[i].learn(dense, sparse: sp, label: label)
+            }
+        }
+    }
+
+    /// Every model's latest prediction, kept with a served input until its label comes.
+    public var outputs: [[Double]] { models.map(\.output) }
+
+    /// The observation model `i` made with `output` (kept from when it was served), now that
+    /// its label `y` is known; every model's own metrics too (several models).
+    public mutating func observeLater(_ outputs: [[Double]], served: Int, label y: Double) -> Observation {
+        func observation(_ i: Int) -> Observation {
+            let o = outputs[i]
+            switch models[i].model.kind {
+            case .logisticRegression: return .binary(probability: o[0], label: y)
+            case .softmaxRegression:
+                var best = 0
+                for k in o.indices where o[k] > o[best] { best = k }
+                return .multiclass(probabilities: o, predicted: best, label: Int(y))
+            case .linearRegression: return .regression(prediction: o[0], target: y)
+            }
+        }
+        if models.count > 1 { for i in models.indices { _ = evaluations[i].observe(observation(i)) } }
+        return observation(served)
+    }
+
     /// The progressive-validation observation of model `i`'s latest prediction.
     public func observation(of i: Int, label y: Double) -> Observation {
         let m = models[i]

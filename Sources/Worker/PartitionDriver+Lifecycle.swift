@@ -27,13 +27,16 @@ extension PartitionDriver {
             let run = makeRun(PartitionLifecycle(partition: l.partition, epoch: l.epoch, settings: settings), runner.pipeline)
             parts[l.partition] = run
             repartitioner?.start(l.partition)
+            labelReader?.start(l.partition)
             execute(run.life.start(), for: run)
         }
     }
 
     func makeRun(_ life: PartitionLifecycle, _ pipeline: FeaturePipeline) -> PartitionRun {
         runTokens += 1
-        return PartitionRun(life: life, state: pipeline.makeState(), token: runTokens)
+        let run = PartitionRun(life: life, state: pipeline.makeState(), token: runTokens)
+        run.labels = makeLabelJoin()
+        return run
     }
 
     /// Stops partitions: no more reads; their outputs and last capture finish across loop
@@ -43,6 +46,7 @@ extension PartitionDriver {
         for p in ps {
             deferred[p] = nil
             repartitioner?.stop(p)
+            labelReader?.stop(p)
             if let run = parts.removeValue(forKey: p) {
                 draining[p] = run
                 execute(run.life.stop(ack: ack, now: now), for: run)
@@ -108,6 +112,7 @@ extension PartitionDriver {
         guard draining[p] === run || parts[p] === run else { return }
         draining[p] = nil
         if parts[p] === run { parts[p] = nil }
+        retireLabels(run)
         if run.life.undelivered > 0 {
             log.warning("partition \(p): \(run.life.undelivered) outputs undelivered at stop; they will be replayed by the next owner")
         }
@@ -125,6 +130,9 @@ extension PartitionDriver {
         try? consumer?.unassign([TopicPartition(inputTopic, p)])
         let fresh = makeRun(PartitionLifecycle(partition: p, epoch: run.life.epoch, committed: run.life.committed, settings: settings), pipeline)
         fresh.txn = run.txn
+        // The waiting predictions stay: the replay serves the records after the commit again,
+        // and a label finds whichever prediction came last for its id.
+        fresh.labels = run.labels
         parts[p] = fresh
         execute(settings.exactlyOnce ? fresh.life.fenced(true) : fresh.life.start(), for: fresh)
     }

@@ -48,6 +48,16 @@ final class PartitionDriver: OutputHost {
     var opener: TransactionOpener?
     /// `features.repartition`: re-keys the input into the topic the record path reads.
     var repartitioner: Repartitioner?
+    /// `[labels]`: the labels topic's reader, the event id's parser, and the join's figures
+    /// of partitions no longer held, the latest label delays (status percentiles), and how many
+    /// predictions wait over all partitions (the `max_pending` bound is per worker).
+    var labelReader: LabelReader?
+    var idParser: EventParser?
+    var idEvent: ParsedEvent?
+    var labelTotals = LabelStats()
+    var labelDelays: [Double] = []
+    var labelDelayNext = 0
+    var labelPending = 0
     /// Predictions and dead letters (made in `init`: it refers back to this driver).
     var out: RecordOutput!
     var report: WorkerReport
@@ -85,12 +95,15 @@ final class PartitionDriver: OutputHost {
     var allRunning: Bool { parts.values.allSatisfy(\.life.isRunning) }
     /// librdkafka's queue wake-up fds (records, delivery reports). Transactional producers are
     /// not waited on: they report no deliveries, and their errors are read by every `serveDeliveries`.
-    var wakeupFDs: [Int32] { ([consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1] + (repartitioner?.wakeupFDs ?? [])).filter { $0 >= 0 } }
+    var wakeupFDs: [Int32] {
+        ([consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1, labelReader?.wakeupFD ?? -1] + (repartitioner?.wakeupFDs ?? [])).filter { $0 >= 0 }
+    }
 
     func clearWakeups() {
         consumer?.clearWakeup()
         producer?.clearWakeup()
         repartitioner?.clearWakeups()
+        labelReader?.clearWakeup()
     }
 
     func heartbeatIfDue(now: Int64) { host.heartbeatIfDue(now: now) }
@@ -124,6 +137,11 @@ final class PartitionDriver: OutputHost {
         restorer = nil
         lookup = nil
         opener = nil
+        let ls = w.settings.labels
+        labelReader = ls.enabled ? try LabelReader(settings: w.settings, consumerConfig: clients.consumer, log: log) : nil
+        idParser = ls.enabled ? EventParser(keyPath: ls.id, timestampPath: "", labelPath: "", numericPaths: []) : nil
+        idEvent = idParser?.makeEvent()
+        labelPending = 0
         repartitioner = w.settings.features.repartition
             ? try Repartitioner(settings: w.settings, consumerConfig: clients.consumer, producerConfig: clients.producer,
                                 host: host, workerId: workerId, log: log)
@@ -159,8 +177,9 @@ final class PartitionDriver: OutputHost {
         serveDeliveries(timeoutMs: 0)
         drainStopping(now: now)
         let rekeying = repartitioner?.turn(now: now, maxInFlight: config?.worker.maxInFlight ?? 50_000) { kafkaTrouble($0, $1) } ?? false
-        guard let consumer, !parts.isEmpty else { return rekeying }
-        var mayHaveMore = rekeying
+        let labelling = readLabels(now: now)
+        guard let consumer, !parts.isEmpty else { return rekeying || labelling }
+        var mayHaveMore = rekeying || labelling
         if inFlight < (config?.worker.maxInFlight ?? 50_000) {
             // A few batches, then round the loop again so control messages and heartbeats stay
             // timely under full load. Bounded by time as well as by count: a slow CPU (a
@@ -208,6 +227,7 @@ final class PartitionDriver: OutputHost {
 
     func flush() {
         repartitioner?.close(timeoutMs: 10_000)
+        labelReader?.close()
         if let producer, producer.inFlight > 0 { _ = producer.drain(timeoutMs: 10_000) { _ in } }
         if settings.exactlyOnce {
             log.info("exactly-once: \(report.transactionsCommitted) transactions committed, \(report.transactionsAborted) aborted, \(report.fencedPartitions) partitions fenced")
@@ -269,6 +289,7 @@ final class PartitionDriver: OutputHost {
             }
             report.predictions += 1
             run.life.produced(offset)
+            if run.labels != nil && runner!.event.label == nil { waitForLabel(rec, run, served: served) }
             if rec.timestampMs > 0 { recordLatency.recordMilliseconds(max(0, Clock.wallMs() - rec.timestampMs)) }
         }
     }
@@ -323,6 +344,8 @@ final class PartitionDriver: OutputHost {
             case .shadow:
                 // Shadow predictions are not what offsets wait for.
                 if let e = dr.error { out.shadowFailed(e) }
+            case .label:
+                if let e = dr.error { kafkaTrouble("dead letter of a label record", e) }
             case .changelog:
                 if let e = dr.error { kafkaTrouble("changelog \(changelogTopic)[\(tag.partition)]", e) }
                 if let run = run(for: tag) { execute(run.life.changelogDelivered(ok: dr.error == nil), for: run) }
@@ -366,6 +389,19 @@ final class PartitionDriver: OutputHost {
         r.inFlight = inFlight
         r.deadLetters = out.deadLetters
         r.deadLettersByReason = out.deadLettersByReason
+        if labelReader != nil {
+            var l = labelTotals
+            for run in Array(parts.values) + Array(draining.values) {
+                guard let j = run.labels else { continue }
+                l = l + Self.stats(j)
+            }
+            let sorted = labelDelays.sorted()
+            if !sorted.isEmpty {
+                l.delayP50 = sorted[sorted.count / 2]
+                l.delayP99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
+            }
+            r.labels = l
+        }
         if let rp = repartitioner {
             r.deadLetters += Int64(rp.deadLetters)
             r.deadLettersByReason.merge(rp.deadLettersByReason.mapValues { Int64($0) }, uniquingKeysWith: +)

@@ -23,6 +23,8 @@ final class PartitionRun {
     /// feature state was restored at (checked against the commit once that is known).
     var txn: KafkaProducer?
     var restoredFrom: Int64?
+    /// `[labels]`: this partition's predictions waiting for their labels.
+    var labels: LabelJoin<LabelSnapshot>?
 
     init(life: PartitionLifecycle, state: PartitionState, token: Int) {
         self.life = life

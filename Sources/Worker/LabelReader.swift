@@ -1,0 +1,122 @@
+import Logging
+import Config
+import Features
+import Kafka
+import Runtime
+
+/// `[labels]`: reads the labels topic for the input partitions this worker holds (labels are
+/// keyed like their events, so label partition p goes with input partition p) and hands each
+/// label to the partition's `LabelJoin` through `PartitionDriver`. A label record with no id,
+/// no label or a bad value is a dead letter with the reason, naming the field.
+///
+/// Its offsets are committed in their own group (`<group_id>.labels`) on the commit interval,
+/// once handed over. Waiting predictions live in memory: a partition that moves loses its
+/// waiting predictions (counted in status as dropped on move), and a label read again after a
+/// crash finds no prediction (an unknown id). Owned by the worker's one thread.
+final class LabelReader {
+    let log: Logger
+    let topic: String
+    let consumer: KafkaConsumer
+    let parser: EventParser
+    private var event: ParsedEvent
+    let labels: LabelsSection
+    private let commitIntervalMs: Int64
+    private var lastCommit: Int64 = 0
+    /// Per held label partition: the next offset to commit.
+    private var next: [Int32: Int64] = [:]
+
+    /// A label as read: its partition, id, value and event time (seconds).
+    struct Label {
+        var partition: Int32
+        var id: String
+        var value: Double
+        var time: Double
+    }
+
+    init(settings: WorkerSettings, consumerConfig: KafkaClientConfig, log: Logger) throws(KafkaError) {
+        self.log = log
+        labels = settings.labels
+        topic = settings.labels.topic
+        var cc = consumerConfig
+        cc["group.id"] = "\(settings.kafka.groupId).labels"
+        consumer = try KafkaConsumer(config: cc, batchSize: settings.worker.batchSize)
+        let m = settings.model
+        parser = EventParser(keyPath: labels.id, timestampPath: labels.timestamp, labelPath: labels.label, numericPaths: [],
+                             labelClasses: m.type == .softmaxRegression ? m.classes : [], timestampUnit: labels.timestampUnit)
+        event = parser.makeEvent()
+        commitIntervalMs = Int64(settings.worker.commitIntervalMs)
+    }
+
+    var wakeupFD: Int32 { consumer.wakeupFD() }
+    func clearWakeup() { consumer.clearWakeup() }
+
+    func start(_ p: Int32) {
+        guard next[p] == nil else { return }
+        next[p] = -1
+        do { try consumer.assign([TopicPartition(topic, p)]) } catch {
+            log.error("labels: cannot read \(topic)[\(p)]: \(error)")
+        }
+    }
+
+    func stop(_ p: Int32) {
+        guard let n = next.removeValue(forKey: p) else { return }
+        try? consumer.unassign([TopicPartition(topic, p)])
+        if n >= 0 { try? consumer.commit([TopicPartition(topic, p): n], async: true) }
+    }
+
+    /// Reads a few batches: each label goes to `handle`, each bad record to `deadLetter`
+    /// (reason, error). Commits on the interval. Returns whether records may be waiting.
+    func turn(now: Int64, trouble: (String, KafkaError) -> Void, handle: (Label) -> Void,
+              deadLetter: (borrowing ConsumedRecord, String, String) -> Void) -> Bool {
+        var more = false
+        if !next.isEmpty {
+            for _ in 0..<4 {
+                let n = consumer.poll(timeoutMs: 0, onError: { trouble("labels consumer", $0) }) { rec in
+                    let p = rec.partition
+                    guard next[p] != nil else { return }
+                    next[p] = rec.offset + 1
+                    do {
+                        try parser.parse(rec.value, into: &event)
+                    } catch {
+                        let e = error as? EventError ?? .notJSON("\(error)")
+                        deadLetter(rec, e.reason, "label record: \(e)")
+                        return
+                    }
+                    guard let y = event.label else {
+                        let e = EventError.missingField(labels.label)
+                        deadLetter(rec, e.reason, "label record: \(e)")
+                        return
+                    }
+                    let time: Double
+                    if labels.timestamp.isEmpty {
+                        time = Double(rec.timestampMs) / 1000
+                    } else if event.timestampStatus == .present, let t = event.timestamp {
+                        time = t
+                    } else {
+                        let e = parser.error(event.timestampStatus, labels.timestamp, expected: parser.timestampExpectation)
+                        deadLetter(rec, e.reason, "label record: \(e)")
+                        return
+                    }
+                    handle(Label(partition: p, id: event.key, value: y, time: time))
+                }
+                if n == 0 { break }
+                more = true
+            }
+        }
+        if now - lastCommit >= commitIntervalMs {
+            lastCommit = now
+            var offsets: [TopicPartition: Int64] = [:]
+            for (p, n) in next where n >= 0 { offsets[TopicPartition(topic, p)] = n }
+            if !offsets.isEmpty {
+                do { try consumer.commit(offsets, async: true) } catch { trouble("labels commit", error) }
+            }
+        }
+        return more
+    }
+
+    func close() {
+        var offsets: [TopicPartition: Int64] = [:]
+        for (p, n) in next where n >= 0 { offsets[TopicPartition(topic, p)] = n }
+        if !offsets.isEmpty { try? consumer.commit(offsets, async: false) }
+    }
+}
