@@ -1,12 +1,15 @@
 /// One partition's join of served predictions with labels that arrive later on their own
 /// topic (`[labels]`). Pure: the worker feeds it what it serves and the labels it reads, with
-/// event times; it answers what to learn from. Time is event time: the newest event or label
-/// time seen (`watermark`) moves expiry, so a replay or a paused stream expires nothing early.
+/// event times; it answers what to learn from. Time is event time, one clock per stream: a
+/// prediction expires when the *label* stream has passed its time plus the horizon (so an
+/// input read far ahead of its labels, or a paused label stream, expires nothing early), and
+/// a label waiting for its prediction when the *event* stream has passed the label's time plus
+/// the horizon.
 ///
-/// - A served prediction waits `horizon` seconds of event time for its label; then it
+/// - A served prediction waits `horizon` seconds of label time for its label; then it
 ///   expires (learnt as class 0 with `learnNegative`, else dropped; counted either way).
-/// - A label whose prediction is not here yet waits too, `horizon` seconds after its own time
-///   (the label stream may run ahead of the events); then it counts as an unknown id.
+/// - A label whose prediction is not here yet waits until the events pass its time plus the
+///   horizon (the label stream may run ahead of the events); then it counts as an unknown id.
 /// - A second label for an id already joined is a duplicate: counted, not learnt.
 /// - A label for a prediction that expired is late: counted, not learnt (its snapshot is gone).
 /// - Beyond `maxPending` waiting predictions, the oldest expire at once (counted as such).
@@ -42,7 +45,9 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
 
     public let settings: Settings
     public private(set) var counters = Counters()
-    public private(set) var watermark = -Double.infinity
+    /// The newest event time served, and the newest label time read.
+    public private(set) var eventTime = -Double.infinity
+    public private(set) var labelTime = -Double.infinity
 
     private struct Pending: Sendable { var snapshot: Snapshot; var time: Double; var seq: Int }
     private var pending: [String: Pending] = [:]
@@ -68,7 +73,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
 
     /// A prediction was served for `id` at event time `time`. Its label may be here already.
     public mutating func served(id: String, time: Double, snapshot: Snapshot) -> [Learn] {
-        see(time)
+        eventTime = max(eventTime, time)
         if let e = early.removeValue(forKey: id) {
             counters.joined += 1
             settle(id, expired: false)
@@ -88,7 +93,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
 
     /// A label for `id` at event time `time`.
     public mutating func label(id: String, value: Double, time: Double) -> [Learn] {
-        see(time)
+        labelTime = max(labelTime, time)
         var out: [Learn] = []
         if let p = pending.removeValue(forKey: id) {
             counters.joined += 1
@@ -110,19 +115,17 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
         return out + expire()
     }
 
-    /// Moves event time on (the input's or the labels' newest time) and expires what is due.
-    public mutating func advance(to time: Double) -> [Learn] {
-        see(time)
+    /// Moves the streams' clocks on (e.g. a label stream known to have passed a time) and
+    /// expires what is due.
+    public mutating func advance(events: Double = -.infinity, labels: Double = -.infinity) -> [Learn] {
+        eventTime = max(eventTime, events)
+        labelTime = max(labelTime, labels)
         return expire()
-    }
-
-    private mutating func see(_ time: Double) {
-        if time > watermark { watermark = time }
     }
 
     private mutating func expire() -> [Learn] {
         var out: [Learn] = []
-        let limit = watermark - settings.horizon
+        let limit = labelTime - settings.horizon
         while orderHead < order.count, order[orderHead].time < limit {
             let o = order[orderHead]
             orderHead += 1
@@ -131,7 +134,8 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
                 out += expired(o.id, p)
             }
         }
-        while earlyHead < earlyOrder.count, earlyOrder[earlyHead].time < limit {
+        let earlyLimit = eventTime - settings.horizon
+        while earlyHead < earlyOrder.count, earlyOrder[earlyHead].time < earlyLimit {
             let o = earlyOrder[earlyHead]
             earlyHead += 1
             if let e = early[o.id], e.seq == o.seq {

@@ -1,0 +1,82 @@
+import Testing
+@testable import Worker
+
+@Suite("Delayed labels: the join of served predictions with later labels")
+struct LabelJoinTests {
+    typealias Join = LabelJoin<Int>
+
+    @Test("a label learns from the snapshot served for its id, with its delay; a second label is a duplicate")
+    func joins() {
+        var j = Join(settings: .init(horizon: 100, maxPending: 10))
+        #expect(j.served(id: "a", time: 10, snapshot: 1).isEmpty)
+        #expect(j.served(id: "b", time: 11, snapshot: 2).isEmpty)
+        let l = j.label(id: "a", value: 1, time: 40)
+        #expect(l.count == 1 && l[0].snapshot == 1 && l[0].label == 1 && l[0].delay == 30)
+        #expect(j.label(id: "a", value: 0, time: 41).isEmpty)
+        #expect(j.counters.joined == 1 && j.counters.duplicate == 1)
+        #expect(j.pendingCount == 1)
+    }
+
+    @Test("a label before its event waits (bounded by the horizon) and joins when the event is served")
+    func earlyLabel() {
+        var j = Join(settings: .init(horizon: 50, maxPending: 10))
+        #expect(j.label(id: "x", value: 1, time: 5).isEmpty)
+        #expect(j.earlyCount == 1)
+        let l = j.served(id: "x", time: 3, snapshot: 7)
+        #expect(l.count == 1 && l[0].snapshot == 7 && l[0].delay == 2)
+        // One that never gets its event: an unknown id once the horizon passed.
+        _ = j.label(id: "y", value: 1, time: 6)
+        // Labels running far ahead expire nothing; events passing its time plus the horizon do.
+        _ = j.advance(labels: 1000)
+        #expect(j.counters.unknown == 0 && j.earlyCount == 1)
+        _ = j.advance(events: 57)
+        #expect(j.counters.unknown == 1 && j.earlyCount == 0)
+    }
+
+    @Test("once the label stream passes a prediction's time plus the horizon it expires: dropped, or learnt as 0 with learn_negative; its label then is late")
+    func expiry() {
+        var drop = Join(settings: .init(horizon: 60, maxPending: 10))
+        var negative = Join(settings: .init(horizon: 60, maxPending: 10, learnNegative: true))
+        for j in [0, 1] {
+            var join = j == 0 ? drop : negative
+            _ = join.served(id: "a", time: 0, snapshot: 1)
+            _ = join.served(id: "b", time: 30, snapshot: 2)
+            // Event time, not wall time: nothing expires until the label stream moves; the
+            // input running ahead expires nothing either.
+            #expect(join.advance(events: 10_000, labels: 60).isEmpty)
+            let out = join.advance(labels: 61)
+            #expect(join.counters.expired == 1 && join.pendingCount == 1)
+            if j == 0 { #expect(out.isEmpty) } else { #expect(out.count == 1 && out[0].snapshot == 1 && out[0].label == 0) }
+            #expect(join.label(id: "a", value: 1, time: 62).isEmpty)
+            #expect(join.counters.late == 1)
+            if j == 0 { drop = join } else { negative = join }
+        }
+    }
+
+    @Test("max_pending: the oldest predictions expire early, counted; memory stays bounded over 100,000 events")
+    func bounded() {
+        var j = Join(settings: .init(horizon: 1e9, maxPending: 1000))
+        for i in 0..<100_000 { _ = j.served(id: "e\(i)", time: Double(i), snapshot: i) }
+        #expect(j.pendingCount == 1000)
+        #expect(j.counters.evicted == 99_000 && j.counters.expired == 99_000)
+        // The newest are the ones kept.
+        #expect(j.label(id: "e99999", value: 1, time: 100_000).count == 1)
+        #expect(j.label(id: "e98999", value: 1, time: 100_000).isEmpty)
+        #expect(j.counters.late == 1, "e98999 expired early: its label is late")
+        // How ids ended is remembered for max_pending ids only: one long gone is unknown, later.
+        #expect(j.label(id: "e0", value: 1, time: 100_000).isEmpty && j.earlyCount == 1)
+        j = Join(settings: .init(horizon: 1e9, maxPending: 10))
+        _ = j.served(id: "z", time: 0, snapshot: 0)
+        #expect(j.evictOldest().isEmpty && j.pendingCount == 0 && j.counters.evicted == 1)
+    }
+
+    @Test("an id served again waits with its newest snapshot; the older entry never expires it")
+    func servedAgain() {
+        var j = Join(settings: .init(horizon: 10, maxPending: 10))
+        _ = j.served(id: "a", time: 0, snapshot: 1)
+        _ = j.served(id: "a", time: 8, snapshot: 2)
+        #expect(j.advance(labels: 12).isEmpty && j.pendingCount == 1, "the first entry's expiry is stale")
+        let l = j.label(id: "a", value: 1, time: 12)
+        #expect(l.count == 1 && l[0].snapshot == 2)
+    }
+}
