@@ -83,6 +83,18 @@ public final class KafkaConsumer {
         }
     }
 
+    /// Stops fetching `partitions` until `resume`: librdkafka drops what it fetched ahead for
+    /// them, and `resume` fetches again from the record after the last one polled.
+    public func pause(_ partitions: [TopicPartition]) {
+        guard !partitions.isEmpty else { return }
+        _ = withList(partitions.map { ($0, 0) }) { rd_kafka_pause_partitions(rk, $0) }
+    }
+
+    public func resume(_ partitions: [TopicPartition]) {
+        guard !partitions.isEmpty else { return }
+        _ = withList(partitions.map { ($0, 0) }) { rd_kafka_resume_partitions(rk, $0) }
+    }
+
     /// Reads up to the batch size of records, waiting at most `timeoutMs` for the first.
     /// Consumer-level errors (not per-record data) go to `onError`; end-of-partition events
     /// (only with `enable.partition.eof = true`) to `onEndOfPartition` with the partition and

@@ -24,6 +24,11 @@ final class LabelReader {
     private var lastCommit: Int64 = 0
     /// Per held label partition: the next offset to commit.
     private var next: [Int32: Int64] = [:]
+    /// Label partitions read to their end (no label waiting), until a new label comes.
+    private var atEnd: Set<Int32> = []
+
+    /// Whether every label of partition `p` written so far has been read.
+    func caughtUp(_ p: Int32) -> Bool { atEnd.contains(p) }
 
     /// A label as read: its partition, id, value and event time (seconds).
     struct Label {
@@ -39,6 +44,9 @@ final class LabelReader {
         topic = settings.labels.topic
         var cc = consumerConfig
         cc["group.id"] = "\(settings.kafka.groupId).labels"
+        // The end of a label partition tells that no label is waiting to be read: the input
+        // may then run ahead of the labels (see `caughtUp`).
+        cc["enable.partition.eof"] = "true"
         consumer = try KafkaConsumer(config: cc, batchSize: settings.worker.batchSize)
         let m = settings.model
         parser = EventParser(keyPath: labels.id, timestampPath: labels.timestamp, labelPath: labels.label, numericPaths: [],
@@ -59,6 +67,7 @@ final class LabelReader {
     }
 
     func stop(_ p: Int32) {
+        atEnd.remove(p)
         guard let n = next.removeValue(forKey: p) else { return }
         try? consumer.unassign([TopicPartition(topic, p)])
         if n >= 0 { try? consumer.commit([TopicPartition(topic, p): n], async: true) }
@@ -71,9 +80,11 @@ final class LabelReader {
         var more = false
         if !next.isEmpty {
             for _ in 0..<4 {
-                let n = consumer.poll(timeoutMs: 0, onError: { trouble("labels consumer", $0) }) { rec in
+                let n = consumer.poll(timeoutMs: 0, onError: { trouble("labels consumer", $0) },
+                                      onEndOfPartition: { p, _ in if next[p] != nil { atEnd.insert(p) } }) { rec in
                     let p = rec.partition
                     guard next[p] != nil else { return }
+                    atEnd.remove(p)
                     next[p] = rec.offset + 1
                     do {
                         try parser.parse(rec.value, into: &event)

@@ -78,6 +78,26 @@ extension PartitionDriver {
         }
     }
 
+    /// Reads the two streams of a partition in event-time order, to a consumer batch: an input
+    /// partition whose served events are ahead of its labels' time waits (paused) until the
+    /// labels catch up, or until every label written so far is read. So a label is learnt
+    /// before the events that follow it in time are scored, as River's delayed
+    /// progressive validation does (granularity: one poll, `worker.batch_size` records).
+    func alignWithLabels() {
+        guard let reader = labelReader, let consumer else { return }
+        for (p, run) in parts {
+            guard let j = run.labels else { continue }
+            let wait = j.eventTime > j.labelTime && !reader.caughtUp(p)
+            if wait && !waitingForLabels.contains(p) {
+                waitingForLabels.insert(p)
+                consumer.pause([TopicPartition(inputTopic, p)])
+            } else if !wait && waitingForLabels.contains(p) {
+                waitingForLabels.remove(p)
+                consumer.resume([TopicPartition(inputTopic, p)])
+            }
+        }
+    }
+
     /// A partition given up: its join's figures stay in the totals; what still waited is
     /// counted as dropped on the move.
     func retireLabels(_ run: PartitionRun) {
@@ -89,6 +109,7 @@ extension PartitionDriver {
         labelTotals = labelTotals + s
         labelPending -= j.pendingCount
         run.labels = nil
+        if waitingForLabels.remove(run.life.partition) != nil { consumer?.resume([TopicPartition(inputTopic, run.life.partition)]) }
     }
 
     static func stats(_ j: LabelJoin<LabelSnapshot>) -> LabelStats {

@@ -47,6 +47,8 @@ extension PartitionDriver {
             deferred[p] = nil
             repartitioner?.stop(p)
             labelReader?.stop(p)
+            // Unpaused before it is given up (a paused partition would stay paused if assigned again).
+            if waitingForLabels.remove(p) != nil { consumer?.resume([TopicPartition(inputTopic, p)]) }
             if let run = parts.removeValue(forKey: p) {
                 draining[p] = run
                 execute(run.life.stop(ack: ack, now: now), for: run)

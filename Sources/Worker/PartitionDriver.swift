@@ -58,6 +58,8 @@ final class PartitionDriver: OutputHost {
     var labelDelays: [Double] = []
     var labelDelayNext = 0
     var labelPending = 0
+    /// Input partitions held back until their labels catch up (`alignWithLabels`).
+    var waitingForLabels: Set<Int32> = []
     /// Predictions and dead letters (made in `init`: it refers back to this driver).
     var out: RecordOutput!
     var report: WorkerReport
@@ -187,6 +189,7 @@ final class PartitionDriver: OutputHost {
             // period. (At the in-flight bound nothing is read until deliveries catch up; their
             // reports wake the shell's wait.)
             for _ in 0..<8 {
+                alignWithLabels()
                 let before = report.firstRecordWallMs == 0 ? Clock.wallMs() : 0
                 let n = consumer.poll(timeoutMs: 0, onError: { kafkaTrouble("consumer", $0) }) { rec in process(rec) }
                 serveDeliveries(timeoutMs: 0)

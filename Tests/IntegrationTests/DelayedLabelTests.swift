@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import Kafka
+import Wire
+
+/// Issue 21 with real processes: labels on their own topic, 0–120 s (event time) after their
+/// events; the worker learns from the features it served when each label comes.
+@Suite("Delayed labels", .serialized)
+struct DelayedLabelTests {
+    @Test("labels 0-120 s after their events on a labels topic: every label joined to its prediction, duplicates and bad label records counted (dead letters naming the field), predictions never labelled expire by the label stream's clock, and the model learns")
+    func joinsAndLearns() throws {
+        let cluster = try Cluster.start(config: """
+        [kafka]
+        partitions = 2
+        [worker]
+        batch_size = 20
+        [features]
+        key = "user"
+        label = "y"
+        numeric = ["x.f0", "x.f1"]
+        aggregates = []
+        [model]
+        sync_interval_ms = 0
+        learning_rate = 0.1
+        [labels]
+        topic = "labels"
+        id = "id"
+        label = "y"
+        horizon_s = 300
+        """)
+        // Events one second apart; a label for 95 % of them, 0-120 s later; 20 sent twice.
+        var seed: UInt64 = 11
+        func next() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 33 }
+        func unit() -> Double { Double(next() % 2_000_001) / 1_000_000 - 1 }
+        let base = 1_796_000_000.0
+        let n = 4000
+        var records: [(time: Double, topic: String, partition: Int32, value: String)] = []
+        var labelled = 0, duplicated = 0
+        var lastLabelTime: [Int32: Double] = [:]
+        var unlabelled: [(Int32, Double)] = []
+        for i in 0..<n {
+            let t = base + Double(i), p = Int32(i % 2)
+            let x0 = unit(), x1 = unit()
+            let y = x0 + 0.5 * x1 > 0 ? 1 : 0
+            records.append((t, "events", p, #"{"id":"e\#(i)","user":"u\#(i % 50)","ts":\#(t),"x":{"f0":\#(x0),"f1":\#(x1)}}"#))
+            if next() % 100 < 5 { unlabelled.append((p, t)); continue }
+            let lt = t + Double(next() % 121)
+            labelled += 1
+            lastLabelTime[p] = max(lastLabelTime[p] ?? 0, lt)
+            let label = #"{"id":"e\#(i)","y":\#(y),"ts":\#(lt)}"#
+            records.append((lt, "labels", p, label))
+            if i % 200 == 7 {
+                duplicated += 1
+                records.append((lt + 1, "labels", p, label))
+                lastLabelTime[p] = max(lastLabelTime[p]!, lt + 1)
+            }
+        }
+        let bad = [#"{"id":"e1","ts":1796000001}"#, "not json", #"{"id":"e2","y":"maybe","ts":1796000002}"#]
+        for b in bad { records.append((base, "labels", 0, b)) }
+        let producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": cluster.bootstrap, "linger.ms": "5"]))
+        for (k, r) in records.sorted(by: { $0.time < $1.time }).enumerated() {
+            try producer.produce(topic: r.topic, partition: r.partition, key: [], value: Array(r.value.utf8), tag: k)
+            if k % 500 == 0 { _ = producer.poll(timeoutMs: 0) { _ in } }
+        }
+        #expect(producer.drain(timeoutMs: 10_000) { _ in } == 0)
+        // The worker starts on topics already written: it merges the two streams by event time
+        // (a live stream does the same as the records come).
+        let w = try cluster.worker("w")
+        // Expired: unlabelled predictions the label stream of their partition passed by the horizon.
+        let expired = unlabelled.filter { $0.1 + 300 < lastLabelTime[$0.0]! }.count
+
+        // Done when every record of both topics has been read: the labels' count, and the
+        // expiries that the last labels cause.
+        let s = try cluster.waitFor(seconds: 90, "every label read") { s in
+            guard let l = s.workers.first?.report?.labels else { return false }
+            return l.joined + l.duplicate + l.deadLetters + l.unknown + l.late >= Int64(labelled + duplicated + bad.count)
+                && s.totalProcessed == Int64(n) && l.expired >= Int64(expired)
+        }
+        let l = try #require(s.workers.first?.report?.labels)
+        #expect(l.joined == Int64(labelled), "\(l)")
+        #expect(l.duplicate == Int64(duplicated))
+        #expect(l.deadLetters == Int64(bad.count))
+        #expect(l.unknown == 0 && l.late == 0 && l.noId == 0)
+        #expect(l.expired == Int64(expired), "\(l.expired) expired, \(expired) expected")
+        #expect(l.delayP99 <= 120 && l.delayP50 > 20)
+        let report = try #require(s.workers.first?.report)
+        #expect(report.labelled == Int64(labelled), "learnt from every joined label")
+        // River's delayed progressive_val_score on a stream drawn the same way: 0.983.
+        #expect(report.accuracy > 0.95, "progressive accuracy \(report.accuracy) (scored with the prediction made before the label); recent \(report.windowMetrics)")
+
+        let dead = try readAll(bootstrap: cluster.bootstrap, topic: "events.dlq")
+        #expect(dead.count == bad.count)
+        #expect(dead.allSatisfy { $0.headers["tributary.source.topic"] == "labels" })
+        #expect(dead.contains { ($0.headers["tributary.error"] ?? "").contains("'y'") }, "\(dead.map(\.headers))")
+
+        let status = try Proc("status", ["status", "--coordinator", cluster.endpoint])
+        let text = status.remainingOutput()
+        #expect(status.wait(seconds: 20) == 0)
+        #expect(text.contains("labels: joined \(labelled)"), "\(text)")
+        w.signal(SIGTERM)
+        #expect(w.wait(seconds: 20) == 0)
+    }
+}
