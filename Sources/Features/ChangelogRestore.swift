@@ -38,6 +38,9 @@ public struct ChangelogRestore: Sendable {
             state.streamTime = m.streamTime
             state.labelCount = m.labelCount
             state.labelSum = m.labelSum
+            state.side.offset = m.sideOffset
+            state.side.eventTime = m.sideEventTime
+            state.side.sideTime = m.sideTime
             meta = m
             return
         }
@@ -59,6 +62,8 @@ public struct ChangelogRestore: Sendable {
             } else {
                 state.targets[i][v] = nil
             }
+        } else if SideState.tags.contains(tag) {
+            state.side.records[r.key] = r.value
         } else {
             throw ChangelogError("unknown changelog key tag \(tag)")
         }

@@ -2,7 +2,8 @@ extension PartitionState {
     /// The records that bring the changelog up to this state, covering input offsets below
     /// `nextOffset`. Keys idle beyond the TTL are dropped here (tombstones): they would be
     /// reset on their next event anyway, so dropping them changes no feature.
-    public mutating func capture(_ p: FeaturePipeline, nextOffset: Int64) -> [Changelog.Record] {
+    /// `side`: a side stage's records, position and clocks, written in the same capture.
+    public mutating func capture(_ p: FeaturePipeline, nextOffset: Int64, side: SideCapture? = nil) -> [Changelog.Record] {
         var out: [Changelog.Record] = []
         let ttl = p.spec.ttlSeconds
         if ttl > 0 {
@@ -36,8 +37,11 @@ extension PartitionState {
                 for v in dirtyTargets[i] { add([UInt8(ascii: "t"), UInt8(i)] + Array(v.utf8), targets[i][v].map(encode)) }
             }
         }
+        if let side { for r in side.records(full) { add(r.key, r.value) } }
         add(Changelog.metaKey, Changelog.encode(.init(nextOffset: nextOffset, streamTime: streamTime,
-                                                      labelCount: labelCount, labelSum: labelSum)))
+                                                      labelCount: labelCount, labelSum: labelSum,
+                                                      sideOffset: side?.offset ?? -1, sideEventTime: side?.eventTime ?? -.infinity,
+                                                      sideTime: side?.sideTime ?? -.infinity)))
         dirtyKeys.removeAll(keepingCapacity: true)
         for i in dirtyTargets.indices { dirtyTargets[i].removeAll(keepingCapacity: true) }
         if full {

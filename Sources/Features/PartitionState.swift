@@ -13,6 +13,9 @@ public struct PartitionState: Sendable {
     public internal(set) var streamTime = -Double.infinity
     public internal(set) var labelCount = 0.0
     public internal(set) var labelSum = 0.0
+    /// A side stage's state, as restored from the changelog (`SideState`); the stage keeps
+    /// its live state itself and hands it to `capture`.
+    public internal(set) var side = SideState()
 
     // Changelog bookkeeping (not part of the features' value).
     var dirtyKeys: Set<String> = []

@@ -14,8 +14,9 @@ public struct LabelStats: Sendable, Codable, Equatable {
     public var unknown: Int64 = 0
     /// Unlabelled events without the id field: scored, never joined.
     public var noId: Int64 = 0
-    /// Predictions waiting when their partition moved to another worker (not carried yet).
-    public var droppedOnMove: Int64 = 0
+    /// Predictions waiting when their partition moved to another worker: they go with its
+    /// changelog, and the next owner restores them.
+    public var handedOn: Int64 = 0
     /// Label records dead-lettered (no id, no label, a bad value).
     public var deadLetters: Int64 = 0
     /// Predictions waiting now, and early labels waiting for their prediction.
@@ -29,7 +30,7 @@ public struct LabelStats: Sendable, Codable, Equatable {
     public static func + (a: LabelStats, b: LabelStats) -> LabelStats {
         var s = a
         s.joined += b.joined; s.expired += b.expired; s.evicted += b.evicted; s.late += b.late
-        s.duplicate += b.duplicate; s.unknown += b.unknown; s.noId += b.noId; s.droppedOnMove += b.droppedOnMove
+        s.duplicate += b.duplicate; s.unknown += b.unknown; s.noId += b.noId; s.handedOn += b.handedOn
         s.deadLetters += b.deadLetters; s.pending += b.pending; s.earlyLabels += b.earlyLabels
         s.delayP50 = max(a.delayP50, b.delayP50)
         s.delayP99 = max(a.delayP99, b.delayP99)

@@ -1,3 +1,5 @@
+import Features
+
 /// One partition's join of served predictions with labels that arrive later on their own
 /// topic (`[labels]`). Pure: the worker feeds it what it serves and the labels it reads, with
 /// event times; it answers what to learn from. Time is event time, one clock per stream: a
@@ -65,8 +67,69 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
     private var earlyOrder: [(id: String, time: Double, seq: Int)] = []
     private var earlyHead = 0
     private var seq = 0
+    /// Ids whose waiting prediction or early label changed since the last capture.
+    private var dirty: Set<String> = []
 
     public init(settings: Settings) { self.settings = settings }
+
+    /// Whether a capture would write anything.
+    public var isDirty: Bool { !dirty.isEmpty }
+
+    /// This join's records for a changelog capture: every waiting prediction ("p" + id) and
+    /// early label ("e" + id) for a full snapshot, else the changed ones (a tombstone for one
+    /// gone). `encode` writes a snapshot and its event time.
+    public mutating func capture(full: Bool, encode: (Snapshot, Double) -> [UInt8]) -> [Changelog.Record] {
+        var out: [Changelog.Record] = []
+        func earlyBytes(_ e: (label: Double, time: Double, seq: Int)) -> [UInt8] {
+            var b = [UInt8]()
+            withUnsafeBytes(of: e.label.bitPattern.littleEndian) { b += $0 }
+            withUnsafeBytes(of: e.time.bitPattern.littleEndian) { b += $0 }
+            return b
+        }
+        if full {
+            for (id, p) in pending { out.append(.init(key: [UInt8(ascii: "p")] + Array(id.utf8), value: encode(p.snapshot, p.time))) }
+            for (id, e) in early { out.append(.init(key: [UInt8(ascii: "e")] + Array(id.utf8), value: earlyBytes(e))) }
+        } else {
+            for id in dirty {
+                out.append(.init(key: [UInt8(ascii: "p")] + Array(id.utf8), value: pending[id].map { encode($0.snapshot, $0.time) }))
+                out.append(.init(key: [UInt8(ascii: "e")] + Array(id.utf8), value: early[id].map(earlyBytes)))
+            }
+        }
+        dirty.removeAll(keepingCapacity: true)
+        return out
+    }
+
+    /// A join as a changelog restore left it: the waiting predictions and early labels, in
+    /// time order, and the two clocks. `decode` reads a snapshot and its event time (nil: a
+    /// record that cannot be read, skipped).
+    public init(settings: Settings, restoring side: SideState, decode: ([UInt8]) -> (Snapshot, Double)?) {
+        self.settings = settings
+        eventTime = side.eventTime
+        labelTime = side.sideTime
+        var ps: [(String, Snapshot, Double)] = []
+        var es: [(String, Double, Double)] = []
+        for (key, value) in side.records {
+            guard let tag = key.first else { continue }
+            let id = String(decoding: key.dropFirst(), as: UTF8.self)
+            if tag == UInt8(ascii: "p"), let (snap, t) = decode(value) {
+                ps.append((id, snap, t))
+            } else if tag == UInt8(ascii: "e"), value.count == 16 {
+                let label = value.withUnsafeBytes { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+                let t = value.withUnsafeBytes { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))) }
+                es.append((id, label, t))
+            }
+        }
+        for (id, snap, t) in ps.sorted(by: { $0.2 < $1.2 }) {
+            seq += 1
+            pending[id] = Pending(snapshot: snap, time: t, seq: seq)
+            order.append((id, t, seq))
+        }
+        for (id, label, t) in es.sorted(by: { $0.2 < $1.2 }) {
+            seq += 1
+            early[id] = (label, t, seq)
+            earlyOrder.append((id, t, seq))
+        }
+    }
 
     public var pendingCount: Int { pending.count }
     public var earlyCount: Int { early.count }
@@ -75,6 +138,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
     public mutating func served(id: String, time: Double, snapshot: Snapshot) -> [Learn] {
         eventTime = max(eventTime, time)
         if let e = early.removeValue(forKey: id) {
+            dirty.insert(id)
             counters.joined += 1
             settle(id, expired: false)
             return [Learn(snapshot: snapshot, label: e.label, delay: max(0, e.time - time))] + expire()
@@ -82,6 +146,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
         seq += 1
         pending[id] = Pending(snapshot: snapshot, time: time, seq: seq)
         order.append((id, time, seq))
+        dirty.insert(id)
         var out = expire()
         // Memory bound: the oldest waiting predictions go first.
         while pending.count > settings.maxPending, let (id, p) = popOldest() {
@@ -96,6 +161,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
         labelTime = max(labelTime, time)
         var out: [Learn] = []
         if let p = pending.removeValue(forKey: id) {
+            dirty.insert(id)
             counters.joined += 1
             settle(id, expired: false)
             out.append(Learn(snapshot: p.snapshot, label: value, delay: max(0, time - p.time)))
@@ -109,6 +175,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
             seq += 1
             early[id] = (value, time, seq)
             earlyOrder.append((id, time, seq))
+            dirty.insert(id)
         } else {
             counters.duplicate += 1
         }
@@ -140,6 +207,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
             earlyHead += 1
             if let e = early[o.id], e.seq == o.seq {
                 early[o.id] = nil
+                dirty.insert(o.id)
                 counters.unknown += 1
             }
         }
@@ -167,6 +235,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
     }
 
     private mutating func expired(_ id: String, _ p: Pending) -> [Learn] {
+        dirty.insert(id)
         counters.expired += 1
         settle(id, expired: true)
         return settings.learnNegative ? [Learn(snapshot: p.snapshot, label: 0, delay: settings.horizon)] : []

@@ -27,6 +27,9 @@ final class LabelReader {
     /// Label partitions read to their end (no label waiting), until a new label comes.
     private var atEnd: Set<Int32> = []
 
+    /// The next label offset of `p` to hand over (-1: none read yet, started at the commit).
+    func position(_ p: Int32) -> Int64 { next[p] ?? -1 }
+
     /// Whether every label of partition `p` written so far has been read.
     func caughtUp(_ p: Int32) -> Bool { atEnd.contains(p) }
 
@@ -58,10 +61,12 @@ final class LabelReader {
     var wakeupFD: Int32 { consumer.wakeupFD() }
     func clearWakeup() { consumer.clearWakeup() }
 
-    func start(_ p: Int32) {
+    /// Starts reading label partition `p` at `from` (the offset its partition's restored
+    /// state covers), or at the group's commit.
+    func start(_ p: Int32, from: Int64? = nil) {
         guard next[p] == nil else { return }
-        next[p] = -1
-        do { try consumer.assign([TopicPartition(topic, p)]) } catch {
+        next[p] = from ?? -1
+        do { try consumer.assign([TopicPartition(topic, p)], start: from.map(StartOffset.offset) ?? .committed) } catch {
             log.error("labels: cannot read \(topic)[\(p)]: \(error)")
         }
     }

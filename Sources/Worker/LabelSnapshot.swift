@@ -33,4 +33,48 @@ public struct LabelSnapshot: Sendable, Equatable {
             return Array(values[at..<min(values.count, at + w)])
         }
     }
+
+    /// The changelog form, with the event time it was served at (little-endian: time, model
+    /// version, served model, dense count, then the values, then the hashed pairs).
+    public func encoded(time: Double) -> [UInt8] {
+        var b = [UInt8]()
+        b.reserveCapacity(8 + 4 + 2 + 4 + 4 + values.count * 8 + 4 + sparseIndices.count * 12)
+        withUnsafeBytes(of: time.bitPattern.littleEndian) { b += $0 }
+        withUnsafeBytes(of: modelVersion.littleEndian) { b += $0 }
+        withUnsafeBytes(of: served.littleEndian) { b += $0 }
+        withUnsafeBytes(of: denseCount.littleEndian) { b += $0 }
+        withUnsafeBytes(of: UInt32(values.count).littleEndian) { b += $0 }
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { b += $0 } }
+        withUnsafeBytes(of: UInt32(sparseIndices.count).littleEndian) { b += $0 }
+        for i in sparseIndices { withUnsafeBytes(of: i.littleEndian) { b += $0 } }
+        for v in sparseValues { withUnsafeBytes(of: v.bitPattern.littleEndian) { b += $0 } }
+        return b
+    }
+
+    /// Reads `encoded`; nil for bytes that are not one (a record of another format).
+    public static func decode(_ b: [UInt8]) -> (LabelSnapshot, Double)? {
+        var at = 0
+        func take<T: FixedWidthInteger>(_: T.Type) -> T? {
+            guard b.count - at >= MemoryLayout<T>.size else { return nil }
+            defer { at += MemoryLayout<T>.size }
+            return b.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: T.self)) }
+        }
+        guard let t = take(UInt64.self), let version = take(Int32.self), let served = take(Int16.self),
+              let dense = take(Int32.self), let n = take(UInt32.self), Int(n) <= (b.count - at) / 8, dense >= 0, Int(dense) <= Int(n)
+        else { return nil }
+        var values = [Double]()
+        values.reserveCapacity(Int(n))
+        for _ in 0..<Int(n) { guard let v = take(UInt64.self) else { return nil }; values.append(Double(bitPattern: v)) }
+        guard let m = take(UInt32.self), Int(m) <= (b.count - at) / 12 else { return nil }
+        var idx = [Int32](), vals = [Double]()
+        for _ in 0..<Int(m) { guard let i = take(Int32.self) else { return nil }; idx.append(i) }
+        for _ in 0..<Int(m) { guard let v = take(UInt64.self) else { return nil }; vals.append(Double(bitPattern: v)) }
+        guard at == b.count else { return nil }
+        var s = LabelSnapshot(dense: [], sparseIndices: [], sparseValues: [], outputs: [], served: Int(served), modelVersion: Int(version))
+        s.values = values
+        s.denseCount = dense
+        s.sparseIndices = idx
+        s.sparseValues = vals
+        return (s, Double(bitPattern: t))
+    }
 }

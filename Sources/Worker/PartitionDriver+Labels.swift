@@ -98,12 +98,40 @@ extension PartitionDriver {
         }
     }
 
-    /// A partition given up: its join's figures stay in the totals; what still waited is
-    /// counted as dropped on the move.
+    /// The join's part of a capture: its records, and the labels offset and clocks they cover
+    /// (the loop is between records, so the join reflects exactly the labels handed over).
+    func labelCapture(_ run: PartitionRun) -> SideCapture? {
+        guard run.labels != nil else { return nil }
+        return SideCapture(offset: labelReader?.position(run.life.partition) ?? -1, eventTime: run.labels!.eventTime,
+                           sideTime: run.labels!.labelTime) { full in
+            run.labels!.capture(full: full) { snapshot, time in snapshot.encoded(time: time) }
+        }
+    }
+
+    /// A partition's state is restored: its waiting predictions come back from the changelog,
+    /// and its labels are read from the offset they cover (from the group's commit when the
+    /// changelog has none).
+    func restoreLabels(_ run: PartitionRun) {
+        guard let reader = labelReader, let fresh = makeLabelJoin() else { return }
+        let p = run.life.partition
+        labelPending -= run.labels?.pendingCount ?? 0
+        let side = run.state.side
+        run.labels = side.records.isEmpty && side.offset < 0 ? fresh
+            : LabelJoin(settings: fresh.settings, restoring: side, decode: LabelSnapshot.decode)
+        labelPending += run.labels!.pendingCount
+        reader.stop(p)
+        reader.start(p, from: side.offset >= 0 ? side.offset : nil)
+        if run.labels!.pendingCount > 0 {
+            log.info("partition \(p): \(run.labels!.pendingCount) predictions waiting for labels restored; labels from offset \(side.offset)")
+        }
+    }
+
+    /// A partition given up: its join's figures stay in the totals; what still waited goes
+    /// with the partition (its last capture) and is counted here as handed on.
     func retireLabels(_ run: PartitionRun) {
         guard let j = run.labels else { return }
         var s = Self.stats(j)
-        s.droppedOnMove += Int64(j.pendingCount)
+        s.handedOn += Int64(j.pendingCount)
         s.pending = 0
         s.earlyLabels = 0
         labelTotals = labelTotals + s

@@ -27,7 +27,8 @@ extension PartitionDriver {
             let run = makeRun(PartitionLifecycle(partition: l.partition, epoch: l.epoch, settings: settings), runner.pipeline)
             parts[l.partition] = run
             repartitioner?.start(l.partition)
-            labelReader?.start(l.partition)
+            // The labels start once the partition's state is restored (`collectRestores`):
+            // from the offset its waiting predictions cover.
             execute(run.life.start(), for: run)
         }
     }
@@ -65,7 +66,7 @@ extension PartitionDriver {
     func stopAll(ack: Bool) { stop(Array(parts.keys), ack: ack) }
 
     func drainStopping(now: Int64) {
-        for run in draining.values { execute(run.life.drain(now: now, dirty: run.state.isDirty), for: run) }
+        for run in draining.values { execute(run.life.drain(now: now, dirty: run.isDirty), for: run) }
     }
 
     /// Carries out a partition's directives.
@@ -92,7 +93,7 @@ extension PartitionDriver {
                 if lookup == nil, let consumer { lookup = CommittedLookup(consumer: consumer) }
                 lookup?.submit(tp, token: run.token)
             case .unassign: try? consumer?.unassign([tp])
-            case .capture(let at): run.capture = run.state.capture(runner!.pipeline, nextOffset: at)
+            case .capture(let at): run.capture = run.state.capture(runner!.pipeline, nextOffset: at, side: labelCapture(run))
             case .writeCapture: writeCapture(run)
             case .requestFullSnapshot: run.state.requestFullSnapshot()
             case .commit(let offset, let final):
@@ -155,6 +156,7 @@ extension PartitionDriver {
                     log.info("partition \(p): restored \(state.keyCount) keys from \(o.records) changelog records in \(run.restoreMs) ms; resuming at offset \(n)")
                 }
             }
+            restoreLabels(run)
             execute(run.life.restored(next: o.error == nil ? o.nextOffset : nil), for: run)
         }
     }

@@ -151,7 +151,8 @@ final class PartitionDriver: OutputHost {
         let m = w.settings.model
         let p = FeaturePipeline(spec: w.settings.features, labelClasses: m.type == .softmaxRegression ? m.classes : [])
         runner = RecordRunner(pipeline: p)
-        settings = PartitionLifecycle.Settings(stateful: p.spec.isStateful, exactlyOnce: w.settings.kafka.guarantee == .exactlyOnce)
+        // Waiting predictions are partition state too: with a labels topic the changelog holds them.
+        settings = PartitionLifecycle.Settings(stateful: p.spec.isStateful || ls.enabled, exactlyOnce: w.settings.kafka.guarantee == .exactlyOnce)
         var set = ModelSet(layout: w.layout ?? w.settings.layout, features: w.settings.features)
         // Start from the cluster's global model (the scaler stays local: see ARCHITECTURE.md).
         if w.modelVersion > 0 && w.modelParameters.count == set.geometry.parameterCount {
@@ -208,7 +209,7 @@ final class PartitionDriver: OutputHost {
             // state is long (under ASan 4 of ~22,000 keys each in one turn once kept a worker
             // silent past a 1 s failure timeout).
             for run in parts.values {
-                execute(run.life.commitTick(dirty: run.state.isDirty), for: run)
+                execute(run.life.commitTick(dirty: run.isDirty), for: run)
                 host.heartbeatIfDue(now: Clock.nowMs())
             }
         }

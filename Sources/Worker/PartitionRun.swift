@@ -26,6 +26,9 @@ final class PartitionRun {
     /// `[labels]`: this partition's predictions waiting for their labels.
     var labels: LabelJoin<LabelSnapshot>?
 
+    /// Whether a capture would write anything (feature state or waiting predictions).
+    var isDirty: Bool { state.isDirty || labels?.isDirty == true }
+
     init(life: PartitionLifecycle, state: PartitionState, token: Int) {
         self.life = life
         self.state = state

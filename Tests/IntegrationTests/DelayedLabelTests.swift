@@ -100,4 +100,63 @@ struct DelayedLabelTests {
         w.signal(SIGTERM)
         #expect(w.wait(seconds: 20) == 0)
     }
+
+    @Test("kill -9 of a worker while 3,000 predictions wait for labels: the next owner restores them from the changelog and joins every label (0 unknown ids, 0 lost joins)")
+    func waitingPredictionsSurviveKill() throws {
+        let cluster = try Cluster.start(config: """
+        [kafka]
+        partitions = 2
+        [coordinator]
+        heartbeat_ms = 250
+        failure_timeout_ms = 2000
+        [features]
+        key = "user"
+        numeric = ["x.f0"]
+        aggregates = []
+        [model]
+        sync_interval_ms = 0
+        [labels]
+        topic = "labels"
+        horizon_s = 100000
+        """)
+        let producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": cluster.bootstrap, "linger.ms": "5"]))
+        let n = 3000, base = 1_796_000_000.0
+        for i in 0..<n {
+            try producer.produce(topic: "events", partition: Int32(i % 2), key: [],
+                                 value: Array(#"{"id":"e\#(i)","user":"u\#(i % 50)","ts":\#(base + Double(i)),"x":{"f0":\#(Double(i % 7) - 3)}}"#.utf8), tag: i)
+        }
+        // Half the labels before the kill, the rest after it.
+        func labels(_ r: Range<Int>) throws {
+            for i in r {
+                try producer.produce(topic: "labels", partition: Int32(i % 2), key: [],
+                                     value: Array(#"{"id":"e\#(i)","y":\#(i % 7 > 3 ? 1 : 0),"ts":\#(base + Double(n + i))}"#.utf8), tag: n + i)
+            }
+            #expect(producer.drain(timeoutMs: 10_000) { _ in } == 0)
+        }
+        try labels(0..<n / 2)
+        let a = try cluster.worker("a")
+        let highs = try highWatermarks(bootstrap: cluster.bootstrap, topic: "events")
+        // Every event served and committed: its waiting prediction is in a complete capture.
+        try cluster.waitCommitted(highs, seconds: 60)
+        let before = try cluster.waitFor(seconds: 30, "the first half of the labels joined") { s in
+            (s.workers.first?.report?.labels?.joined ?? 0) >= Int64(n / 2)
+        }
+        #expect(before.workers.first?.report?.labels?.pending == Int64(n / 2))
+        usleep(600_000)  // a commit interval or two: the latest joins captured too
+        a.signal(SIGKILL)
+        _ = a.wait(seconds: 10)
+
+        let b = try cluster.worker("b")
+        try labels(n / 2..<n)
+        let after = try cluster.waitFor(seconds: 60, "the second half joined on the new owner") { s in
+            guard let w = s.workers.first(where: { $0.workerId == "b" }), let l = w.report?.labels else { return false }
+            return l.joined >= Int64(n - n / 2) && l.pending == 0
+        }
+        let l = try #require(after.workers.first { $0.workerId == "b" }?.report?.labels)
+        #expect(l.unknown == 0 && l.late == 0 && l.expired == 0, "\(l)")
+        #expect(l.earlyLabels == 0)
+        #expect(b.log.contains("predictions waiting for labels restored"), "\(b.log)")
+        b.signal(SIGTERM)
+        #expect(b.wait(seconds: 20) == 0)
+    }
 }

@@ -1,4 +1,5 @@
 import Testing
+import Features
 @testable import Worker
 
 @Suite("Delayed labels: the join of served predictions with later labels")
@@ -78,5 +79,51 @@ struct LabelJoinTests {
         #expect(j.advance(labels: 12).isEmpty && j.pendingCount == 1, "the first entry's expiry is stale")
         let l = j.label(id: "a", value: 1, time: 12)
         #expect(l.count == 1 && l[0].snapshot == 2)
+    }
+
+    @Test("waiting predictions and early labels go through the changelog with the features: full and incremental captures, tombstones, the labels offset and both clocks; a torn capture is ignored")
+    func changelogRoundTrip() throws {
+        var spec = FeatureSpec()
+        spec.numeric = []
+        spec.aggregates = []
+        let pipeline = FeaturePipeline(spec: spec)
+        var state = pipeline.makeState()
+        var j = LabelJoin<LabelSnapshot>(settings: .init(horizon: 100, maxPending: 100))
+        func snap(_ i: Int) -> LabelSnapshot {
+            LabelSnapshot(dense: [Double(i), -0.0, .leastNonzeroMagnitude], sparseIndices: [i, 7], sparseValues: [1, 0.5],
+                          outputs: [[0.25], [0.1, 0.9]], served: 1, modelVersion: i)
+        }
+        for i in 0..<10 { _ = j.served(id: "e\(i)", time: Double(i), snapshot: snap(i)) }
+        _ = j.label(id: "early", value: 1, time: 50)
+        func side(_ offset: Int64) -> SideCapture {
+            SideCapture(offset: offset, eventTime: j.eventTime, sideTime: j.labelTime) { full in
+                j.capture(full: full) { s, t in s.encoded(time: t) }
+            }
+        }
+        var log = state.capture(pipeline, nextOffset: 10, side: side(3))
+        #expect(!j.isDirty)
+        // Incremental: two joined (tombstones), one more waiting.
+        _ = j.label(id: "e2", value: 1, time: 51)
+        _ = j.label(id: "e5", value: 0, time: 52)
+        _ = j.served(id: "e10", time: 10, snapshot: snap(10))
+        #expect(j.isDirty)
+        log += state.capture(pipeline, nextOffset: 11, side: side(5))
+        // A torn capture after it: ignored.
+        _ = j.label(id: "e3", value: 1, time: 53)
+        log += state.capture(pipeline, nextOffset: 12, side: side(6)).dropLast()
+
+        var r = ChangelogRestore(pipeline: pipeline)
+        for rec in log { try r.apply(key: rec.key, value: rec.value) }
+        let restored = r.finish()
+        #expect(restored.nextOffset == 11)
+        #expect(restored.state.side.offset == 5 && restored.state.side.eventTime == 10 && restored.state.side.sideTime == 52)
+        var back = LabelJoin<LabelSnapshot>(settings: .init(horizon: 100, maxPending: 100), restoring: restored.state.side,
+                                            decode: LabelSnapshot.decode)
+        #expect(back.pendingCount == 9 && back.earlyCount == 1)
+        let l = back.label(id: "e3", value: 1, time: 53)
+        #expect(l.count == 1 && l[0].snapshot == snap(3) && l[0].delay == 50)
+        #expect(back.served(id: "early", time: 11, snapshot: snap(11)).count == 1, "the early label came back too")
+        #expect(back.label(id: "e2", value: 1, time: 54).isEmpty && back.counters.unknown == 0)
+        #expect(LabelSnapshot.decode([1, 2, 3]) == nil)
     }
 }
