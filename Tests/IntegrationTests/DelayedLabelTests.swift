@@ -159,4 +159,57 @@ struct DelayedLabelTests {
         b.signal(SIGTERM)
         #expect(b.wait(seconds: 20) == 0)
     }
+
+    @Test("the fraud example of docs/CONFIG.md end to end: payments scored at once, chargebacks days later, payments without one learnt as legitimate after 30 days; the model separates fraud (ROC AUC > 0.8)")
+    func fraud() throws {
+        let doc = try String(contentsOfFile: repoRoot + "/docs/CONFIG.md", encoding: .utf8)
+        let start = try #require(doc.range(of: "<!-- fraud-example -->\n```toml\n"))
+        let end = try #require(doc.range(of: "```\n<!-- /fraud-example -->"))
+        let example = String(doc[start.upperBound..<end.lowerBound])
+        let cluster = try Cluster.start(config: example.replacingOccurrences(of: "[kafka]\n", with: "[kafka]\npartitions = 2\n")
+                                        + "\n[worker]\nbatch_size = 20\n")
+        var seed: UInt64 = 5
+        func next() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 33 }
+        let day: Int64 = 86_400_000, base: Int64 = 1_796_000_000_000
+        let n = 3000
+        var records: [(time: Int64, topic: String, partition: Int32, value: String)] = []
+        var chargebacks = 0
+        var lastLabel: [Int32: Int64] = [:]
+        var legit: [(Int32, Int64)] = []
+        for i in 0..<n {
+            let t = base + Int64(i) * 60 * day / Int64(n), p = Int32(i % 2)
+            let fraud = next() % 10 == 0
+            let amount = fraud ? 400 + Double(next() % 1600) : 5 + Double(next() % 300)
+            records.append((t, "payments", p,
+                            #"{"payment_id":"p\#(i)","card":"c\#(i % 100)","merchant":"m\#(next() % 40)","amount":\#(amount),"ts":\#(t)}"#))
+            if fraud {
+                let lt = t + day * Int64(1 + next() % 20)
+                chargebacks += 1
+                lastLabel[p] = max(lastLabel[p] ?? 0, lt)
+                records.append((lt, "chargebacks", p, #"{"payment_id":"p\#(i)","fraud":1,"ts":\#(lt)}"#))
+            } else {
+                legit.append((p, t))
+            }
+        }
+        let producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": cluster.bootstrap, "linger.ms": "5"]))
+        for (k, r) in records.sorted(by: { $0.time < $1.time }).enumerated() {
+            try producer.produce(topic: r.topic, partition: r.partition, key: [], value: Array(r.value.utf8), tag: k)
+        }
+        #expect(producer.drain(timeoutMs: 10_000) { _ in } == 0)
+        // Learnt as legitimate: payments the chargeback stream of their partition passed by 30 days.
+        let negatives = legit.filter { $0.1 + 30 * day < lastLabel[$0.0]! }.count
+        let w = try cluster.worker("w")
+        let s = try cluster.waitFor(seconds: 90, "every chargeback joined and the 30-day expiries learnt") { s in
+            guard let l = s.workers.first?.report?.labels else { return false }
+            return l.joined >= Int64(chargebacks) && l.expired >= Int64(negatives) && s.totalProcessed == Int64(n)
+        }
+        let report = try #require(s.workers.first?.report)
+        let l = try #require(report.labels)
+        #expect(l.joined == Int64(chargebacks) && l.expired == Int64(negatives) && l.unknown == 0)
+        #expect(report.labelled == Int64(chargebacks + negatives), "chargebacks and 30-day negatives learnt")
+        #expect((report.metrics["roc_auc"] ?? 0) > 0.8, "\(report.metrics)")
+        #expect(s.totalDeadLetters == 0)
+        w.signal(SIGTERM)
+        #expect(w.wait(seconds: 20) == 0)
+    }
 }
