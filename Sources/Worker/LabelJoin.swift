@@ -132,6 +132,8 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
     }
 
     public var pendingCount: Int { pending.count }
+    /// Entries kept for expiry order (live and stale), for tests of the memory bound.
+    var orderCount: Int { order.count - orderHead }
     public var earlyCount: Int { early.count }
 
     /// A prediction was served for `id` at event time `time`. Its label may be here already.
@@ -250,8 +252,18 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
         }
     }
 
-    /// Drops the consumed fronts of the order arrays once they dominate.
+    /// Drops the consumed fronts of the order arrays once they dominate, and their stale
+    /// entries (an id served again, a prediction joined) once they outnumber the live ones:
+    /// without labels, or with ids served again and again, nothing would ever pop them.
     private mutating func compact() {
+        if order.count - orderHead > 2 * pending.count + 1024 {
+            order = order[orderHead...].filter { pending[$0.id]?.seq == $0.seq }
+            orderHead = 0
+        }
+        if earlyOrder.count - earlyHead > 2 * early.count + 1024 {
+            earlyOrder = earlyOrder[earlyHead...].filter { early[$0.id]?.seq == $0.seq }
+            earlyHead = 0
+        }
         if orderHead > 1024 && orderHead * 2 > order.count { order.removeFirst(orderHead); orderHead = 0 }
         if earlyHead > 1024 && earlyHead * 2 > earlyOrder.count { earlyOrder.removeFirst(earlyHead); earlyHead = 0 }
         if settledHead > 1024 && settledHead * 2 > settledOrder.count { settledOrder.removeFirst(settledHead); settledHead = 0 }

@@ -71,6 +71,14 @@ struct LabelJoinTests {
         #expect(j.evictOldest().isEmpty && j.pendingCount == 0 && j.counters.evicted == 1)
     }
 
+    @Test("ids served again and again, with no label ever: what is kept stays bounded by the ids waiting")
+    func reservedBounded() {
+        var j = Join(settings: .init(horizon: 100, maxPending: 1_000_000))
+        for i in 0..<200_000 { _ = j.served(id: "u\(i % 100)", time: Double(i), snapshot: i) }
+        #expect(j.pendingCount == 100)
+        #expect(j.orderCount <= 2 * 100 + 1024, "\(j.orderCount) order entries for 100 waiting")
+    }
+
     @Test("an id served again waits with its newest snapshot; the older entry never expires it")
     func servedAgain() {
         var j = Join(settings: .init(horizon: 10, maxPending: 10))
