@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Partitions of the latency run's topics. Measured on the mock: at 35,000 events/s with 32 partitions the latency crept from 20 to 400 ms within 6 s in 2 runs of 3; with 4 or 8 it stayed flat.")
     var latencyPartitions: Int = 8
     @Option(help: "Only these parts, comma-separated: bare, tributary, python, latency, sync, pipeline (default: all). latency without tributary needs --latency-rate; pipeline alone needs no broker.")
-    var only: String = "bare,tributary,python,latency,sync,pipeline"
+    var only: String = "bare,tributary,python,latency,sync,pipeline,labels"
     @Option(help: "Append the coordinator's and workers' logs to this file (default: discarded).") var logFile: String?
     @Option(help: "Write every latency sample here: event time (ms since the run started), end to end, event -> worker produces (ms).")
     var latencyTrace: String?
@@ -53,9 +53,9 @@ struct Bench: ParsableCommand {
     func runs(_ part: String) -> Bool { only.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == part } }
 
     func validate() throws {
-        let known: Set = ["bare", "tributary", "python", "latency", "sync", "pipeline"]
+        let known: Set = ["bare", "tributary", "python", "latency", "sync", "pipeline", "labels"]
         for p in only.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !known.contains(p) {
-            throw ValidationError("--only: unknown part '\(p)' (known: bare, tributary, python, latency, sync, pipeline)")
+            throw ValidationError("--only: unknown part '\(p)' (known: bare, tributary, python, latency, sync, pipeline, labels)")
         }
         if runs("latency") && !runs("tributary") && latencyRate == nil {
             throw ValidationError("--only latency without tributary needs --latency-rate (the default is half the measured 1-worker rate)")
@@ -73,7 +73,7 @@ struct Bench: ParsableCommand {
         do {
             if self.broker == "tansu" { try BenchBroker.reexecForTansuIfNeeded() }
             broker = try BenchBroker(self.broker, embeddedBrokers: brokers)
-            for t in ["events", "predictions", "events.dlq", "tributary.models", "events-latency", "predictions-latency"] {
+            for t in ["events", "predictions", "events.dlq", "tributary.models", "events-latency", "predictions-latency", "labels-bench"] {
                 try broker.createTopic(t, partitions: t == "tributary.models" ? 1 : t.hasSuffix("-latency") ? latencyPartitions : partitions)
             }
         } catch { fail("\(error)") }
@@ -93,6 +93,14 @@ struct Bench: ParsableCommand {
         for (workers, sync, challenger) in [(1, 0, false), (1, 1000, false), (2, 1000, false), (1, 1000, true)] {
             guard !Signals.shouldStop, runs("tributary") else { break }
             let r = tributaryRun(broker: broker, workers: workers, syncMs: sync, conf: conf, challenger: challenger)
+            results.append(r)
+            say(line(r))
+        }
+        // What keeping a snapshot per served event costs (`[labels]`): the same unlabelled
+        // stream scored with and without predictions waiting for labels (none come: every
+        // event keeps one, under its user's id).
+        for waiting in [false, true] where runs("labels") && !Signals.shouldStop {
+            let r = tributaryRun(broker: broker, workers: 1, syncMs: 0, conf: conf, labels: waiting ? .waiting : .unlabelled)
             results.append(r)
             say(line(r))
         }
@@ -206,9 +214,12 @@ struct Bench: ParsableCommand {
     /// Tributary's full path in real processes: coordinator + workers against the broker.
     /// - challenger: a second model (all features, shadow scoring, no shadow topic) beside the
     ///   champion: what one more model costs (issue 11).
-    func tributaryRun(broker: BenchBroker, workers: Int, syncMs: Int, conf: [String: String], challenger: Bool = false) -> RunResult {
+    enum LabelRun { case none, unlabelled, waiting }
+
+    func tributaryRun(broker: BenchBroker, workers: Int, syncMs: Int, conf: [String: String], challenger: Bool = false,
+                      labels: LabelRun = .none) -> RunResult {
         let bootstrap = broker.bootstrap
-        let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(getpid())"
+        let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(labels)-\(getpid())"
         // The mock broker answers no CreateTopics: the feature changelog (one partition per
         // input partition) is made here, as for every other topic of the run.
         do { try broker.createTopic("\(group).features", partitions: partitions) } catch { fail("\(error)") }
@@ -231,10 +242,13 @@ struct Bench: ParsableCommand {
         [model]
         sync_interval_ms = \(syncMs)
         \(challenger ? "[challengers.shadow]\nlearning_rate = 0.05" : "")
+        \(labels == .none ? "" : "[features]\nlabel = \"no_label\"")
+        \(labels == .waiting ? "[labels]\ntopic = \"labels-bench\"\nid = \"user\"\nhorizon_s = 1e9" : "")
         """
         let path = NSTemporaryDirectory() + "tributary-bench-\(getpid()).conf"
         do { try cfg.write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("\(error)") }
         let name = "tributary \(workers) worker\(workers > 1 ? "s" : ""), sync \(syncMs > 0 ? "\(syncMs / 1000) s" : "off")\(challenger ? " + challenger" : "")"
+            + (labels == .unlabelled ? ", unlabelled" : labels == .waiting ? ", unlabelled + waiting for labels" : "")
         do {
             let log = childLog()
             let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*",
@@ -512,6 +526,9 @@ struct Bench: ParsableCommand {
             if let io = rate("bare consume + produce") { ratios["tributary_1w_over_bare_consume_produce"] = t / io }
             if let synced = rate("tributary 1 worker, sync 1 s") { ratios["sync_1s_cost_fraction"] = 1 - synced / t }
             if let two = rate("tributary 2 workers") { ratios["scaling_2w_over_1w"] = two / t }
+            if let plain = rate("tributary 1 worker, sync off, unlabelled"), let waiting = rate("tributary 1 worker, sync off, unlabelled + waiting") {
+                ratios["label_snapshot_cost_fraction"] = 1 - waiting / plain
+            }
             if let synced = rate("tributary 1 worker, sync 1 s"), let both = rate("tributary 1 worker, sync 1 s + challenger") {
                 ratios["challenger_cost_fraction"] = 1 - both / synced
             }
