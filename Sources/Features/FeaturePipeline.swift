@@ -22,8 +22,12 @@ public struct FeaturePipeline: Sendable {
     /// token (nil: not such an aggregate).
     let stringLastSeeds: [UInt64?]
 
+    /// Per `extraText` path: its text slot in `ParsedEvent.texts` (fields read for a stage
+    /// beside the features, such as the event id of `[labels]`: one parse for both).
+    public let extraTextSlots: [Int]
+
     /// `labelClasses`: a multiclass model's class names (labels may be names or indices).
-    public init(spec: FeatureSpec, labelClasses: [String] = []) {
+    public init(spec: FeatureSpec, labelClasses: [String] = [], extraText: [String] = []) {
         self.spec = spec
         var numeric = spec.numeric
         func numericSlot(_ p: String) -> Int {
@@ -54,6 +58,7 @@ public struct FeaturePipeline: Sendable {
         categoricalSlots = spec.categorical.map { textSlot($0.field) }
         textSlots = spec.text.map { textSlot($0.field) }
         targetSlots = spec.targetEncoding.map { $0.field == spec.key ? nil : textSlot($0.field) }
+        extraTextSlots = extraText.map { textSlot($0) }
         numericCount = spec.numeric.count
         parser = EventParser(keyPath: spec.key, timestampPath: spec.usesKafkaTimestamp ? "" : spec.timestamp,
                              labelPath: spec.label, numericPaths: numeric, textPaths: text, labelClasses: labelClasses,

@@ -26,6 +26,11 @@ final class LabelReader {
     private var next: [Int32: Int64] = [:]
     /// Label partitions read to their end (no label waiting), until a new label comes.
     private var atEnd: Set<Int32> = []
+    /// Label partitions that answered since they started (a label or their end).
+    private var answered: Set<Int32> = []
+
+    /// Whether label partition `p` has answered since it started: until then its input waits.
+    func hasAnswered(_ p: Int32) -> Bool { answered.contains(p) }
 
     /// The next label offset of `p` to hand over (-1: none read yet, started at the commit).
     func position(_ p: Int32) -> Int64 { next[p] ?? -1 }
@@ -73,6 +78,7 @@ final class LabelReader {
 
     func stop(_ p: Int32) {
         atEnd.remove(p)
+        answered.remove(p)
         guard let n = next.removeValue(forKey: p) else { return }
         try? consumer.unassign([TopicPartition(topic, p)])
         if n >= 0 { try? consumer.commit([TopicPartition(topic, p): n], async: true) }
@@ -86,10 +92,11 @@ final class LabelReader {
         if !next.isEmpty {
             for _ in 0..<4 {
                 let n = consumer.poll(timeoutMs: 0, onError: { trouble("labels consumer", $0) },
-                                      onEndOfPartition: { p, _ in if next[p] != nil { atEnd.insert(p) } }) { rec in
+                                      onEndOfPartition: { p, _ in if next[p] != nil { atEnd.insert(p); answered.insert(p) } }) { rec in
                     let p = rec.partition
                     guard next[p] != nil else { return }
                     atEnd.remove(p)
+                    answered.insert(p)
                     next[p] = rec.offset + 1
                     do {
                         try parser.parse(rec.value, into: &event)

@@ -23,6 +23,16 @@ public struct LabelSnapshot: Sendable, Equatable {
         self.modelVersion = Int32(truncatingIfNeeded: modelVersion)
     }
 
+    /// `values`: the dense inputs followed by every model's output (`ModelSet.appendOutputs`).
+    public init(values: [Double], denseCount: Int, sparseIndices: [Int], sparseValues: [Double], served: Int, modelVersion: Int) {
+        self.values = values
+        self.denseCount = Int32(denseCount)
+        self.sparseIndices = sparseIndices.isEmpty ? [] : sparseIndices.map { Int32(truncatingIfNeeded: $0) }
+        self.sparseValues = sparseValues
+        self.served = Int16(served)
+        self.modelVersion = Int32(truncatingIfNeeded: modelVersion)
+    }
+
     public var dense: [Double] { Array(values[..<Int(denseCount)]) }
 
     /// Each model's output, given how many numbers each gives.

@@ -174,6 +174,11 @@ public struct ModelSet: Sendable {
     /// Every model's latest prediction, kept with a served input until its label comes.
     public var outputs: [[Double]] { models.map(\.output) }
 
+    /// Every model's latest prediction appended to `values` (one buffer per snapshot).
+    public func appendOutputs(to values: inout [Double]) {
+        for m in models { values.append(contentsOf: m.output) }
+    }
+
     /// The observation model `i` made with `output` (kept from when it was served), now that
     /// its label `y` is known; every model's own metrics too (several models).
     public mutating func observeLater(_ outputs: [[Double]], served: Int, label y: Double) -> Observation {

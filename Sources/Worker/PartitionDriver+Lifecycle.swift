@@ -84,6 +84,7 @@ extension PartitionDriver {
                 if settings.exactlyOnce { run.restoredFrom = from }
                 do {
                     try consumer?.assign([tp], start: from.map(StartOffset.offset) ?? .committed)
+                    holdForLabels(p)
                     log.info("started partition \(p)@\(run.life.epoch) at \(from.map { "its feature checkpoint \($0)" } ?? "its committed offset")")
                 } catch {
                     log.error("cannot start partition \(p): \(error)")

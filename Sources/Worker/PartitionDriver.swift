@@ -52,8 +52,6 @@ final class PartitionDriver: OutputHost {
     /// of partitions no longer held, the latest label delays (status percentiles), and how many
     /// predictions wait over all partitions (the `max_pending` bound is per worker).
     var labelReader: LabelReader?
-    var idParser: EventParser?
-    var idEvent: ParsedEvent?
     var labelTotals = LabelStats()
     var labelDelays: [Double] = []
     var labelDelayNext = 0
@@ -141,15 +139,15 @@ final class PartitionDriver: OutputHost {
         opener = nil
         let ls = w.settings.labels
         labelReader = ls.enabled ? try LabelReader(settings: w.settings, consumerConfig: clients.consumer, log: log) : nil
-        idParser = ls.enabled ? EventParser(keyPath: ls.id, timestampPath: "", labelPath: "", numericPaths: []) : nil
-        idEvent = idParser?.makeEvent()
         labelPending = 0
         repartitioner = w.settings.features.repartition
             ? try Repartitioner(settings: w.settings, consumerConfig: clients.consumer, producerConfig: clients.producer,
                                 host: host, workerId: workerId, log: log)
             : nil
         let m = w.settings.model
-        let p = FeaturePipeline(spec: w.settings.features, labelClasses: m.type == .softmaxRegression ? m.classes : [])
+        // The event id of `[labels]` is read in the same parse as the features.
+        let p = FeaturePipeline(spec: w.settings.features, labelClasses: m.type == .softmaxRegression ? m.classes : [],
+                                extraText: w.settings.labels.enabled ? [w.settings.labels.id] : [])
         runner = RecordRunner(pipeline: p)
         // Waiting predictions are partition state too: with a labels topic the changelog holds them.
         settings = PartitionLifecycle.Settings(stateful: p.spec.isStateful || ls.enabled, exactlyOnce: w.settings.kafka.guarantee == .exactlyOnce)

@@ -88,7 +88,13 @@ struct DelayedLabelTests {
         // River's delayed progressive_val_score on a stream drawn the same way: 0.983.
         #expect(report.accuracy > 0.95, "progressive accuracy \(report.accuracy) (scored with the prediction made before the label); recent \(report.windowMetrics)")
 
-        let dead = try readAll(bootstrap: cluster.bootstrap, topic: "events.dlq")
+        // Counted when produced: read once delivered.
+        var dead = try readAll(bootstrap: cluster.bootstrap, topic: "events.dlq")
+        let until = Date().addingTimeInterval(15)
+        while dead.count < bad.count && Date() < until {
+            usleep(200_000)
+            dead = try readAll(bootstrap: cluster.bootstrap, topic: "events.dlq")
+        }
         #expect(dead.count == bad.count)
         #expect(dead.allSatisfy { $0.headers["tributary.source.topic"] == "labels" })
         #expect(dead.contains { ($0.headers["tributary.error"] ?? "").contains("'y'") }, "\(dead.map(\.headers))")
