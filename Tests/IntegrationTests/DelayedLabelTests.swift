@@ -7,6 +7,89 @@ import Wire
 /// events; the worker learns from the features it served when each label comes.
 @Suite("Delayed labels", .serialized)
 struct DelayedLabelTests {
+    /// A stream of events one second apart, a label for 95 % of them 0-120 s later (every
+    /// 200th sent twice): the records in time order per topic, and what to expect of them.
+    struct Stream {
+        var records: [(time: Double, topic: String, partition: Int32, value: String)] = []
+        var labelled = 0, duplicated = 0
+        var lastLabelTime: [Int32: Double] = [:]
+        var unlabelled: [(Int32, Double)] = []
+    }
+
+    static func stream(n: Int, partitions: Int32) -> Stream {
+        var seed: UInt64 = 11
+        func next() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 33 }
+        func unit() -> Double { Double(next() % 2_000_001) / 1_000_000 - 1 }
+        let base = 1_796_000_000.0
+        var st = Stream()
+        for i in 0..<n {
+            let t = base + Double(i), p = Int32(i) % partitions
+            let x0 = unit(), x1 = unit()
+            let y = x0 + 0.5 * x1 > 0 ? 1 : 0
+            st.records.append((t, "events", p, #"{"id":"e\#(i)","user":"u\#(i % 50)","ts":\#(t),"x":{"f0":\#(x0),"f1":\#(x1)}}"#))
+            if next() % 100 < 5 { st.unlabelled.append((p, t)); continue }
+            let lt = t + Double(next() % 121)
+            st.labelled += 1
+            st.lastLabelTime[p] = max(st.lastLabelTime[p] ?? 0, lt)
+            let label = #"{"id":"e\#(i)","y":\#(y),"ts":\#(lt)}"#
+            st.records.append((lt, "labels", p, label))
+            if i % 200 == 7 {
+                st.duplicated += 1
+                st.records.append((lt + 1, "labels", p, label))
+                st.lastLabelTime[p] = max(st.lastLabelTime[p]!, lt + 1)
+            }
+        }
+        return st
+    }
+
+    static func produce(_ records: [(time: Double, topic: String, partition: Int32, value: String)], to cluster: Cluster) throws {
+        let producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": cluster.bootstrap, "linger.ms": "5"]))
+        for (k, r) in records.sorted(by: { $0.time < $1.time }).enumerated() {
+            try producer.produce(topic: r.topic, partition: r.partition, key: [], value: Array(r.value.utf8), tag: k)
+            if k % 500 == 0 { _ = producer.poll(timeoutMs: 0) { _ in } }
+        }
+        #expect(producer.drain(timeoutMs: 10_000) { _ in } == 0)
+    }
+
+    @Test("1, 2 and 4 workers with averaging on one delayed-label stream (8,000 events, 4 partitions): every label joined on each, and 2 and 4 workers within 1 accuracy point of one")
+    func workers() throws {
+        let st = Self.stream(n: 8000, partitions: 4)
+        var accuracy: [Int: Double] = [:]
+        for k in [1, 2, 4] {
+            let cluster = try Cluster.start(config: """
+            [kafka]
+            partitions = 4
+            [worker]
+            batch_size = 20
+            [features]
+            key = "user"
+            numeric = ["x.f0", "x.f1"]
+            aggregates = []
+            [model]
+            sync_interval_ms = 200
+            learning_rate = 0.1
+            [labels]
+            topic = "labels"
+            horizon_s = 300
+            """)
+            try Self.produce(st.records, to: cluster)
+            let ws = try (1...k).map { try cluster.worker("w\($0)") }
+            let s = try cluster.waitFor(seconds: 120, "\(k) workers: every label joined") { s in
+                let joined = s.workers.compactMap { $0.report?.labels?.joined }.reduce(0, +)
+                return s.workers.count == k && s.unassigned.isEmpty && joined >= Int64(st.labelled) && s.totalProcessed >= 8000
+            }
+            let joined = s.workers.compactMap { $0.report?.labels?.joined }.reduce(0, +)
+            #expect(joined == Int64(st.labelled), "\(k) workers joined \(joined) of \(st.labelled)")
+            #expect(s.workers.allSatisfy { ($0.report?.processed ?? 0) > 0 }, "every worker took part")
+            accuracy[k] = s.accuracy
+            for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+        }
+        print("delayed labels, progressive accuracy by workers: \(accuracy.sorted { $0.key < $1.key })")
+        let one = try #require(accuracy[1])
+        #expect(one > 0.95)
+        for k in [2, 4] { #expect(abs((accuracy[k] ?? 0) - one) <= 0.01, "\(k) workers \(accuracy[k] ?? 0) vs 1 worker \(one)") }
+    }
+
     @Test("labels 0-120 s after their events on a labels topic: every label joined to its prediction, duplicates and bad label records counted (dead letters naming the field), predictions never labelled expire by the label stream's clock, and the model learns")
     func joinsAndLearns() throws {
         let cluster = try Cluster.start(config: """
@@ -28,41 +111,14 @@ struct DelayedLabelTests {
         label = "y"
         horizon_s = 300
         """)
-        // Events one second apart; a label for 95 % of them, 0-120 s later; 20 sent twice.
-        var seed: UInt64 = 11
-        func next() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 33 }
-        func unit() -> Double { Double(next() % 2_000_001) / 1_000_000 - 1 }
-        let base = 1_796_000_000.0
         let n = 4000
-        var records: [(time: Double, topic: String, partition: Int32, value: String)] = []
-        var labelled = 0, duplicated = 0
-        var lastLabelTime: [Int32: Double] = [:]
-        var unlabelled: [(Int32, Double)] = []
-        for i in 0..<n {
-            let t = base + Double(i), p = Int32(i % 2)
-            let x0 = unit(), x1 = unit()
-            let y = x0 + 0.5 * x1 > 0 ? 1 : 0
-            records.append((t, "events", p, #"{"id":"e\#(i)","user":"u\#(i % 50)","ts":\#(t),"x":{"f0":\#(x0),"f1":\#(x1)}}"#))
-            if next() % 100 < 5 { unlabelled.append((p, t)); continue }
-            let lt = t + Double(next() % 121)
-            labelled += 1
-            lastLabelTime[p] = max(lastLabelTime[p] ?? 0, lt)
-            let label = #"{"id":"e\#(i)","y":\#(y),"ts":\#(lt)}"#
-            records.append((lt, "labels", p, label))
-            if i % 200 == 7 {
-                duplicated += 1
-                records.append((lt + 1, "labels", p, label))
-                lastLabelTime[p] = max(lastLabelTime[p]!, lt + 1)
-            }
-        }
+        let st = Self.stream(n: n, partitions: 2)
+        var records = st.records
+        let (base, labelled, duplicated) = (1_796_000_000.0, st.labelled, st.duplicated)
+        let (lastLabelTime, unlabelled) = (st.lastLabelTime, st.unlabelled)
         let bad = [#"{"id":"e1","ts":1796000001}"#, "not json", #"{"id":"e2","y":"maybe","ts":1796000002}"#]
         for b in bad { records.append((base, "labels", 0, b)) }
-        let producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": cluster.bootstrap, "linger.ms": "5"]))
-        for (k, r) in records.sorted(by: { $0.time < $1.time }).enumerated() {
-            try producer.produce(topic: r.topic, partition: r.partition, key: [], value: Array(r.value.utf8), tag: k)
-            if k % 500 == 0 { _ = producer.poll(timeoutMs: 0) { _ in } }
-        }
-        #expect(producer.drain(timeoutMs: 10_000) { _ in } == 0)
+        try Self.produce(records, to: cluster)
         // The worker starts on topics already written: it merges the two streams by event time
         // (a live stream does the same as the records come).
         let w = try cluster.worker("w")
