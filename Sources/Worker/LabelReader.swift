@@ -26,11 +26,22 @@ final class LabelReader {
     private var next: [Int32: Int64] = [:]
     /// Label partitions read to their end (no label waiting), until a new label comes.
     private var atEnd: Set<Int32> = []
-    /// Label partitions that answered since they started (a label or their end).
+    /// Label partitions that answered since they started (a label or their end), and when
+    /// each started (a partition that never answers must not hold its input for ever).
     private var answered: Set<Int32> = []
+    private var startedAt: [Int32: Int64] = [:]
+    /// How long an input partition waits for its label partition's first answer.
+    static let answerTimeoutMs: Int64 = 10_000
 
-    /// Whether label partition `p` has answered since it started: until then its input waits.
-    func hasAnswered(_ p: Int32) -> Bool { answered.contains(p) }
+    /// Whether label partition `p` has answered since it started, or gave up waiting (said
+    /// once: the labels topic missing, its broker down): until then its input waits.
+    func hasAnswered(_ p: Int32) -> Bool {
+        if answered.contains(p) { return true }
+        guard let t = startedAt[p], Clock.nowMs() - t >= Self.answerTimeoutMs else { return false }
+        answered.insert(p)
+        log.warning("labels: \(topic)[\(p)] has not answered in \(Self.answerTimeoutMs / 1000) s (topic missing? broker down?); its input is scored without waiting for labels, which are joined whenever they come")
+        return true
+    }
 
     /// The next label offset of `p` to hand over (-1: none read yet, started at the commit).
     func position(_ p: Int32) -> Int64 { next[p] ?? -1 }
@@ -71,6 +82,7 @@ final class LabelReader {
     func start(_ p: Int32, from: Int64? = nil) {
         guard next[p] == nil else { return }
         next[p] = from ?? -1
+        startedAt[p] = Clock.nowMs()
         do { try consumer.assign([TopicPartition(topic, p)], start: from.map(StartOffset.offset) ?? .committed) } catch {
             log.error("labels: cannot read \(topic)[\(p)]: \(error)")
         }
@@ -79,6 +91,7 @@ final class LabelReader {
     func stop(_ p: Int32) {
         atEnd.remove(p)
         answered.remove(p)
+        startedAt[p] = nil
         guard let n = next.removeValue(forKey: p) else { return }
         try? consumer.unassign([TopicPartition(topic, p)])
         if n >= 0 { try? consumer.commit([TopicPartition(topic, p): n], async: true) }

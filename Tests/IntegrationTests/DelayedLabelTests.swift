@@ -274,4 +274,32 @@ struct DelayedLabelTests {
         w.signal(SIGTERM)
         #expect(w.wait(seconds: 20) == 0)
     }
+
+    @Test("a labels topic that does not exist never stalls the input: after 10 s without an answer its partitions are scored, and the worker says why")
+    func missingLabelsTopic() throws {
+        // The broker outlives the coordinator and has no labels topic (the embedded broker
+        // answers no CreateTopics).
+        let path = NSTemporaryDirectory() + "nolabels-\(getpid()).conf"
+        try "[kafka]\npartitions = 2".write(toFile: path, atomically: true, encoding: .utf8)
+        let broker = try Proc("broker", ["broker", "--config", path, "--brokers", "1"])
+        let bootstrap = String(try #require(broker.readLine()).dropFirst("bootstrap ".count))
+        let cluster = try Cluster.start(config: """
+        [kafka]
+        bootstrap = "\(bootstrap)"
+        [features]
+        aggregates = []
+        [model]
+        sync_interval_ms = 0
+        [labels]
+        topic = "no-such-labels"
+        """)
+        let w = try cluster.worker("w")
+        try cluster.waitFor(seconds: 30, "the worker owns every partition") { $0.unassigned.isEmpty && $0.workers.count == 1 }
+        let gen = try Proc("produce", ["produce", "--bootstrap", bootstrap, "--count", "500"])
+        #expect(gen.wait(seconds: 60) == 0)
+        try cluster.waitFor(seconds: 60, "every event scored") { $0.totalProcessed == 500 }
+        #expect(w.log.contains("has not answered in 10 s"), "\(w.log)")
+        w.signal(SIGTERM)
+        #expect(w.wait(seconds: 20) == 0)
+    }
 }
