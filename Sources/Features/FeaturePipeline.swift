@@ -253,11 +253,24 @@ public struct FeaturePipeline: Sendable {
     /// cannot leak into its own features).
     public func learnTargets(of e: ParsedEvent, state: inout PartitionState) {
         guard let y = e.label, !spec.targetEncoding.isEmpty else { return }
+        learnTargets(values: spec.targetEncoding.indices.map { targetValue($0, e) }, label: y,
+                     time: e.timestamp ?? state.streamTime, state: &state)
+    }
+
+    /// Each target encoding's value in this event (nil: absent), kept with a prediction whose
+    /// label comes later (`[labels]`); empty without target encodings.
+    public func targetValues(of e: ParsedEvent) -> [String?] {
+        spec.targetEncoding.isEmpty ? [] : spec.targetEncoding.indices.map { targetValue($0, e) }
+    }
+
+    /// The label of an event served at `time`, whose target-encoding values were `values`,
+    /// joins the encodings now (a label that came after its event, `[labels]`).
+    public func learnTargets(values: [String?], label y: Double, time t: Double, state: inout PartitionState) {
+        guard !spec.targetEncoding.isEmpty, values.count == spec.targetEncoding.count else { return }
         state.labelCount += 1
         state.labelSum += y
-        let t = e.timestamp ?? state.streamTime
         for i in spec.targetEncoding.indices {
-            guard let v = targetValue(i, e) else { continue }
+            guard let v = values[i] else { continue }
             var st = targetStat(i, v, state)
             st.count += 1
             st.sum += y

@@ -27,11 +27,13 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
         }
     }
 
-    /// What to learn: the snapshot served, its label, and the label's delay (event time).
+    /// What to learn: the snapshot served, its label, the event time it was served at, and
+    /// the label's delay (event time).
     public struct Learn: Sendable {
         public var snapshot: Snapshot
         public var label: Double
         public var delay: Double
+        public var time: Double
     }
 
     public struct Counters: Sendable, Equatable {
@@ -143,7 +145,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
             dirty.insert(id)
             counters.joined += 1
             settle(id, expired: false)
-            return [Learn(snapshot: snapshot, label: e.label, delay: max(0, e.time - time))] + expire()
+            return [Learn(snapshot: snapshot, label: e.label, delay: max(0, e.time - time), time: time)] + expire()
         }
         seq += 1
         pending[id] = Pending(snapshot: snapshot, time: time, seq: seq)
@@ -166,7 +168,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
             dirty.insert(id)
             counters.joined += 1
             settle(id, expired: false)
-            out.append(Learn(snapshot: p.snapshot, label: value, delay: max(0, time - p.time)))
+            out.append(Learn(snapshot: p.snapshot, label: value, delay: max(0, time - p.time), time: p.time))
         } else if let expiredBefore = settled[id] {
             if expiredBefore {
                 counters.late += 1
@@ -240,7 +242,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
         dirty.insert(id)
         counters.expired += 1
         settle(id, expired: true)
-        return settings.learnNegative ? [Learn(snapshot: p.snapshot, label: 0, delay: settings.horizon)] : []
+        return settings.learnNegative ? [Learn(snapshot: p.snapshot, label: 0, delay: settings.horizon, time: p.time)] : []
     }
 
     /// Remembers how an id ended, for as many ids as predictions may wait (bounded).

@@ -10,6 +10,8 @@ public struct LabelSnapshot: Sendable, Equatable {
     public var denseCount: Int32
     public var served: Int16
     public var modelVersion: Int32
+    /// Each target encoding's value in the event (nil: absent): the label joins them when it comes.
+    public var targets: [String?] = []
 
     public init(dense: [Double], sparseIndices: [Int], sparseValues: [Double], outputs: [[Double]], served: Int, modelVersion: Int) {
         var v = dense
@@ -58,6 +60,13 @@ public struct LabelSnapshot: Sendable, Equatable {
         withUnsafeBytes(of: UInt32(sparseIndices.count).littleEndian) { b += $0 }
         for i in sparseIndices { withUnsafeBytes(of: i.littleEndian) { b += $0 } }
         for v in sparseValues { withUnsafeBytes(of: v.bitPattern.littleEndian) { b += $0 } }
+        withUnsafeBytes(of: UInt16(targets.count).littleEndian) { b += $0 }
+        for t in targets {
+            guard let t else { b.append(0); continue }
+            b.append(1)
+            withUnsafeBytes(of: UInt32(t.utf8.count).littleEndian) { b += $0 }
+            b += Array(t.utf8)
+        }
         return b
     }
 
@@ -79,12 +88,22 @@ public struct LabelSnapshot: Sendable, Equatable {
         var idx = [Int32](), vals = [Double]()
         for _ in 0..<Int(m) { guard let i = take(Int32.self) else { return nil }; idx.append(i) }
         for _ in 0..<Int(m) { guard let v = take(UInt64.self) else { return nil }; vals.append(Double(bitPattern: v)) }
+        guard let tc = take(UInt16.self) else { return nil }
+        var targets: [String?] = []
+        for _ in 0..<Int(tc) {
+            guard let present = take(UInt8.self) else { return nil }
+            if present == 0 { targets.append(nil); continue }
+            guard let len = take(UInt32.self), Int(len) <= b.count - at else { return nil }
+            targets.append(String(decoding: b[at..<at + Int(len)], as: UTF8.self))
+            at += Int(len)
+        }
         guard at == b.count else { return nil }
         var s = LabelSnapshot(dense: [], sparseIndices: [], sparseValues: [], outputs: [], served: Int(served), modelVersion: Int(version))
         s.values = values
         s.denseCount = dense
         s.sparseIndices = idx
         s.sparseValues = vals
+        s.targets = targets
         return (s, Double(bitPattern: t))
     }
 }

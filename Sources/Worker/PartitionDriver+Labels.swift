@@ -25,8 +25,9 @@ extension PartitionDriver {
         let time = runner!.event.timestamp ?? Double(kafkaMs) / 1000
         var values = runner!.features
         models!.appendOutputs(to: &values)
-        let snapshot = LabelSnapshot(values: values, denseCount: runner!.features.count, sparseIndices: runner!.sparse.indices,
+        var snapshot = LabelSnapshot(values: values, denseCount: runner!.features.count, sparseIndices: runner!.sparse.indices,
                                      sparseValues: runner!.sparse.values, served: served, modelVersion: report.modelVersion)
+        snapshot.targets = runner!.pipeline.targetValues(of: runner!.event)
         let id = runner!.event.texts[slot]
         let before = run.labels!.pendingCount
         var learns = run.labels!.served(id: id, time: time, snapshot: snapshot)
@@ -37,7 +38,7 @@ extension PartitionDriver {
             learns += run.labels!.evictOldest()
             labelPending -= 1
         }
-        learn(learns)
+        learn(learns, run)
     }
 
     /// Label records read this turn, each to its partition's join.
@@ -48,7 +49,7 @@ extension PartitionDriver {
             let before = run.labels!.pendingCount
             let learns = run.labels!.label(id: label.id, value: label.value, time: label.time)
             labelPending += run.labels!.pendingCount - before
-            learn(learns)
+            learn(learns, run)
         }, deadLetter: { rec, reason, error in
             labelTotals.deadLetters += 1
             guard let producer, let dlq = config?.kafka.deadLetterTopic else { return }
@@ -66,12 +67,14 @@ extension PartitionDriver {
 
     /// Each model learns from the inputs a label belongs to; the served model's prediction of
     /// then is scored now, in the progressive metrics.
-    func learn(_ learns: [LabelJoin<LabelSnapshot>.Learn]) {
-        guard !learns.isEmpty, models != nil, evaluation != nil else { return }
+    /// The label joins the partition's target encodings too, as an in-event label does.
+    func learn(_ learns: [LabelJoin<LabelSnapshot>.Learn], _ run: PartitionRun) {
+        guard !learns.isEmpty, models != nil, evaluation != nil, runner != nil else { return }
         let widths = models!.models.map(\.output.count)
         for l in learns {
             let s = l.snapshot
             models!.learn(s.dense, sparse: SparseInput(indices: s.sparseIndices.map(Int.init), values: s.sparseValues), label: l.label)
+            if !s.targets.isEmpty { runner!.pipeline.learnTargets(values: s.targets, label: l.label, time: l.time, state: &run.state) }
             let o = models!.observeLater(s.outputs(widths: widths), served: Int(s.served), label: l.label)
             _ = evaluation!.observe(o)
             report.labelled += 1

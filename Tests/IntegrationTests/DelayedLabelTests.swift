@@ -102,6 +102,8 @@ struct DelayedLabelTests {
         label = "y"
         numeric = ["x.f0", "x.f1"]
         aggregates = []
+        target_encoding = [{ field = "user", smoothing = 10 }]
+        emit = true
         [model]
         sync_interval_ms = 0
         learning_rate = 0.1
@@ -159,6 +161,16 @@ struct DelayedLabelTests {
         let text = status.remainingOutput()
         #expect(status.wait(seconds: 20) == 0)
         #expect(text.contains("labels: joined \(labelled)"), "\(text)")
+
+        // The labels joined the target encoding too: a user's mean label, read before its own
+        // event learns, is no longer the 0.5 prior of a partition without labels.
+        var lastTarget: [String: Double] = [:]
+        for r in try readAll(bootstrap: cluster.bootstrap, topic: "predictions") {
+            guard let j = r.json, let key = j["key"] as? String, let f = j["features"] as? [Double], let t = f.last else { continue }
+            lastTarget[key] = t
+        }
+        #expect(lastTarget.count == 50)
+        #expect(lastTarget.values.allSatisfy { $0 != 0.5 && $0 > 0.3 && $0 < 0.7 }, "\(lastTarget)")
         w.signal(SIGTERM)
         #expect(w.wait(seconds: 20) == 0)
     }

@@ -98,8 +98,10 @@ struct LabelJoinTests {
         var state = pipeline.makeState()
         var j = LabelJoin<LabelSnapshot>(settings: .init(horizon: 100, maxPending: 100))
         func snap(_ i: Int) -> LabelSnapshot {
-            LabelSnapshot(dense: [Double(i), -0.0, .leastNonzeroMagnitude], sparseIndices: [i, 7], sparseValues: [1, 0.5],
-                          outputs: [[0.25], [0.1, 0.9]], served: 1, modelVersion: i)
+            var s = LabelSnapshot(dense: [Double(i), -0.0, .leastNonzeroMagnitude], sparseIndices: [i, 7], sparseValues: [1, 0.5],
+                                  outputs: [[0.25], [0.1, 0.9]], served: 1, modelVersion: i)
+            s.targets = ["merchant \(i)", nil, ""]
+            return s
         }
         for i in 0..<10 { _ = j.served(id: "e\(i)", time: Double(i), snapshot: snap(i)) }
         _ = j.label(id: "early", value: 1, time: 50)
