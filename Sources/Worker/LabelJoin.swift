@@ -134,8 +134,10 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
     }
 
     public var pendingCount: Int { pending.count }
-    /// Entries kept for expiry order (live and stale), for tests of the memory bound.
+    /// Entries kept for expiry order (live and stale) and ids remembered as settled, for
+    /// tests of the memory bound.
     var orderCount: Int { order.count - orderHead }
+    var settledCount: Int { settled.count }
     public var earlyCount: Int { early.count }
 
     /// A prediction was served for `id` at event time `time`. Its label may be here already.

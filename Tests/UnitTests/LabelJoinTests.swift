@@ -60,6 +60,8 @@ struct LabelJoinTests {
         for i in 0..<100_000 { _ = j.served(id: "e\(i)", time: Double(i), snapshot: i) }
         #expect(j.pendingCount == 1000)
         #expect(j.counters.evicted == 99_000 && j.counters.expired == 99_000)
+        // Everything it keeps is bounded by max_pending, not by the events seen.
+        #expect(j.orderCount <= 1000 && j.settledCount <= 1000, "order \(j.orderCount), settled \(j.settledCount)")
         // The newest are the ones kept.
         #expect(j.label(id: "e99999", value: 1, time: 100_000).count == 1)
         #expect(j.label(id: "e98999", value: 1, time: 100_000).isEmpty)
