@@ -93,16 +93,21 @@ public struct OnlineModel: Sendable, Equatable {
             model.learn(x, sparse: sparse, label: label, predicted: output)
         case .fixed:
             model.learn(scratch, sparse: sparse, label: label, predicted: output)
-        case .online(var s):
-            // The scaler moves with this event, so the training input differs from the one
-            // predicted on (River's order); the model scores it again.
-            scaling = .none
-            s.learn(x)
-            s.transform(x, into: &scratch)
-            scaling = .online(s)
-            model.predict(scratch, sparse: sparse, into: &retrained)
-            model.learn(scratch, sparse: sparse, label: label, predicted: retrained)
+        case .online:
+            learnScalingOnline(x, sparse: sparse, label: label)
         }
+    }
+
+    /// The online scaler moves with this event, so the training input differs from the one
+    /// predicted on (River's order): the model scores it again and learns from that.
+    private mutating func learnScalingOnline(_ x: [Double], sparse: SparseInput, label: Double) {
+        guard case .online(var s) = scaling else { return }
+        scaling = .none
+        s.learn(x)
+        s.transform(x, into: &scratch)
+        scaling = .online(s)
+        model.predict(scratch, sparse: sparse, into: &retrained)
+        model.learn(scratch, sparse: sparse, label: label, predicted: retrained)
     }
 
     /// Learns from an input served earlier, whose label came later (`[labels]`): the learning
@@ -119,13 +124,8 @@ public struct OnlineModel: Sendable, Equatable {
             for i in x.indices { scratch[i] = scale[i] != 0 ? (x[i] - mean[i]) / scale[i] : x[i] - mean[i] }
             model.predict(scratch, sparse: sparse, into: &retrained)
             model.learn(scratch, sparse: sparse, label: label, predicted: retrained)
-        case .online(var s):
-            scaling = .none
-            s.learn(x)
-            s.transform(x, into: &scratch)
-            scaling = .online(s)
-            model.predict(scratch, sparse: sparse, into: &retrained)
-            model.learn(scratch, sparse: sparse, label: label, predicted: retrained)
+        case .online:
+            learnScalingOnline(x, sparse: sparse, label: label)
         }
     }
 }

@@ -120,55 +120,42 @@ public struct ModelSet: Sendable {
         return Double(h >> 11) / Double(UInt64(1) << 53)
     }
 
-    /// Predict, then learn if labelled, with every model; each sees its own inputs (the
-    /// pipeline's dense features, gathered, and the hashed ones shifted after them).
+    /// Predict, then learn if labelled, with every model; each sees its own inputs (`input`).
     public mutating func score(_ dense: [Double], sparse: SparseInput, label: Double?) {
-        let pipelineDense = dense.count
         for i in models.indices {
-            let part = geometry.parts[i]
-            let sp: SparseInput
-            if part.hashed == 0 {
-                sp = .empty
-            } else if part.dense == pipelineDense {
-                sp = sparse
-            } else {
-                // Hashed indices follow the dense inputs: shift them to this model's.
-                sparseIndices[i].removeAll(keepingCapacity: true)
-                for j in sparse.indices { sparseIndices[i].append(j - pipelineDense + part.dense) }
-                sp = SparseInput(indices: sparseIndices[i], values: sparse.values)
-            }
-            if let idx = part.denseIndices {
-                for (k, j) in idx.enumerated() { inputs[i][k] = dense[j] }
-                models[i].predictThenLearn(inputs[i], sparse: sp, label: label)
-            } else {
-                models[i].predictThenLearn(dense, sparse: sp, label: label)
-            }
+            let (x, sp) = input(i, dense, sparse)
+            models[i].predictThenLearn(x, sparse: sp, label: label)
         }
     }
 
     /// Every model learns from an input served earlier (a label that came later): the same
     /// per-model inputs `score` gives them.
     public mutating func learn(_ dense: [Double], sparse: SparseInput, label: Double) {
-        let pipelineDense = dense.count
         for i in models.indices {
-            let part = geometry.parts[i]
-            let sp: SparseInput
-            if part.hashed == 0 {
-                sp = .empty
-            } else if part.dense == pipelineDense {
-                sp = sparse
-            } else {
-                sparseIndices[i].removeAll(keepingCapacity: true)
-                for j in sparse.indices { sparseIndices[i].append(j - pipelineDense + part.dense) }
-                sp = SparseInput(indices: sparseIndices[i], values: sparse.values)
-            }
-            if let idx = part.denseIndices {
-                for (k, j) in idx.enumerated() { inputs[i][k] = dense[j] }
-                models[i].learn(inputs[i], sparse: sp, label: label)
-            } else {
-                models[i].learn(dense, sparse: sp, label: label)
-            }
+            let (x, sp) = input(i, dense, sparse)
+            models[i].learn(x, sparse: sp, label: label)
         }
+    }
+
+    /// Model `i`'s inputs: the pipeline's dense features, gathered, and the hashed ones
+    /// shifted after them (into this set's reused buffers).
+    private mutating func input(_ i: Int, _ dense: [Double], _ sparse: SparseInput) -> ([Double], SparseInput) {
+        let part = geometry.parts[i]
+        let pipelineDense = dense.count
+        let sp: SparseInput
+        if part.hashed == 0 {
+            sp = .empty
+        } else if part.dense == pipelineDense {
+            sp = sparse
+        } else {
+            // Hashed indices follow the dense inputs: shift them to this model's.
+            sparseIndices[i].removeAll(keepingCapacity: true)
+            for j in sparse.indices { sparseIndices[i].append(j - pipelineDense + part.dense) }
+            sp = SparseInput(indices: sparseIndices[i], values: sparse.values)
+        }
+        guard let idx = part.denseIndices else { return (dense, sp) }
+        for (k, j) in idx.enumerated() { inputs[i][k] = dense[j] }
+        return (inputs[i], sp)
     }
 
     /// Every model's latest prediction, kept with a served input until its label comes.
