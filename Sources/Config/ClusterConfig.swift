@@ -276,10 +276,6 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
                     throw ConfigError(line: t.table["topic"]?.line ?? 0, key: "labels.topic",
                                       "cannot be combined with features.repartition yet (labels are not re-keyed)")
                 }
-                if kafka.guarantee == .exactlyOnce {
-                    throw ConfigError(line: t.table["topic"]?.line ?? 0, key: "labels.topic",
-                                      "cannot be combined with kafka.guarantee = \"exactly_once\" yet (pending predictions are not in the transaction)")
-                }
             }
             try t.finish()
         }

@@ -90,6 +90,18 @@ public final class KafkaConsumer {
         _ = withList(partitions.map { ($0, 0) }) { rd_kafka_pause_partitions(rk, $0) }
     }
 
+    /// Moves the next fetch of an assigned partition to `offset`, without waiting: what was
+    /// fetched ahead of it is dropped by librdkafka. With `pause`, it rewinds a partition to
+    /// a record that was polled but not taken.
+    public func seek(_ tp: TopicPartition, to offset: Int64) throws(KafkaError) {
+        let err = withList([(tp, offset)]) { rd_kafka_seek_partitions(rk, $0, 0) }
+        if let err {
+            defer { rd_kafka_error_destroy(err) }
+            throw KafkaError(.librdkafka(rd_kafka_error_code(err).rawValue),
+                             message: "seek \(tp) to \(offset): \(String(cString: rd_kafka_error_string(err)))")
+        }
+    }
+
     public func resume(_ partitions: [TopicPartition]) {
         guard !partitions.isEmpty else { return }
         _ = withList(partitions.map { ($0, 0) }) { rd_kafka_resume_partitions(rk, $0) }

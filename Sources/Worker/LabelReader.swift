@@ -9,10 +9,13 @@ import Runtime
 /// label to the partition's `LabelJoin` through `PartitionDriver`. A label record with no id,
 /// no label or a bad value is a dead letter with the reason, naming the field.
 ///
-/// Its offsets are committed in their own group (`<group_id>.labels`) on the commit interval,
-/// once handed over. Waiting predictions live in memory: a partition that moves loses its
-/// waiting predictions (counted in status as dropped on move), and a label read again after a
-/// crash finds no prediction (an unknown id). Owned by the worker's one thread.
+/// Labels are read ahead into a queue per partition and handed over in event-time order as
+/// the partition's events pass them (`take`), so a label is learnt before the first event
+/// after it and not earlier (River's delayed progressive validation). A partition's queue
+/// holds at most `queueLimit` labels: beyond it the label partition pauses until its events
+/// catch up. `position` (for the changelog capture and the group commit, `<group_id>.labels`)
+/// is the first label not handed over: a label queued but not learnt is read again after a
+/// restart. Owned by the worker's one thread.
 final class LabelReader {
     let log: Logger
     let topic: String
@@ -22,8 +25,18 @@ final class LabelReader {
     let labels: LabelsSection
     private let commitIntervalMs: Int64
     private var lastCommit: Int64 = 0
-    /// Per held label partition: the next offset to commit.
+    /// Per held label partition: the next offset to read.
     private var next: [Int32: Int64] = [:]
+    /// Per held label partition: labels read and not handed over yet, in the topic's order.
+    /// (An array and its consumed head: no Deque for one FIFO, swift-collections is not a
+    /// dependency of this package.)
+    private var queues: [Int32: (labels: [Label], head: Int)] = [:]
+    /// Label partitions that never answered within `answerTimeoutMs`: their input goes on.
+    private var gaveUp: Set<Int32> = []
+    /// Label partitions paused because their queue is full.
+    private var paused: Set<Int32> = []
+    /// A queue this long pauses its label partition; half of it resumes it.
+    static let queueLimit = 10_000
     /// Label partitions read to their end (no label waiting), until a new label comes.
     private var atEnd: Set<Int32> = []
     /// Label partitions that answered since they started (a label or their end), and when
@@ -39,19 +52,53 @@ final class LabelReader {
         if answered.contains(p) { return true }
         guard let t = startedAt[p], Clock.nowMs() - t >= Self.answerTimeoutMs else { return false }
         answered.insert(p)
+        gaveUp.insert(p)
         log.warning("labels: \(topic)[\(p)] has not answered in \(Self.answerTimeoutMs / 1000) s (topic missing? broker down?); its input is scored without waiting for labels, which are joined whenever they come")
         return true
     }
 
     /// The next label offset of `p` to hand over (-1: none read yet, started at the commit).
-    func position(_ p: Int32) -> Int64 { next[p] ?? -1 }
+    func position(_ p: Int32) -> Int64 {
+        if let q = queues[p], q.head < q.labels.count { return q.labels[q.head].offset }
+        return next[p] ?? -1
+    }
 
     /// Whether every label of partition `p` written so far has been read.
     func caughtUp(_ p: Int32) -> Bool { atEnd.contains(p) }
 
-    /// A label as read: its partition, id, value and event time (seconds).
+    /// Whether partition `p` has labels read and not handed over.
+    func queuedCount(_ p: Int32) -> Int { queues[p].map { $0.labels.count - $0.head } ?? 0 }
+    func hasQueued(_ p: Int32) -> Bool { queuedCount(p) > 0 }
+
+    /// Once every label of partition `p` up to an event's time is handed over (`take`):
+    /// whether that event may be scored, i.e. the next label is known to be later (one is
+    /// queued), or none is left to read (the end of the partition, or it never answered).
+    func readyFor(_ p: Int32) -> Bool { hasQueued(p) || atEnd.contains(p) || gaveUp.contains(p) }
+
+    /// Hands over the queued labels of partition `p` up to event time `t`, in order.
+    func take(_ p: Int32, upTo t: Double, _ body: (Label) -> Void) {
+        guard var q = queues[p], q.head < q.labels.count, q.labels[q.head].time <= t else { return }
+        queues[p] = nil  // not shared while it is changed
+        while q.head < q.labels.count, q.labels[q.head].time <= t {
+            body(q.labels[q.head])
+            q.head += 1
+        }
+        if q.head == q.labels.count {
+            q.labels.removeAll(keepingCapacity: true)
+            q.head = 0
+        } else if q.head > 1024 && q.head * 2 > q.labels.count {
+            q.labels.removeFirst(q.head)
+            q.head = 0
+        }
+        let left = q.labels.count - q.head
+        queues[p] = q
+        if left <= Self.queueLimit / 2 && paused.remove(p) != nil { consumer.resume([TopicPartition(topic, p)]) }
+    }
+
+    /// A label as read: its partition, offset, id, value and event time (seconds).
     struct Label {
         var partition: Int32
+        var offset: Int64
         var id: String
         var value: Double
         var time: Double
@@ -82,6 +129,7 @@ final class LabelReader {
     func start(_ p: Int32, from: Int64? = nil) {
         guard next[p] == nil else { return }
         next[p] = from ?? -1
+        queues[p] = ([], 0)
         startedAt[p] = Clock.nowMs()
         do { try consumer.assign([TopicPartition(topic, p)], start: from.map(StartOffset.offset) ?? .committed) } catch {
             log.error("labels: cannot read \(topic)[\(p)]: \(error)")
@@ -91,15 +139,19 @@ final class LabelReader {
     func stop(_ p: Int32) {
         atEnd.remove(p)
         answered.remove(p)
+        gaveUp.remove(p)
         startedAt[p] = nil
-        guard let n = next.removeValue(forKey: p) else { return }
+        let n = position(p)
+        queues[p] = nil
+        if paused.remove(p) != nil { consumer.resume([TopicPartition(topic, p)]) }
+        guard next.removeValue(forKey: p) != nil else { return }
         try? consumer.unassign([TopicPartition(topic, p)])
         if n >= 0 { try? consumer.commit([TopicPartition(topic, p): n], async: true) }
     }
 
-    /// Reads a few batches: each label goes to `handle`, each bad record to `deadLetter`
-    /// (reason, error). Commits on the interval. Returns whether records may be waiting.
-    func turn(now: Int64, trouble: (String, KafkaError) -> Void, handle: (Label) -> Void,
+    /// Reads a few batches into the queues, each bad record to `deadLetter` (reason, error).
+    /// Commits on the interval. Returns whether records may be waiting.
+    func turn(now: Int64, trouble: (String, KafkaError) -> Void,
               deadLetter: (borrowing ConsumedRecord, String, String) -> Void) -> Bool {
         var more = false
         if !next.isEmpty {
@@ -133,7 +185,10 @@ final class LabelReader {
                         deadLetter(rec, e.reason, "label record: \(e)")
                         return
                     }
-                    handle(Label(partition: p, id: event.key, value: y, time: time))
+                    queues[p, default: ([], 0)].labels.append(Label(partition: p, offset: rec.offset, id: event.key, value: y, time: time))
+                    if queuedCount(p) >= Self.queueLimit && paused.insert(p).inserted {
+                        consumer.pause([TopicPartition(topic, p)])
+                    }
                 }
                 if n == 0 { break }
                 more = true
@@ -142,7 +197,7 @@ final class LabelReader {
         if now - lastCommit >= commitIntervalMs {
             lastCommit = now
             var offsets: [TopicPartition: Int64] = [:]
-            for (p, n) in next where n >= 0 { offsets[TopicPartition(topic, p)] = n }
+            for p in next.keys where position(p) >= 0 { offsets[TopicPartition(topic, p)] = position(p) }
             if !offsets.isEmpty {
                 do { try consumer.commit(offsets, async: true) } catch { trouble("labels commit", error) }
             }
@@ -152,7 +207,7 @@ final class LabelReader {
 
     func close() {
         var offsets: [TopicPartition: Int64] = [:]
-        for (p, n) in next where n >= 0 { offsets[TopicPartition(topic, p)] = n }
+        for p in next.keys where position(p) >= 0 { offsets[TopicPartition(topic, p)] = position(p) }
         if !offsets.isEmpty { try? consumer.commit(offsets, async: false) }
     }
 }

@@ -1,6 +1,7 @@
 import Features
 import Kafka
 import Models
+import Runtime
 import Wire
 
 /// `[labels]`: predictions that wait for labels from their own topic, and learning from the
@@ -41,16 +42,12 @@ extension PartitionDriver {
         learn(learns, run)
     }
 
-    /// Label records read this turn, each to its partition's join.
+    /// Label records read this turn, queued by partition (`LabelReader`); those due are learnt:
+    /// labels up to each partition's newest event time, and all of them when its input has
+    /// been idle for `idleInputMs` (a quiet input, or the end of a replay).
     func readLabels(now: Int64) -> Bool {
         guard let reader = labelReader else { return false }
-        return reader.turn(now: now, trouble: { kafkaTrouble($0, $1) }, handle: { label in
-            guard let run = parts[label.partition], run.labels != nil else { return }
-            let before = run.labels!.pendingCount
-            let learns = run.labels!.label(id: label.id, value: label.value, time: label.time)
-            labelPending += run.labels!.pendingCount - before
-            learn(learns, run)
-        }, deadLetter: { rec, reason, error in
+        let more = reader.turn(now: now, trouble: { kafkaTrouble($0, $1) }, deadLetter: { rec, reason, error in
             labelTotals.deadLetters += 1
             guard let producer, let dlq = config?.kafka.deadLetterTopic else { return }
             let headers = [("tributary.reason", reason), ("tributary.error", error), ("tributary.source.topic", reader.topic),
@@ -63,6 +60,52 @@ extension PartitionDriver {
                 kafkaTrouble("produce to \(dlq)", error as? KafkaError ?? KafkaError(.illegalState, message: "\(error)"))
             }
         })
+        for (p, run) in parts where run.labels != nil && reader.hasQueued(p) {
+            let idle = run.blockedAt == nil && !waitingForLabels.contains(p) && now - run.lastEventMs >= Self.idleInputMs
+            applyLabels(run, upTo: idle ? .infinity : run.labels!.eventTime)
+        }
+        return more
+    }
+
+    /// How long an input partition without events lets its read labels wait for them.
+    static var idleInputMs: Int64 { 2000 }
+
+    /// The queued labels of `run`'s partition up to event time `t`, each to its join.
+    func applyLabels(_ run: PartitionRun, upTo t: Double) {
+        labelReader?.take(run.life.partition, upTo: t) { label in
+            let before = run.labels!.pendingCount
+            let learns = run.labels!.label(id: label.id, value: label.value, time: label.time)
+            labelPending += run.labels!.pendingCount - before
+            learn(learns, run)
+        }
+    }
+
+    /// Before an event at `time` is scored: every label up to `time` is learnt, as River's
+    /// delayed progressive validation reveals them (`simulate_qa`: answers due at or before
+    /// an event come before its question). When the labels read so far end before `time` and
+    /// more may be written, the partition waits at this record: paused and sought back to it
+    /// (the rest of the batch is skipped and fetched again), until a later label or the end
+    /// of the label partition is read (`alignWithLabels`).
+    func labelsDue(_ run: PartitionRun, offset: Int64, time: Double) -> Bool {
+        guard let reader = labelReader, let consumer else { return true }
+        let p = run.life.partition
+        applyLabels(run, upTo: time)
+        if reader.readyFor(p) {
+            run.lastEventMs = Clock.nowMs()
+            return true
+        }
+        run.blockedAt = offset
+        waitingForLabels.insert(p)
+        let tp = TopicPartition(inputTopic, p)
+        consumer.pause([tp])
+        do { try consumer.seek(tp, to: offset) } catch {
+            // Not sought back: restart the partition from its commit rather than skip records.
+            log.error("partition \(p): cannot seek back to offset \(offset) to wait for labels (\(error)); restarting it from its commit")
+            run.blockedAt = nil
+            waitingForLabels.remove(p)
+            rewind(run)
+        }
+        return false
     }
 
     /// Each model learns from the inputs a label belongs to; the served model's prediction of
@@ -84,24 +127,22 @@ extension PartitionDriver {
         }
     }
 
-    /// Reads the two streams of a partition in event-time order, to a consumer batch: an input
-    /// partition whose served events are ahead of its labels' time waits (paused) until the
-    /// labels catch up, or until every label written so far is read. So a label is learnt
-    /// before the events that follow it in time are scored, as River's delayed
-    /// progressive validation does (granularity: one poll, `worker.batch_size` records).
+    /// Holds and releases input partitions for their labels: one waits (paused) until its
+    /// label partition has answered once (a label or its end), and one stopped at a record by
+    /// `labelsDue` until a later label, or the end of the label partition, is read.
     func alignWithLabels() {
         guard let reader = labelReader, let consumer else { return }
-        for (p, run) in parts {
-            guard let j = run.labels else { continue }
-            // Until its label partition has answered once (a label or its end) the input
-            // waits: paused as it is assigned, before any fetch, so that costs no refetch
+        for (p, run) in parts where run.labels != nil {
+            // Paused as it is assigned, before any fetch, so the first wait costs no refetch
             // (pausing after a first batch cost a third of the throughput with 32 partitions).
-            let wait = !reader.hasAnswered(p) || (j.eventTime > j.labelTime && !reader.caughtUp(p))
+            let wait = !reader.hasAnswered(p) || (run.blockedAt != nil && !reader.readyFor(p))
             if wait && !waitingForLabels.contains(p) {
                 waitingForLabels.insert(p)
                 consumer.pause([TopicPartition(inputTopic, p)])
             } else if !wait && waitingForLabels.contains(p) {
                 waitingForLabels.remove(p)
+                run.blockedAt = nil
+                run.lastEventMs = Clock.nowMs()
                 consumer.resume([TopicPartition(inputTopic, p)])
             }
         }

@@ -3,8 +3,8 @@ import Wire
 
 /// Exactly-once (`kafka.guarantee = "exactly_once"`): each input partition has its own
 /// transactional producer, `transactional.id` = `<group_id>.<input_topic>.<partition>`.
-/// Its predictions, dead letters and feature-changelog capture, and the partition's input
-/// offset, commit together in one transaction per commit interval; read_committed readers
+/// Its predictions, dead letters and feature-changelog capture (with the predictions waiting
+/// for labels and the label offset they cover), and the partition's input offset, commit together in one transaction per commit interval; read_committed readers
 /// see each output once. One id per partition (not per worker) is what fences a zombie: the
 /// next owner's `initTransactions` bumps the id's epoch, aborts what the old owner left
 /// open, and makes the old owner's next transactional call fail as fenced.
@@ -68,10 +68,11 @@ extension PartitionDriver {
         let p = run.life.partition
         let replay = parts[p] === run
         do throws(KafkaError) {
-            if settings.stateful && run.life.hasUncaptured(dirty: run.state.isDirty) {
+            if settings.stateful && run.life.hasUncaptured(dirty: run.isDirty) {
                 // In the transaction, the capture needs no wait for deliveries: it becomes
-                // visible together with the outputs it covers, or not at all.
-                run.capture = run.state.capture(runner.pipeline, nextOffset: position)
+                // visible together with the outputs it covers, or not at all. Predictions
+                // waiting for labels, and the label offset they cover, are in it too.
+                run.capture = run.state.capture(runner.pipeline, nextOffset: position, side: labelCapture(run))
                 writeCapture(run)
                 guard parts[p] === run || draining[p] === run else { return }  // failed and replayed
             }

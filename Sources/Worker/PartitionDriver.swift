@@ -243,6 +243,15 @@ final class PartitionDriver: OutputHost {
         // A record fetched before a revoke took effect: leave it to the next owner.
         guard let run = parts[p], let producer = output(for: run) else { return }
         let offset = rec.offset
+        var failed: RecordRunner.Outcome?
+        if run.labels != nil {
+            // `[labels]`: the labels up to this event's time are learnt before it is scored;
+            // when they are not all read yet, the partition waits here (`labelsDue`).
+            guard run.blockedAt == nil else { return }
+            let kafkaMs = rec.timestampMs
+            failed = runner!.parse(value: rec.value, key: rec.key, kafkaTimestampMs: kafkaMs)
+            if failed == nil && !labelsDue(run, offset: offset, time: runner!.event.timestamp ?? Double(kafkaMs) / 1000) { return }
+        }
         let skipped = run.life.read(offset)
         if skipped > 0 {
             report.skippedOffsets += skipped
@@ -250,8 +259,15 @@ final class PartitionDriver: OutputHost {
         }
         report.processed += 1
         let tag = run.tag(.output, offset: offset)
-        let outcome = runner!.run(value: rec.value, key: rec.key, kafkaTimestampMs: rec.timestampMs, state: &run.state,
+        let outcome: RecordRunner.Outcome
+        if run.labels == nil {
+            outcome = runner!.run(value: rec.value, key: rec.key, kafkaTimestampMs: rec.timestampMs, state: &run.state,
                                   models: &models!, evaluation: &evaluation!) { learnt += 1 }
+        } else if let failed {
+            outcome = failed
+        } else {
+            outcome = runner!.score(state: &run.state, models: &models!, evaluation: &evaluation!) { learnt += 1 }
+        }
         if !runner!.keyed { keyMismatch(run, rec.key) }
         // `config!` field by field, never `let config`: a ClusterConfig copy per record showed in profiles.
         switch outcome {

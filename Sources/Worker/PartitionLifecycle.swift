@@ -193,7 +193,8 @@ public struct PartitionLifecycle: Sendable, Equatable {
         if settings.exactlyOnce {
             // Read past the commit with nothing written (a restore that resumed ahead of it):
             // a transaction carries the offset alone.
-            guard position >= 0, transactionOpen || position > committed else { return [] }
+            // Labels learnt since (`dirty`) change the state a transaction carries too.
+            guard position >= 0, transactionOpen || position > committed || dirty else { return [] }
             return [.commitTransaction(at: position)]
         }
         var out = checkpointStep(dirty: dirty)

@@ -40,13 +40,32 @@ public struct RecordRunner: Sendable {
     public mutating func run(value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer, kafkaTimestampMs: Int64,
                              state: inout PartitionState, models: inout ModelSet, evaluation: inout Evaluation,
                              learnt: () -> Void) -> Outcome {
-        let outcome: FeatureOutcome
+        if let failed = parse(value: value, key: key, kafkaTimestampMs: kafkaTimestampMs) { return failed }
+        return score(state: &state, models: &models, evaluation: &evaluation, learnt: learnt)
+    }
+
+    /// The first half of `run`: parses the record into `event` (its time is then known, for
+    /// what must happen before it is scored). Returns its dead letter, or nil when parsed.
+    @inline(__always)
+    public mutating func parse(value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer, kafkaTimestampMs: Int64) -> Outcome? {
         do {
             try pipeline.parser.parse(value, into: &event)
-            pipeline.applyKafkaTimestamp(kafkaTimestampMs, to: &event)
-            keyed = event.key.utf8.withContiguousStorageIfAvailable { k in
-                k.count == key.count && (k.count == 0 || memcmp(k.baseAddress!, key.baseAddress!, k.count) == 0)
-            } ?? event.key.utf8.elementsEqual(key)
+        } catch {
+            return .deadLetter(reason: error.reason, error: error.description)
+        }
+        pipeline.applyKafkaTimestamp(kafkaTimestampMs, to: &event)
+        keyed = event.key.utf8.withContiguousStorageIfAvailable { k in
+            k.count == key.count && (k.count == 0 || memcmp(k.baseAddress!, key.baseAddress!, k.count) == 0)
+        } ?? event.key.utf8.elementsEqual(key)
+        return nil
+    }
+
+    /// The second half of `run`, on the event `parse` left: features, scores, learning.
+    @inline(__always)
+    public mutating func score(state: inout PartitionState, models: inout ModelSet, evaluation: inout Evaluation,
+                               learnt: () -> Void) -> Outcome {
+        let outcome: FeatureOutcome
+        do {
             outcome = try pipeline.features(of: event, state: &state, counters: &counters, dense: &features, sparse: &sparse)
         } catch {
             return .deadLetter(reason: error.reason, error: error.description)

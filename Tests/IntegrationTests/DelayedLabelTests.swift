@@ -90,6 +90,54 @@ struct DelayedLabelTests {
         for k in [2, 4] { #expect(abs((accuracy[k] ?? 0) - one) <= 0.01, "\(k) workers \(accuracy[k] ?? 0) vs 1 worker \(one)") }
     }
 
+    @Test("River's delayed progressive validation (progressive_val_score with moment and delay, 5,000 events, labels 0-120 s later on their own topic): one worker's accuracy and log loss equal River's to 1e-9")
+    func riverDelayedParity() throws {
+        let dir = NSTemporaryDirectory() + "river-delayed-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(sh("python3 '\(repoRoot)/tools/river_delayed.py' '\(dir)/events.jsonl' '\(dir)/labels.jsonl' > '\(dir)/river.out'") == 0)
+        let text = try String(contentsOfFile: dir + "/river.out", encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "river: \(text)")
+        let ref = try JSONDecoder().decode(RiverParityTests.Reference.self, from: Data(line.dropFirst(7).utf8))
+        let cluster = try Cluster.start(config: """
+        [kafka]
+        partitions = 1
+        [kafka.consumer]
+        "fetch.wait.max.ms" = 10
+        [features]
+        key = "user"
+        timestamp = "ts"
+        numeric = [\(ref.features.map { "\"\($0)\"" }.joined(separator: ", "))]
+        aggregates = []
+        [model]
+        learning_rate = 0.01
+        sync_interval_ms = 0
+        [labels]
+        topic = "labels"
+        id = "id"
+        label = "y"
+        timestamp = "ts"
+        horizon_s = 300
+        """)
+        // Both topics written first: the worker merges them by event time (labelsDue).
+        for (file, topic) in [("events", "events"), ("labels", "labels")] {
+            let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--file", "\(dir)/\(file).jsonl", "--topic", topic])
+            #expect(gen.wait(seconds: 120) == 0, "\(gen.log)")
+        }
+        let w = try cluster.worker("w")
+        let s = try cluster.waitFor(seconds: 120, "all \(ref.n) labels learnt") { s in
+            (s.workers.first?.report?.labelled ?? 0) >= Int64(ref.n)
+        }
+        let r = try #require(s.workers.first?.report)
+        let l = try #require(r.labels)
+        print("delayed parity (\(ref.n) events): Tributary accuracy \(r.accuracy) log loss \(r.logLoss); River accuracy \(ref.accuracy) log loss \(ref.logloss); labels \(l)")
+        #expect(r.labelled == Int64(ref.n) && l.joined == Int64(ref.n) && r.deadLetters == 0 && r.skippedOffsets == 0)
+        #expect(abs(r.accuracy - ref.accuracy) <= 1e-9, "accuracy \(r.accuracy) vs River \(ref.accuracy)")
+        #expect(abs(r.logLoss - ref.logloss) <= 1e-9, "log loss \(r.logLoss) vs River \(ref.logloss)")
+        w.signal(SIGTERM)
+        #expect(w.wait(seconds: 20) == 0)
+    }
+
     @Test("labels 0-120 s after their events on a labels topic: every label joined to its prediction, duplicates and bad label records counted (dead letters naming the field), predictions never labelled expire by the label stream's clock, and the model learns")
     func joinsAndLearns() throws {
         let cluster = try Cluster.start(config: """
