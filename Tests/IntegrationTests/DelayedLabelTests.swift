@@ -223,11 +223,14 @@ struct DelayedLabelTests {
         #expect(w.wait(seconds: 20) == 0)
     }
 
-    @Test("kill -9 of a worker while 3,000 predictions wait for labels: the next owner restores them from the changelog and joins every label (0 unknown ids, 0 lost joins)")
-    func waitingPredictionsSurviveKill() throws {
-        let cluster = try Cluster.start(config: """
+    @Test("kill -9 of a worker while 10,000 predictions wait for labels: the next owner restores them from the changelog and joins every label (0 unknown ids, 0 lost joins); at-least-once on the embedded broker, exactly-once on Tansu (the waiting predictions in the transaction)",
+          arguments: ["embedded", "tansu"])
+    func waitingPredictionsSurviveKill(broker: String) throws {
+        let site = try MembershipScenarioTests.Site(broker)
+        let cluster = try Cluster.start(config: site.config("""
         [kafka]
         partitions = 2
+        \(broker == "tansu" ? "guarantee = \"exactly_once\"" : "")
         [coordinator]
         heartbeat_ms = 250
         failure_timeout_ms = 2000
@@ -240,27 +243,30 @@ struct DelayedLabelTests {
         [labels]
         topic = "labels"
         horizon_s = 100000
-        """)
-        let producer = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": cluster.bootstrap, "linger.ms": "5"]))
-        let n = 3000, base = 1_796_000_000.0
-        for i in 0..<n {
-            try producer.produce(topic: "events", partition: Int32(i % 2), key: [],
-                                 value: Array(#"{"id":"e\#(i)","user":"u\#(i % 50)","ts":\#(base + Double(i)),"x":{"f0":\#(Double(i % 7) - 3)}}"#.utf8), tag: i)
+        """), env: site.env)
+        let dir = NSTemporaryDirectory() + "labels-kill-\(getpid())-\(broker)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Keyed by user, events and labels alike (`tributary produce --file`), so a label lands
+        // on its event's partition number.
+        let n = 20_000, base = 1_796_000_000.0
+        func write(_ topic: String, _ lines: [String]) throws {
+            try lines.joined(separator: "\n").write(toFile: "\(dir)/\(topic).jsonl", atomically: true, encoding: .utf8)
+            let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--file", "\(dir)/\(topic).jsonl", "--topic", topic],
+                               env: cluster.env)
+            #expect(gen.wait(seconds: 300) == 0, "\(gen.log)")
         }
+        try write("events", (0..<n).map { i in #"{"id":"e\#(i)","user":"u\#(i % 50)","ts":\#(base + Double(i)),"x":{"f0":\#(Double(i % 7) - 3)}}"# })
         // Half the labels before the kill, the rest after it.
         func labels(_ r: Range<Int>) throws {
-            for i in r {
-                try producer.produce(topic: "labels", partition: Int32(i % 2), key: [],
-                                     value: Array(#"{"id":"e\#(i)","y":\#(i % 7 > 3 ? 1 : 0),"ts":\#(base + Double(n + i))}"#.utf8), tag: n + i)
-            }
-            #expect(producer.drain(timeoutMs: 10_000) { _ in } == 0)
+            try write("labels", r.map { i in #"{"id":"e\#(i)","user":"u\#(i % 50)","y":\#(i % 7 > 3 ? 1 : 0),"ts":\#(base + Double(n + i))}"# })
         }
         try labels(0..<n / 2)
         let a = try cluster.worker("a")
-        let highs = try highWatermarks(bootstrap: cluster.bootstrap, topic: "events")
         // Every event served and committed: its waiting prediction is in a complete capture.
-        try cluster.waitCommitted(highs, seconds: 60)
-        let before = try cluster.waitFor(seconds: 30, "the first half of the labels joined") { s in
+        let highs = try site.highs(cluster)
+        try cluster.waitCommitted(highs, seconds: 120)
+        let before = try cluster.waitFor(seconds: 60, "the first half of the labels joined") { s in
             (s.workers.first?.report?.labels?.joined ?? 0) >= Int64(n / 2)
         }
         #expect(before.workers.first?.report?.labels?.pending == Int64(n / 2))
@@ -270,14 +276,26 @@ struct DelayedLabelTests {
 
         let b = try cluster.worker("b")
         try labels(n / 2..<n)
-        let after = try cluster.waitFor(seconds: 60, "the second half joined on the new owner") { s in
+        let after = try cluster.waitFor(seconds: 120, "the second half joined on the new owner") { s in
             guard let w = s.workers.first(where: { $0.workerId == "b" }), let l = w.report?.labels else { return false }
             return l.joined >= Int64(n - n / 2) && l.pending == 0
         }
         let l = try #require(after.workers.first { $0.workerId == "b" }?.report?.labels)
         #expect(l.unknown == 0 && l.late == 0 && l.expired == 0, "\(l)")
-        #expect(l.earlyLabels == 0)
+        #expect(l.joined == Int64(n - n / 2) && l.earlyLabels == 0, "\(l)")
         #expect(b.log.contains("predictions waiting for labels restored"), "\(b.log)")
+        // Every event has its prediction; exactly one under exactly-once (read_committed).
+        var predictions: [Int32: [Int64: Int]] = [:]
+        for r in try broker == "tansu" ? readTopic(bootstrap: cluster.bootstrap, topic: "predictions") : site.records(cluster, "predictions") {
+            guard let j = r.json, let p = j["partition"] as? Int, let o = j["offset"] as? Int else { continue }
+            predictions[Int32(p), default: [:]][Int64(o), default: 0] += 1
+        }
+        let missing = highs.map { p, high in (0..<high).filter { predictions[p]?[$0] == nil }.count }.reduce(0, +)
+        #expect(missing == 0, "\(missing) input offsets without a prediction")
+        if broker == "tansu" {
+            let twice = predictions.values.flatMap(\.values).filter { $0 > 1 }.count
+            #expect(twice == 0, "\(twice) input offsets with more than one committed prediction")
+        }
         b.signal(SIGTERM)
         #expect(b.wait(seconds: 20) == 0)
     }
