@@ -62,6 +62,8 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         /// With `features.repartition`: the input re-keyed by the key field (same partition
         /// count as the input), which the feature stage then reads instead of the input.
         public var repartitionTopic: String { "\(groupId).repartition" }
+        /// With `features.repartition` and `[labels]`: the labels re-keyed the same way.
+        public var labelsRepartitionTopic: String { "\(groupId).labels-repartition" }
         /// Every global model version is written here (one partition; compacted on real brokers).
         public var modelTopic = "tributary.models"
         /// Partitions of the input topic when Tributary creates it.
@@ -271,10 +273,6 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
                 if labels.onExpired == .learnNegative && model.type != .logisticRegression {
                     throw ConfigError(line: t.table["on_expired"]?.line ?? 0, key: "labels.on_expired",
                                       "learn_negative needs a binary model (logistic_regression), not \(model.type.rawValue)")
-                }
-                if features.repartition {
-                    throw ConfigError(line: t.table["topic"]?.line ?? 0, key: "labels.topic",
-                                      "cannot be combined with features.repartition yet (labels are not re-keyed)")
                 }
             }
             try t.finish()

@@ -68,7 +68,8 @@ public final class CoordinatorService {
                 log.warning("kafka.replication_factor = \(k.replicationFactor) is more than the embedded broker's \(k.embeddedBrokers) brokers (kafka.embedded_brokers): topics get \(rf) replicas")
             }
             for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, config.lifecycle.shadowTopic,
-                      config.features.repartition ? k.repartitionTopic : "", config.labels.topic] where !t.isEmpty {
+                      config.features.repartition ? k.repartitionTopic : "", config.labels.topic,
+                      config.features.repartition && config.labels.enabled ? k.labelsRepartitionTopic : ""] where !t.isEmpty {
                 try b.createTopic(t, partitions: k.partitions, replicationFactor: rf)
             }
             try b.createTopic(k.modelTopic, partitions: 1, replicationFactor: rf)
@@ -132,20 +133,23 @@ public final class CoordinatorService {
                 }
             }
             if config.features.repartition {
-                // The re-keyed input: one partition per input partition (the worker holding
-                // input partition p reads repartition partition p).
-                if let have = layout.topics[k.repartitionTopic] {
-                    guard have.partitions == partitions else {
-                        throw ServiceError("the repartition topic \(k.repartitionTopic) (features.repartition) has \(have.partitions) partitions, the input topic \(k.inputTopic) \(partitions): delete it (it holds only re-keyed copies of the input) or change kafka.group_id")
-                    }
-                } else {
-                    var configs: [String: String] = [:]
-                    if k.minInsyncReplicas > 0 { configs["min.insync.replicas"] = String(min(k.minInsyncReplicas, rf)) }
-                    do {
-                        try a.createTopic(k.repartitionTopic, partitions: partitions, replicationFactor: rf, configs: configs, timeoutMs: 5000)
-                        log.info("created topic \(k.repartitionTopic): \(partitions) partitions, \(rf) replicas (the input re-keyed by \(config.features.key))")
-                    } catch {
-                        log.warning("could not create topic \(k.repartitionTopic): \(error)")
+                // The re-keyed input (and labels): one partition per input partition (the
+                // worker holding input partition p reads repartition partition p).
+                for (t, what) in [(k.repartitionTopic, "the input"), (k.labelsRepartitionTopic, "the labels")]
+                    where t == k.repartitionTopic || config.labels.enabled {
+                    if let have = layout.topics[t] {
+                        guard have.partitions == partitions else {
+                            throw ServiceError("the repartition topic \(t) (features.repartition) has \(have.partitions) partitions, the input topic \(k.inputTopic) \(partitions): delete it (it holds only re-keyed copies of \(what)) or change kafka.group_id")
+                        }
+                    } else {
+                        var configs: [String: String] = [:]
+                        if k.minInsyncReplicas > 0 { configs["min.insync.replicas"] = String(min(k.minInsyncReplicas, rf)) }
+                        do {
+                            try a.createTopic(t, partitions: partitions, replicationFactor: rf, configs: configs, timeoutMs: 5000)
+                            log.info("created topic \(t): \(partitions) partitions, \(rf) replicas (\(what) re-keyed by \(config.features.key))")
+                        } catch {
+                            log.warning("could not create topic \(t): \(error)")
+                        }
                     }
                 }
             }

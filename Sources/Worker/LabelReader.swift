@@ -107,7 +107,8 @@ final class LabelReader {
     init(settings: WorkerSettings, consumerConfig: KafkaClientConfig, log: Logger) throws(KafkaError) {
         self.log = log
         labels = settings.labels
-        topic = settings.labels.topic
+        // Re-keyed into a topic of our own with `features.repartition` (`Repartitioner`).
+        topic = settings.features.repartition ? settings.kafka.labelsRepartitionTopic : settings.labels.topic
         var cc = consumerConfig
         cc["group.id"] = "\(settings.kafka.groupId).labels"
         // The end of a label partition tells that no label is waiting to be read: the input

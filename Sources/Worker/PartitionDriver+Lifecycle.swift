@@ -27,6 +27,7 @@ extension PartitionDriver {
             let run = makeRun(PartitionLifecycle(partition: l.partition, epoch: l.epoch, settings: settings), runner.pipeline)
             parts[l.partition] = run
             repartitioner?.start(l.partition)
+            labelRepartitioner?.start(l.partition)
             // The labels start once the partition's state is restored (`collectRestores`):
             // from the offset its waiting predictions cover.
             execute(run.life.start(), for: run)
@@ -47,6 +48,7 @@ extension PartitionDriver {
         for p in ps {
             deferred[p] = nil
             repartitioner?.stop(p)
+            labelRepartitioner?.stop(p)
             labelReader?.stop(p)
             // Unpaused before it is given up (a paused partition would stay paused if assigned again).
             if waitingForLabels.remove(p) != nil { consumer?.resume([TopicPartition(inputTopic, p)]) }

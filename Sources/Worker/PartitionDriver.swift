@@ -48,6 +48,8 @@ final class PartitionDriver: OutputHost {
     var opener: TransactionOpener?
     /// `features.repartition`: re-keys the input into the topic the record path reads.
     var repartitioner: Repartitioner?
+    /// `features.repartition` with `[labels]`: re-keys the labels into the topic they are read from.
+    var labelRepartitioner: Repartitioner?
     /// `[labels]`: the labels topic's reader, the event id's parser, and the join's figures
     /// of partitions no longer held, the latest label delays (status percentiles), and how many
     /// predictions wait over all partitions (the `max_pending` bound is per worker).
@@ -96,13 +98,15 @@ final class PartitionDriver: OutputHost {
     /// librdkafka's queue wake-up fds (records, delivery reports). Transactional producers are
     /// not waited on: they report no deliveries, and their errors are read by every `serveDeliveries`.
     var wakeupFDs: [Int32] {
-        ([consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1, labelReader?.wakeupFD ?? -1] + (repartitioner?.wakeupFDs ?? [])).filter { $0 >= 0 }
+        ([consumer?.wakeupFD() ?? -1, producer?.wakeupFD() ?? -1, labelReader?.wakeupFD ?? -1] + (repartitioner?.wakeupFDs ?? [])
+            + (labelRepartitioner?.wakeupFDs ?? [])).filter { $0 >= 0 }
     }
 
     func clearWakeups() {
         consumer?.clearWakeup()
         producer?.clearWakeup()
         repartitioner?.clearWakeups()
+        labelRepartitioner?.clearWakeups()
         labelReader?.clearWakeup()
     }
 
@@ -144,6 +148,10 @@ final class PartitionDriver: OutputHost {
             ? try Repartitioner(settings: w.settings, consumerConfig: clients.consumer, producerConfig: clients.producer,
                                 host: host, workerId: workerId, log: log)
             : nil
+        labelRepartitioner = w.settings.features.repartition && ls.enabled
+            ? try Repartitioner(settings: w.settings, labels: true, consumerConfig: clients.consumer, producerConfig: clients.producer,
+                                host: host, workerId: workerId, log: log)
+            : nil
         let m = w.settings.model
         // The event id of `[labels]` is read in the same parse as the features.
         let p = FeaturePipeline(spec: w.settings.features, labelClasses: m.type == .softmaxRegression ? m.classes : [],
@@ -177,7 +185,10 @@ final class PartitionDriver: OutputHost {
         collectCommitted()
         serveDeliveries(timeoutMs: 0)
         drainStopping(now: now)
-        let rekeying = repartitioner?.turn(now: now, maxInFlight: config?.worker.maxInFlight ?? 50_000) { kafkaTrouble($0, $1) } ?? false
+        var rekeying = repartitioner?.turn(now: now, maxInFlight: config?.worker.maxInFlight ?? 50_000) { kafkaTrouble($0, $1) } ?? false
+        if let lr = labelRepartitioner, lr.turn(now: now, maxInFlight: config?.worker.maxInFlight ?? 50_000, trouble: { kafkaTrouble($0, $1) }) {
+            rekeying = true
+        }
         let labelling = readLabels(now: now)
         guard let consumer, !parts.isEmpty else { return rekeying || labelling }
         var mayHaveMore = rekeying || labelling
@@ -229,6 +240,7 @@ final class PartitionDriver: OutputHost {
 
     func flush() {
         repartitioner?.close(timeoutMs: 10_000)
+        labelRepartitioner?.close(timeoutMs: 10_000)
         labelReader?.close()
         if let producer, producer.inFlight > 0 { _ = producer.drain(timeoutMs: 10_000) { _ in } }
         if settings.exactlyOnce {
@@ -418,6 +430,8 @@ final class PartitionDriver: OutputHost {
                 l.delayP50 = sorted[sorted.count / 2]
                 l.delayP99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
             }
+            // Label records without the key field, met while re-keying them.
+            l.deadLetters += Int64(labelRepartitioner?.deadLetters ?? 0)
             r.labels = l
         }
         if let rp = repartitioner {

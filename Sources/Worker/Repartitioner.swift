@@ -13,9 +13,13 @@ import Runtime
 /// partition); the feature stage reads that topic instead of the input. A record with no key
 /// (not JSON, no key field) goes to the dead letters with the reason, naming the field.
 ///
+/// With `[labels]` a second one re-keys the label records the same way (by the same key field,
+/// which label records then carry) into `kafka.labelsRepartitionTopic`, which the labels are
+/// read from: a label lands on its event's partition whatever the producers keyed by.
+///
 /// At-least-once, like the rest of the path: an input offset is committed (in its own group,
-/// `<group_id>.repartition`) only once its re-keyed record, and every one before it, is
-/// acknowledged; after a crash the uncommitted tail is re-keyed again. Owned by the worker's
+/// `<group_id>.repartition` or `<group_id>.labels-repartition`) only once its re-keyed record,
+/// and every one before it, is acknowledged; after a crash the uncommitted tail is re-keyed again. Owned by the worker's
 /// one thread and driven by `PartitionDriver`, which starts and stops it with the partitions.
 final class Repartitioner {
     unowned let host: PartitionDriverHost
@@ -45,17 +49,18 @@ final class Repartitioner {
 
     private let keyField: String
 
-    init(settings: WorkerSettings, consumerConfig: KafkaClientConfig, producerConfig: KafkaClientConfig,
+    /// - labels: re-keys the labels topic (`[labels]`) rather than the input.
+    init(settings: WorkerSettings, labels: Bool = false, consumerConfig: KafkaClientConfig, producerConfig: KafkaClientConfig,
          host: PartitionDriverHost, workerId: String, log: Logger) throws(KafkaError) {
         self.host = host
         self.log = log
         self.workerId = workerId
         let k = settings.kafka
-        inputTopic = k.inputTopic
-        topic = k.repartitionTopic
+        inputTopic = labels ? settings.labels.topic : k.inputTopic
+        topic = labels ? k.labelsRepartitionTopic : k.repartitionTopic
         deadLetterTopic = k.deadLetterTopic
         var cc = consumerConfig
-        cc["group.id"] = "\(k.groupId).repartition"
+        cc["group.id"] = labels ? "\(k.groupId).labels-repartition" : "\(k.groupId).repartition"
         consumer = try KafkaConsumer(config: cc, batchSize: settings.worker.batchSize)
         var pc = producerConfig
         // Java's default partitioner: the same key lands where a Kafka Streams or Java

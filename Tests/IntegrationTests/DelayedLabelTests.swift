@@ -300,6 +300,53 @@ struct DelayedLabelTests {
         #expect(b.wait(seconds: 20) == 0)
     }
 
+    @Test("features.repartition with labels: events and labels written with null keys to any partition are re-keyed by user alike, so 2 workers join every label to its prediction (0 unknown ids); a label without the key field is a dead letter")
+    func repartitionedLabels() throws {
+        let cluster = try Cluster.start(config: """
+        [kafka]
+        partitions = 4
+        [kafka.consumer]
+        "fetch.wait.max.ms" = 10
+        [features]
+        key = "user"
+        repartition = true
+        numeric = ["x.f0"]
+        aggregates = [{ field = "x.f0", stats = ["mean"] }]
+        [model]
+        sync_interval_ms = 200
+        [labels]
+        topic = "labels"
+        # Re-keyed records keep no order across source partitions, and this stream is
+        # written before the workers start: the horizon spans the whole replay.
+        horizon_s = 100000
+        """)
+        let n = 4000, base = 1_796_000_000.0
+        var records: [(time: Double, topic: String, partition: Int32, value: String)] = []
+        for i in 0..<n {
+            let t = base + Double(i)
+            // Spread by something else than the user: only re-keying brings a user together.
+            records.append((t, "events", Int32(i * 7 % 4),
+                            #"{"id":"e\#(i)","user":"u\#(i % 30)","ts":\#(t),"x":{"f0":\#(Double(i % 5) - 2)}}"#))
+            records.append((t + Double(i % 90) + 0.5, "labels", Int32(i * 3 % 4),
+                            #"{"id":"e\#(i)","user":"u\#(i % 30)","y":\#(i % 5 > 2 ? 1 : 0),"ts":\#(t + Double(i % 90) + 0.5)}"#))
+        }
+        records.append((base + Double(n + 100), "labels", 1, #"{"id":"e1","y":1,"ts":\#(base + Double(n + 100))}"#))
+        try Self.produce(records, to: cluster)
+        let ws = try ["a", "b"].map { try cluster.worker($0) }
+        let s = try cluster.waitFor(seconds: 120, "every label joined") { s in
+            let joined = s.workers.compactMap { $0.report?.labels?.joined }.reduce(0, +)
+            return s.workers.count == 2 && joined >= Int64(n) && s.totalProcessed >= Int64(n)
+        }
+        let ls = s.workers.compactMap { $0.report?.labels }
+        #expect(ls.map(\.joined).reduce(0, +) == Int64(n))
+        #expect(ls.map(\.unknown).reduce(0, +) == 0 && ls.map(\.late).reduce(0, +) == 0, "\(ls)")
+        let dead = try cluster.waitFor(seconds: 30, "the keyless label dead-lettered") { s in
+            s.workers.compactMap { $0.report?.labels?.deadLetters }.reduce(0, +) == 1
+        }
+        #expect(dead.workers.allSatisfy { ($0.report?.labels?.pending ?? 0) == 0 })
+        for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+    }
+
     @Test("the fraud example of docs/CONFIG.md end to end: payments scored at once, chargebacks days later, payments without one learnt as legitimate after 30 days; the model separates fraud (ROC AUC > 0.8)")
     func fraud() throws {
         let doc = try String(contentsOfFile: repoRoot + "/docs/CONFIG.md", encoding: .utf8)
