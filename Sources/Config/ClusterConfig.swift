@@ -266,6 +266,8 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             labels.maxPending = try t.int("max_pending", labels.maxPending, min: 1, max: 100_000_000)
             labels.onExpired = .init(rawValue: try t.string("on_expired", labels.onExpired.rawValue,
                                                             oneOf: LabelsSection.Expired.allCases.map(\.rawValue)))!
+            labels.lateLabels = .init(rawValue: try t.string("late_labels", labels.lateLabels.rawValue,
+                                                             oneOf: LabelsSection.Late.allCases.map(\.rawValue)))!
             if labels.enabled {
                 for (key, v) in [("id", labels.id), ("label", labels.label)] where v.isEmpty {
                     throw ConfigError(line: t.table[key]?.line ?? 0, key: "labels.\(key)", "must not be empty")

@@ -22,6 +22,14 @@ public struct LabelsSection: Sendable, Codable, Equatable {
         case learnNegative = "learn_negative"
     }
     public var onExpired = Expired.drop
+    public enum Late: String, Sendable, Codable, Equatable, CaseIterable {
+        /// Counted, not learnt.
+        case drop
+        /// Learnt from the expired prediction's inputs, kept for it (as many as `maxPending`).
+        case learn
+    }
+    /// A label that comes after its prediction expired.
+    public var lateLabels = Late.drop
 
     public var enabled: Bool { !topic.isEmpty }
     public init() {}

@@ -104,6 +104,11 @@ struct Bench: ParsableCommand {
             results.append(r)
             say(line(r))
         }
+        var pendingBytes: Double?
+        if runs("labels") {
+            pendingBytes = Self.labelPendingBytes()
+            say(String(format: "a waiting prediction (8 dense features, 1 output, its id and the join's index): %.0f bytes of resident memory", pendingBytes!))
+        }
         if !peer.isEmpty, runs("python"), !Signals.shouldStop {
             if let r = pythonPeer(bootstrap: bootstrap, conf: conf) { results.append(r); say(line(r)) }
         }
@@ -119,7 +124,8 @@ struct Bench: ParsableCommand {
                        p.workerDeltaMs, p.coordinatorMergeMs, p.workerRebaseMs))
             pause = p
         }
-        report(results, latency: latency, pause: pause, pipeline: runs("pipeline") ? pipelineRun() : nil, broker: broker.label)
+        report(results, latency: latency, pause: pause, pipeline: runs("pipeline") ? pipelineRun() : nil, broker: broker.label,
+               labelPendingBytes: pendingBytes)
     }
 
     func pipelineRun() -> PipelineCost {
@@ -517,7 +523,29 @@ struct Bench: ParsableCommand {
         return SyncPause(weights: n, workerDeltaMs: t1, coordinatorMergeMs: t2, workerRebaseMs: t3)
     }
 
-    func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil, pipeline: PipelineCost? = nil, broker: String? = nil) {
+    /// Resident memory per waiting prediction: 200,000 of them (8 dense features and one
+    /// output, ids "e<i>") in one join, by the growth of the process's RSS.
+    static func labelPendingBytes() -> Double {
+        func rss() -> Int {
+            let text = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
+            return (text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        }
+        let n = 200_000
+        let ids = (0..<n).map { "e\($0)" }
+        let dense = (0..<8).map(Double.init)
+        var j = LabelJoin<LabelSnapshot>(settings: .init(horizon: 1e12, maxPending: n))
+        let before = rss()
+        for i in 0..<n {
+            _ = j.served(id: ids[i], time: Double(i), snapshot: LabelSnapshot(dense: dense, sparseIndices: [], sparseValues: [],
+                                                                              outputs: [[0.5]], served: 0, modelVersion: 1))
+        }
+        let grown = Double(rss() - before) / Double(n)
+        withExtendedLifetime(j) {}
+        return grown
+    }
+
+    func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil, pipeline: PipelineCost? = nil, broker: String? = nil,
+                labelPendingBytes: Double? = nil) {
         func rate(_ prefix: String) -> Double? { results.first { $0.name.hasPrefix(prefix) }?.eventsPerSecond }
         var ratios: [String: Double] = [:]
         if let t = rate("tributary 1 worker, sync off") {
@@ -536,11 +564,13 @@ struct Bench: ParsableCommand {
         say("\nratios (same run, same broker, same records):")
         for (k, v) in ratios.sorted(by: { $0.key < $1.key }) { say(String(format: "  %-36@ %.3f", k as NSString, v)) }
         struct Out: Codable { var results: [RunResult]; var ratios: [String: Double]; var cores: Int
-                              var latency: Latency?; var syncPause: SyncPause?; var pipeline: PipelineCost?; var broker: String? }
+                              var latency: Latency?; var syncPause: SyncPause?; var pipeline: PipelineCost?; var broker: String?
+                              var labelPendingBytes: Double? }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         if let data = try? enc.encode(Out(results: results, ratios: ratios, cores: ProcessInfo.processInfo.activeProcessorCount,
-                                          latency: latency, syncPause: pause, pipeline: pipeline, broker: broker)) {
+                                          latency: latency, syncPause: pause, pipeline: pipeline, broker: broker,
+                                          labelPendingBytes: labelPendingBytes)) {
             say("RESULT " + String(decoding: data, as: UTF8.self))
             if let output { try? data.write(to: URL(fileURLWithPath: output)) }
         }

@@ -38,7 +38,7 @@ func formatStatus(_ s: ClusterStatus) -> String {
     let labels = s.workers.compactMap { $0.report?.labels }
     if !labels.isEmpty {
         let l = labels.reduce(LabelStats(), +)
-        out += "labels: joined \(l.joined)  waiting \(l.pending) (early labels \(l.earlyLabels))  expired \(l.expired) (early \(l.evicted))  late \(l.late)  duplicate \(l.duplicate)  unknown id \(l.unknown)  no id \(l.noId)  handed on \(l.handedOn)  dead letters \(l.deadLetters)  delay p50 \(String(format: "%.1f", l.delayP50))s p99 \(String(format: "%.1f", l.delayP99))s\n"
+        out += "labels: joined \(l.joined)  waiting \(l.pending) (\(l.pendingBytes / 1024) KiB; early labels \(l.earlyLabels))  expired \(l.expired) (early \(l.evicted))  late \(l.late)\(l.lateLearnt > 0 ? " (learnt \(l.lateLearnt))" : "")  duplicate \(l.duplicate)  unknown id \(l.unknown)  no id \(l.noId)  handed on \(l.handedOn)  dead letters \(l.deadLetters)  delay p50 \(String(format: "%.1f", l.delayP50))s p99 \(String(format: "%.1f", l.delayP99))s\n"
     }
     if !s.checkpointProblem.isEmpty { out += "checkpoint: \(s.checkpointProblem) (retrying; workers keep the last version)\n" }
     if !s.task.isEmpty, let n = s.metrics["count"], n > 0 {

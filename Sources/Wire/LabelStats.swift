@@ -8,6 +8,8 @@ public struct LabelStats: Sendable, Codable, Equatable {
     public var evicted: Int64 = 0
     /// Labels for predictions already expired.
     public var late: Int64 = 0
+    /// Of those, learnt from their kept snapshot (`late_labels = "learn"`).
+    public var lateLearnt: Int64 = 0
     /// Second labels for an id already joined.
     public var duplicate: Int64 = 0
     /// Labels with no prediction for their id within the horizon.
@@ -22,6 +24,8 @@ public struct LabelStats: Sendable, Codable, Equatable {
     /// Predictions waiting now, and early labels waiting for their prediction.
     public var pending: Int64 = 0
     public var earlyLabels: Int64 = 0
+    /// Heap held by the waiting predictions (estimated from their sizes when served).
+    public var pendingBytes: Int64 = 0
     /// Label delay (label time minus event time, seconds) over the latest joins.
     public var delayP50: Double = 0
     public var delayP99: Double = 0
@@ -29,7 +33,8 @@ public struct LabelStats: Sendable, Codable, Equatable {
 
     public static func + (a: LabelStats, b: LabelStats) -> LabelStats {
         var s = a
-        s.joined += b.joined; s.expired += b.expired; s.evicted += b.evicted; s.late += b.late
+        s.joined += b.joined; s.expired += b.expired; s.evicted += b.evicted; s.late += b.late; s.lateLearnt += b.lateLearnt
+        s.pendingBytes += b.pendingBytes
         s.duplicate += b.duplicate; s.unknown += b.unknown; s.noId += b.noId; s.handedOn += b.handedOn
         s.deadLetters += b.deadLetters; s.pending += b.pending; s.earlyLabels += b.earlyLabels
         s.delayP50 = max(a.delayP50, b.delayP50)

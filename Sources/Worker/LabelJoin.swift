@@ -13,17 +13,22 @@ import Features
 /// - A label whose prediction is not here yet waits until the events pass its time plus the
 ///   horizon (the label stream may run ahead of the events); then it counts as an unknown id.
 /// - A second label for an id already joined is a duplicate: counted, not learnt.
-/// - A label for a prediction that expired is late: counted, not learnt (its snapshot is gone).
-/// - Beyond `maxPending` waiting predictions, the oldest expire at once (counted as such).
+/// - A label for a prediction that expired is late: counted, not learnt (its snapshot is gone),
+///   unless `learnLate`: then expired snapshots are kept (as many as `maxPending`, the oldest
+///   forgotten first; in memory only, not across a move) and a late label learns from its own.
+/// - Beyond `maxPending` waiting predictions, the oldest expire at once (counted as such);
+///   beyond `maxPending` early labels, the oldest count as unknown ids at once.
 public struct LabelJoin<Snapshot: Sendable>: Sendable {
     public struct Settings: Sendable, Equatable {
         public var horizon: Double
         public var maxPending: Int
         public var learnNegative: Bool
-        public init(horizon: Double, maxPending: Int, learnNegative: Bool = false) {
+        public var learnLate: Bool
+        public init(horizon: Double, maxPending: Int, learnNegative: Bool = false, learnLate: Bool = false) {
             self.horizon = horizon
             self.maxPending = maxPending
             self.learnNegative = learnNegative
+            self.learnLate = learnLate
         }
     }
 
@@ -42,6 +47,8 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
         /// Expired before their horizon because `maxPending` was reached.
         public var evicted: Int64 = 0
         public var late: Int64 = 0
+        /// Late labels learnt (`learnLate`), counted in `late` too.
+        public var lateLearnt: Int64 = 0
         public var duplicate: Int64 = 0
         public var unknown: Int64 = 0
         public init() {}
@@ -62,6 +69,8 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
     private var settled: [String: Bool] = [:]
     private var settledOrder: [String] = []
     private var settledHead = 0
+    /// `learnLate`: the snapshots of expired predictions, while their ids are in `settled`.
+    private var expiredKept: [String: Pending] = [:]
     /// Insertion order for expiry and eviction (lazy: an entry whose seq no longer matches
     /// was joined or replaced).
     private var order: [(id: String, time: Double, seq: Int)] = []
@@ -138,6 +147,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
     /// tests of the memory bound.
     var orderCount: Int { order.count - orderHead }
     var settledCount: Int { settled.count }
+    var expiredKeptCount: Int { expiredKept.count }
     public var earlyCount: Int { early.count }
 
     /// A prediction was served for `id` at event time `time`. Its label may be here already.
@@ -174,6 +184,10 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
         } else if let expiredBefore = settled[id] {
             if expiredBefore {
                 counters.late += 1
+                if let p = expiredKept.removeValue(forKey: id) {
+                    counters.lateLearnt += 1
+                    out.append(Learn(snapshot: p.snapshot, label: value, delay: max(0, time - p.time), time: p.time))
+                }
             } else {
                 counters.duplicate += 1
             }
@@ -182,6 +196,16 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
             early[id] = (value, time, seq)
             earlyOrder.append((id, time, seq))
             dirty.insert(id)
+            // Bounded like the predictions: the oldest early label gives up (an unknown id).
+            while early.count > settings.maxPending, earlyHead < earlyOrder.count {
+                let o = earlyOrder[earlyHead]
+                earlyHead += 1
+                if let e = early[o.id], e.seq == o.seq {
+                    early[o.id] = nil
+                    dirty.insert(o.id)
+                    counters.unknown += 1
+                }
+            }
         } else {
             counters.duplicate += 1
         }
@@ -244,6 +268,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
         dirty.insert(id)
         counters.expired += 1
         settle(id, expired: true)
+        if settings.learnLate { expiredKept[id] = p }
         return settings.learnNegative ? [Learn(snapshot: p.snapshot, label: 0, delay: settings.horizon, time: p.time)] : []
     }
 
@@ -252,6 +277,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
         if settled.updateValue(expired, forKey: id) == nil { settledOrder.append(id) }
         while settled.count > settings.maxPending, settledHead < settledOrder.count {
             settled[settledOrder[settledHead]] = nil
+            expiredKept[settledOrder[settledHead]] = nil
             settledHead += 1
         }
     }

@@ -11,7 +11,8 @@ extension PartitionDriver {
     /// stops at `max_pending` alone; the worker-wide bound is kept in `waitForLabel`.
     func makeLabelJoin() -> LabelJoin<LabelSnapshot>? {
         guard let l = config?.labels, l.enabled else { return nil }
-        return LabelJoin(settings: .init(horizon: l.horizonSeconds, maxPending: l.maxPending, learnNegative: l.onExpired == .learnNegative))
+        return LabelJoin(settings: .init(horizon: l.horizonSeconds, maxPending: l.maxPending, learnNegative: l.onExpired == .learnNegative,
+                                         learnLate: l.lateLabels == .learn))
     }
 
     /// An unlabelled record just served: its inputs and predictions wait for its label.
@@ -29,6 +30,7 @@ extension PartitionDriver {
         var snapshot = LabelSnapshot(values: values, denseCount: runner!.features.count, sparseIndices: runner!.sparse.indices,
                                      sparseValues: runner!.sparse.values, served: served, modelVersion: report.modelVersion)
         snapshot.targets = runner!.pipeline.targetValues(of: runner!.event)
+        labelEntryBytes = snapshot.residentBytes
         let id = runner!.event.texts[slot]
         let before = run.labels!.pendingCount
         var learns = run.labels!.served(id: id, time: time, snapshot: snapshot)
@@ -205,6 +207,7 @@ extension PartitionDriver {
         s.expired = c.expired
         s.evicted = c.evicted
         s.late = c.late
+        s.lateLearnt = c.lateLearnt
         s.duplicate = c.duplicate
         s.unknown = c.unknown
         s.pending = Int64(j.pendingCount)

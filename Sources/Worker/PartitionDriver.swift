@@ -58,6 +58,8 @@ final class PartitionDriver: OutputHost {
     var labelDelays: [Double] = []
     var labelDelayNext = 0
     var labelPending = 0
+    /// Heap per waiting prediction, estimated from the latest one served (`LabelSnapshot.residentBytes`).
+    var labelEntryBytes = 0
     /// Input partitions held back until their labels catch up (`alignWithLabels`).
     var waitingForLabels: Set<Int32> = []
     /// Predictions and dead letters (made in `init`: it refers back to this driver).
@@ -430,6 +432,7 @@ final class PartitionDriver: OutputHost {
                 l.delayP50 = sorted[sorted.count / 2]
                 l.delayP99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
             }
+            l.pendingBytes = Int64(labelPending * labelEntryBytes)
             // Label records without the key field, met while re-keying them.
             l.deadLetters += Int64(labelRepartitioner?.deadLetters ?? 0)
             r.labels = l

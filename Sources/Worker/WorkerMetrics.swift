@@ -40,12 +40,13 @@ enum WorkerMetrics {
         p.add("tributary_kafka_error", .gauge, "1 while Kafka reports an error (last 10 s).", r.kafkaError.isEmpty ? 0 : 1)
         p.add("tributary_repartitioned_total", .counter, "Input records re-keyed into the repartition topic (features.repartition).", Double(r.repartitioned))
         if let l = r.labels {
-            for (what, n) in [("joined", l.joined), ("expired", l.expired), ("evicted", l.evicted), ("late", l.late),
+            for (what, n) in [("joined", l.joined), ("expired", l.expired), ("evicted", l.evicted), ("late", l.late), ("late_learnt", l.lateLearnt),
                               ("duplicate", l.duplicate), ("unknown_id", l.unknown), ("no_id", l.noId),
                               ("handed_on", l.handedOn), ("dead_letter", l.deadLetters)] {
                 p.add("tributary_labels_total", .counter, "Delayed labels ([labels]) by outcome.", Double(n), [("outcome", what)])
             }
             p.add("tributary_labels_waiting", .gauge, "Predictions waiting for their label.", Double(l.pending))
+            p.add("tributary_labels_waiting_bytes", .gauge, "Heap held by the predictions waiting for their label (estimated).", Double(l.pendingBytes))
             p.add("tributary_labels_early", .gauge, "Labels waiting for their prediction.", Double(l.earlyLabels))
             p.add("tributary_label_delay_seconds", .gauge, "Label delay (event time) over the latest joins, by quantile.", l.delayP50, [("quantile", "0.5")])
             p.add("tributary_label_delay_seconds", .gauge, "Label delay (event time) over the latest joins, by quantile.", l.delayP99, [("quantile", "0.99")])

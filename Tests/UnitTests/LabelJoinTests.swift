@@ -73,6 +73,35 @@ struct LabelJoinTests {
         #expect(j.evictOldest().isEmpty && j.pendingCount == 0 && j.counters.evicted == 1)
     }
 
+    @Test("max_pending = 1000 over 1,000,000 events with labels for some (joined, late, learnt late, early): everything kept stays bounded by max_pending, expiries counted")
+    func flatOverAMillion() {
+        var j = LabelJoin<LabelSnapshot>(settings: .init(horizon: 2000, maxPending: 1000, learnLate: true))
+        let dense = (0..<8).map(Double.init)
+        var learnt = 0, most = (pending: 0, order: 0, settled: 0, kept: 0, early: 0)
+        for i in 0..<1_000_000 {
+            let t = Double(i)
+            learnt += j.served(id: "e\(i)", time: t, snapshot: LabelSnapshot(dense: dense, sparseIndices: [], sparseValues: [],
+                                                                              outputs: [[0.5]], served: 0, modelVersion: 1)).count
+            // A label for every 3rd event 100 events later; one 1,800 later for every 7th
+            // (its prediction evicted by then: late); every 11th id labelled before its event;
+            // every 13th label for an id never served (early, then unknown).
+            if i >= 100 && (i - 100) % 3 == 0 { learnt += j.label(id: "e\(i - 100)", value: 1, time: t).count }
+            if i >= 1800 && i % 7 == 0 { learnt += j.label(id: "e\(i - 1800)", value: 0, time: t).count }
+            if i % 11 == 0 { learnt += j.label(id: "e\(i + 5)", value: 1, time: t).count }
+            if i % 13 == 0 { learnt += j.label(id: "x\(i)", value: 1, time: t).count }
+            if i % 1000 == 0 {
+                most = (max(most.pending, j.pendingCount), max(most.order, j.orderCount), max(most.settled, j.settledCount),
+                        max(most.kept, j.expiredKeptCount), max(most.early, j.earlyCount))
+            }
+        }
+        let c = j.counters
+        #expect(most.pending <= 1000 && most.settled <= 1000 && most.kept <= 1000, "\(most)")
+        #expect(most.order <= 2 * 1000 + 1024 && most.early <= 1000, "\(most)")
+        #expect(c.joined + c.expired + Int64(j.pendingCount) == 1_000_000, "\(c)")
+        #expect(c.evicted > 0 && c.late > 0 && c.lateLearnt > 0 && c.lateLearnt <= c.late && c.unknown > 70_000, "\(c)")
+        #expect(learnt == Int(c.joined + c.lateLearnt))
+    }
+
     @Test("ids served again and again, with no label ever: what is kept stays bounded by the ids waiting")
     func reservedBounded() {
         var j = Join(settings: .init(horizon: 100, maxPending: 1_000_000))
