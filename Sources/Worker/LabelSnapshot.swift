@@ -1,25 +1,36 @@
 /// What a served prediction keeps until its label comes (`[labels]`): the exact inputs it was
 /// served with and what every model predicted then, so learning and metrics use the features
 /// of serving time, not those of when the label arrives. One buffer for the dense inputs and
-/// the models' outputs (`values`), the hashed inputs apart (empty without a hashed space).
+/// the models' outputs (`values`); the hashed inputs and target values apart, in a box that is
+/// nil without them (`LabelSnapshotExtra`): 28 bytes inline, and the buffer.
 public struct LabelSnapshot: Sendable, Equatable {
     /// The dense inputs, then each model's output (`outputWidths` of them each).
     public var values: [Double]
-    public var sparseIndices: [Int32]
-    public var sparseValues: [Double]
+    private var extra: LabelSnapshotExtra?
     public var denseCount: Int32
     public var served: Int16
     public var modelVersion: Int32
+
+    public var sparseIndices: [Int32] {
+        get { extra?.sparseIndices ?? [] }
+        set { extra = .make(sparseIndices: newValue, sparseValues: sparseValues, targets: targets) }
+    }
+    public var sparseValues: [Double] {
+        get { extra?.sparseValues ?? [] }
+        set { extra = .make(sparseIndices: sparseIndices, sparseValues: newValue, targets: targets) }
+    }
     /// Each target encoding's value in the event (nil: absent): the label joins them when it comes.
-    public var targets: [String?] = []
+    public var targets: [String?] {
+        get { extra?.targets ?? [] }
+        set { extra = .make(sparseIndices: sparseIndices, sparseValues: sparseValues, targets: newValue) }
+    }
 
     public init(dense: [Double], sparseIndices: [Int], sparseValues: [Double], outputs: [[Double]], served: Int, modelVersion: Int) {
         var v = dense
         v.reserveCapacity(dense.count + outputs.reduce(0) { $0 + $1.count })
         for o in outputs { v += o }
         values = v
-        self.sparseIndices = sparseIndices.map { Int32(truncatingIfNeeded: $0) }
-        self.sparseValues = sparseValues
+        extra = .make(sparseIndices: sparseIndices.map { Int32(truncatingIfNeeded: $0) }, sparseValues: sparseValues, targets: [])
         denseCount = Int32(dense.count)
         self.served = Int16(served)
         self.modelVersion = Int32(truncatingIfNeeded: modelVersion)
@@ -29,8 +40,7 @@ public struct LabelSnapshot: Sendable, Equatable {
     public init(values: [Double], denseCount: Int, sparseIndices: [Int], sparseValues: [Double], served: Int, modelVersion: Int) {
         self.values = values
         self.denseCount = Int32(denseCount)
-        self.sparseIndices = sparseIndices.isEmpty ? [] : sparseIndices.map { Int32(truncatingIfNeeded: $0) }
-        self.sparseValues = sparseValues
+        extra = .make(sparseIndices: sparseIndices.map { Int32(truncatingIfNeeded: $0) }, sparseValues: sparseValues, targets: [])
         self.served = Int16(served)
         self.modelVersion = Int32(truncatingIfNeeded: modelVersion)
     }
@@ -106,9 +116,7 @@ public struct LabelSnapshot: Sendable, Equatable {
         var s = LabelSnapshot(dense: [], sparseIndices: [], sparseValues: [], outputs: [], served: Int(served), modelVersion: Int(version))
         s.values = values
         s.denseCount = dense
-        s.sparseIndices = idx
-        s.sparseValues = vals
-        s.targets = targets
+        s.extra = .make(sparseIndices: idx, sparseValues: vals, targets: targets)
         return (s, Double(bitPattern: t))
     }
 }

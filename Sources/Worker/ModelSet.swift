@@ -162,6 +162,9 @@ public struct ModelSet: Sendable {
     public var outputs: [[Double]] { models.map(\.output) }
 
     /// Every model's latest prediction appended to `values` (one buffer per snapshot).
+    /// How many numbers `appendOutputs` appends.
+    public var outputCount: Int { models.reduce(0) { $0 + $1.output.count } }
+
     public func appendOutputs(to values: inout [Double]) {
         for m in models { values.append(contentsOf: m.output) }
     }

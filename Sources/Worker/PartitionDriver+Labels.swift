@@ -25,7 +25,10 @@ extension PartitionDriver {
             return
         }
         let time = runner!.event.timestamp ?? Double(kafkaMs) / 1000
-        var values = runner!.features
+        // Exactly as large as it must be (appending to a copy of the features doubled it).
+        var values = [Double]()
+        values.reserveCapacity(runner!.features.count + models!.outputCount)
+        values += runner!.features
         models!.appendOutputs(to: &values)
         var snapshot = LabelSnapshot(values: values, denseCount: runner!.features.count, sparseIndices: runner!.sparse.indices,
                                      sparseValues: runner!.sparse.values, served: served, modelVersion: report.modelVersion)

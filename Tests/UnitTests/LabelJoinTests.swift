@@ -102,6 +102,25 @@ struct LabelJoinTests {
         #expect(learnt == Int(c.joined + c.lateLearnt))
     }
 
+    @Test("a waiting snapshot of 8 dense features and one output takes at most 150 bytes: 28 inline, one buffer of 9 values")
+    func snapshotBytes() {
+        var values = [Double]()
+        values.reserveCapacity(9)
+        values += (0..<8).map(Double.init)
+        values.append(0.5)
+        var s = LabelSnapshot(values: values, denseCount: 8, sparseIndices: [], sparseValues: [], served: 0, modelVersion: 1)
+        s.targets = []
+        // A Swift array's heap object: a 32-byte header, then its capacity.
+        let bytes = MemoryLayout<LabelSnapshot>.size + 32 + 8 * s.values.capacity
+        #expect(MemoryLayout<LabelSnapshot>.size <= 32 && bytes <= 150, "\(bytes) bytes")
+        #expect(s.sparseIndices.isEmpty && s.targets.isEmpty && s.dense == (0..<8).map(Double.init))
+        // The rarer parts still round-trip through the changelog form.
+        s.targets = ["m", nil]
+        var h = LabelSnapshot(dense: [1], sparseIndices: [3, 9], sparseValues: [0.5, 2], outputs: [[0.1]], served: 0, modelVersion: 2)
+        h.targets = ["x"]
+        for x in [s, h] { #expect(LabelSnapshot.decode(x.encoded(time: 5))?.0 == x) }
+    }
+
     @Test("ids served again and again, with no label ever: what is kept stays bounded by the ids waiting")
     func reservedBounded() {
         var j = Join(settings: .init(horizon: 100, maxPending: 1_000_000))
