@@ -47,10 +47,10 @@ public struct LabelSnapshot: Sendable, Equatable {
 
     public var dense: [Double] { Array(values[..<Int(denseCount)]) }
 
-    /// Resident memory of one waiting prediction with this snapshot, index included: 382
+    /// Resident memory of one waiting prediction with this snapshot, index included: 338
     /// bytes measured for 8 dense features and one output (`tributary bench --only labels`),
     /// of which 8 per value; 12 per hashed feature and 24 per target value on top.
-    public var residentBytes: Int { 310 + 8 * values.count + 12 * sparseIndices.count + 24 * targets.count }
+    public var residentBytes: Int { 266 + 8 * values.count + 12 * sparseIndices.count + 24 * targets.count }
 
     /// Each model's output, given how many numbers each gives.
     public func outputs(widths: [Int]) -> [[Double]] {
