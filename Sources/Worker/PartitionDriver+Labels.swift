@@ -48,8 +48,8 @@ extension PartitionDriver {
     }
 
     /// Label records read this turn, queued by partition (`LabelReader`); those due are learnt:
-    /// labels up to each partition's newest event time, and all of them when its input has
-    /// been idle for `idleInputMs` (a quiet input, or the end of a replay).
+    /// labels up to each partition's newest event time, and all of them once its input is read
+    /// to its end (a quiet input, or the end of a replay): no event can come before them then.
     func readLabels(now: Int64) -> Bool {
         guard let reader = labelReader else { return false }
         let more = reader.turn(now: now, trouble: { kafkaTrouble($0, $1) }, deadLetter: { rec, reason, error in
@@ -66,14 +66,11 @@ extension PartitionDriver {
             }
         })
         for (p, run) in parts where run.labels != nil && reader.hasQueued(p) {
-            let idle = run.blockedAt == nil && !waitingForLabels.contains(p) && now - run.lastEventMs >= Self.idleInputMs
+            let idle = run.blockedAt == nil && !waitingForLabels.contains(p) && run.inputAtEnd
             applyLabels(run, upTo: idle ? .infinity : run.labels!.eventTime)
         }
         return more
     }
-
-    /// How long an input partition without events lets its read labels wait for them.
-    static var idleInputMs: Int64 { 2000 }
 
     /// The queued labels of `run`'s partition up to event time `t`, each to its join.
     func applyLabels(_ run: PartitionRun, upTo t: Double) {
@@ -95,10 +92,7 @@ extension PartitionDriver {
         guard let reader = labelReader, let consumer else { return true }
         let p = run.life.partition
         applyLabels(run, upTo: time)
-        if reader.readyFor(p) {
-            run.lastEventMs = Clock.nowMs()
-            return true
-        }
+        if reader.readyFor(p) { return true }
         run.blockedAt = offset
         waitingForLabels.insert(p)
         let tp = TopicPartition(inputTopic, p)
@@ -147,7 +141,6 @@ extension PartitionDriver {
             } else if !wait && waitingForLabels.contains(p) {
                 waitingForLabels.remove(p)
                 run.blockedAt = nil
-                run.lastEventMs = Clock.nowMs()
                 consumer.resume([TopicPartition(inputTopic, p)])
             }
         }

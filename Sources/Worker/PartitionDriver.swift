@@ -136,7 +136,11 @@ final class PartitionDriver: OutputHost {
             draining.removeAll()
         }
         let clients = WorkerKafkaSettings(w.settings.kafka, bootstrap: w.bootstrap)
-        consumer = try KafkaConsumer(config: clients.consumer, batchSize: w.settings.worker.batchSize)
+        var cc = clients.consumer
+        // `[labels]`: the end of an input partition lets the labels read ahead of its events
+        // be learnt (`readLabels`), without a clock.
+        if w.settings.labels.enabled { cc["enable.partition.eof"] = "true" }
+        consumer = try KafkaConsumer(config: cc, batchSize: w.settings.worker.batchSize)
         producer = try KafkaProducer(config: clients.producer)
         consumerConfig = clients.consumer
         producerConfig = clients.producer
@@ -203,7 +207,8 @@ final class PartitionDriver: OutputHost {
             for _ in 0..<8 {
                 alignWithLabels()
                 let before = report.firstRecordWallMs == 0 ? Clock.wallMs() : 0
-                let n = consumer.poll(timeoutMs: 0, onError: { kafkaTrouble("consumer", $0) }) { rec in process(rec) }
+                let n = consumer.poll(timeoutMs: 0, onError: { kafkaTrouble("consumer", $0) },
+                                      onEndOfPartition: { p, _ in parts[p]?.inputAtEnd = true }) { rec in process(rec) }
                 serveDeliveries(timeoutMs: 0)
                 if n == 0 { emptyPolls += 1; break }
                 mayHaveMore = true
@@ -262,6 +267,7 @@ final class PartitionDriver: OutputHost {
             // `[labels]`: the labels up to this event's time are learnt before it is scored;
             // when they are not all read yet, the partition waits here (`labelsDue`).
             guard run.blockedAt == nil else { return }
+            run.inputAtEnd = false
             let kafkaMs = rec.timestampMs
             failed = runner!.parse(value: rec.value, key: rec.key, kafkaTimestampMs: kafkaMs)
             if failed == nil && !labelsDue(run, offset: offset, time: runner!.event.timestamp ?? Double(kafkaMs) / 1000) { return }

@@ -1,6 +1,5 @@
 import Features
 import Kafka
-import Runtime
 import Wire
 
 /// One input partition this worker runs: its lifecycle (offsets, checkpoints, phase), its
@@ -27,9 +26,10 @@ final class PartitionRun {
     /// `[labels]`: this partition's predictions waiting for their labels.
     var labels: LabelJoin<LabelSnapshot>?
     /// `[labels]`: the input offset this partition waits at until labels up to its event's
-    /// time are read (the input is paused and sought back to it), and when it last scored.
+    /// time are read (the input is paused and sought back to it).
     var blockedAt: Int64?
-    var lastEventMs = Clock.nowMs()
+    /// Whether every input record written so far has been read (its end was reported since).
+    var inputAtEnd = false
 
     /// Whether a capture would write anything (feature state or waiting predictions).
     var isDirty: Bool { state.isDirty || labels?.isDirty == true }
