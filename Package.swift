@@ -74,7 +74,7 @@ let package = Package(
                     swiftSettings: strict),
         // Real processes, real mock-cluster Kafka, real ZeroMQ sockets.
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["Kafka", "Wire", "ZeroMQ", "Config", "Features", "Models", "Coordinator"],
+                    dependencies: ["Kafka", "Wire", "ZeroMQ", "Config", "Features", "Models", "Coordinator", "Runtime"],
                     swiftSettings: strict),
     ]
 )

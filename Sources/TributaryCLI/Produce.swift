@@ -8,7 +8,8 @@ struct Produce: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write synthetic labelled events (or a JSON-lines file) to the input topic.")
     @Option(help: "Kafka bootstrap servers.") var bootstrap: String?
-    @Option(help: "Ask this coordinator for the bootstrap and topic instead.") var coordinator: String?
+    @Option(help: "Ask this coordinator for the bootstrap and topic instead (default without --bootstrap: $TRIBUTARY_COORDINATOR).")
+    var coordinator: String?
     @Option(help: "Topic (default: the cluster's input topic, else \"events\").") var topic: String?
     @Option(help: "Number of events.") var count: Int = 10_000
     @Option(help: "Events per second (0 = as fast as possible).") var rate: Double = 0
@@ -17,10 +18,11 @@ struct Produce: ParsableCommand {
     @Option(help: "Event time of the first event, in events of the synthetic 1 ms clock (to continue an earlier run's stream: its --count).")
     var startIndex: Int = 0
     @Option(help: "Fraction of malformed events to mix in (0...1), for dead-letter demos.") var malformed: Double = 0
-    @Option(help: "Send this JSON-lines file instead (one event per line), each record keyed by its --key-field.")
+    @Option(help: "Send this JSON-lines file instead (one event per line; - = standard input, as kcat -P reads it), each record keyed by its --key-field.")
     var file: String?
     @Option(help: "With --file: the dotted path of the field records are keyed by (default: the cluster's features.key with --coordinator, else \"user\"). Per-key feature state assumes input keyed by it.")
     var keyField: String?
+    @OptionGroup var security: CurveOptions
 
     func run() throws {
         Signals.installStopHandlers()
@@ -29,9 +31,9 @@ struct Produce: ParsableCommand {
         var servers = bootstrap
         var target = topic
         var keyPath = keyField
-        if servers == nil, let coordinator {
+        if servers == nil, let coordinator = coordinator ?? environmentCoordinator() {
             do {
-                let s = try fetchStatus(coordinator)
+                let s = try fetchStatus(coordinator, curve: security.client())
                 servers = s.bootstrap
                 if target == nil { target = s.inputTopic }
                 if keyPath == nil { keyPath = s.keyField }
@@ -76,12 +78,12 @@ struct Produce: ParsableCommand {
             }
         }
         if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
             let field = keyPath ?? "user"
             let keys = EventParser(keyPath: field, timestampPath: "", labelPath: "", numericPaths: [])
             var event = keys.makeEvent()
             var unkeyed = 0
-            for line in text.split(separator: "\n", omittingEmptySubsequences: true) where !Signals.shouldStop {
+            func line(_ line: Substring) {
+                guard !line.isEmpty else { return }
                 let bytes = Array(line.utf8)
                 // A line without the key field (or not JSON) still goes, unkeyed: the worker
                 // dead-letters it with the reason.
@@ -90,6 +92,13 @@ struct Produce: ParsableCommand {
                 send(key, bytes, sent)
                 sent += 1
                 pace()
+            }
+            if file == "-" {
+                // Line by line as they come (a pipe that stays open keeps producing).
+                while !Signals.shouldStop, let l = readLine(strippingNewline: true) { line(Substring(l)) }
+            } else {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
+                for l in text.split(separator: "\n", omittingEmptySubsequences: true) where !Signals.shouldStop { line(l) }
             }
             if unkeyed > 0 { FileHandle.standardError.write(Data("\(unkeyed) lines without a usable '\(field)' field were sent unkeyed\n".utf8)) }
         } else {

@@ -22,7 +22,8 @@ struct Replay: ParsableCommand {
         SPEC (predict, then learn), and deploys it with its weights and scaler as a challenger.
         The live consumer group's offsets are not touched.
         """)
-    @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
+    @Option(help: "The coordinator's endpoint (default: $TRIBUTARY_COORDINATOR, else tcp://127.0.0.1:7400).")
+    var coordinator: String = BuildInfo.defaultCoordinator
     @OptionGroup var security: CurveOptions
     @Option(help: "The cluster's config file (features, topics, Kafka settings).") var config: String = "cluster.conf"
     @Option(help: "Where to start: an offset (in every partition), an ISO-8601 time, or @EPOCH_MS.") var from: String = "0"

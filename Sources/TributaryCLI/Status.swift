@@ -116,7 +116,8 @@ func formatStatus(_ s: ClusterStatus) -> String {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show cluster status read from the coordinator over ZeroMQ.")
-    @Option(help: "The coordinator's endpoint.") var coordinator: String = "tcp://127.0.0.1:7400"
+    @Option(help: "The coordinator's endpoint (default: $TRIBUTARY_COORDINATOR, else tcp://127.0.0.1:7400).")
+    var coordinator: String = BuildInfo.defaultCoordinator
     @Flag(help: "Print the status as JSON (the wire message body).") var json = false
     @Flag(help: "Refresh every second until Ctrl-C.") var watch = false
     @OptionGroup var security: CurveOptions

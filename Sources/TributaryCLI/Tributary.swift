@@ -15,7 +15,11 @@ struct Tributary: AsyncParsableCommand {
         discussion: """
         Start one coordinator per cluster and workers on any host; the coordinator assigns the
         input topic's partitions to workers. `tributary demo` runs everything locally.
+        Commands that talk to a coordinator default to $TRIBUTARY_COORDINATOR, else
+        tcp://127.0.0.1:7400. Shell completion: `tributary --generate-completion-script bash`
+        (or zsh, fish).
         """,
+        version: BuildInfo.version,
         subcommands: [Demo.self, Coordinator.self, WorkerCommand.self, Status.self, Produce.self, BenchRestore.self,
                       Tail.self, ModelCommandGroup.self, Replay.self, Broker.self, Bench.self, ConfigCommand.self, KeysCommand.self])
 }
@@ -32,6 +36,12 @@ func fail(_ message: String) -> Never {
 func loadConfig(_ path: String?) -> ClusterConfig {
     guard let path else { return ClusterConfig() }
     do { return try ClusterConfig.load(path: path) } catch { fail("\(error)") }
+}
+
+/// `TRIBUTARY_COORDINATOR`, for commands whose coordinator is optional (nil: unset or empty).
+func environmentCoordinator() -> String? {
+    let v = ProcessInfo.processInfo.environment["TRIBUTARY_COORDINATOR"] ?? ""
+    return v.isEmpty ? nil : v
 }
 
 /// Prints a line to stdout and flushes (the demo and tests read these lines from pipes).

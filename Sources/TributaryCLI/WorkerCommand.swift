@@ -12,7 +12,8 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run a worker: consume assigned partitions, compute features, predict, learn, produce.")
-    @Option(help: "The coordinator's endpoint, e.g. tcp://HOST:7400.") var coordinator: String = "tcp://127.0.0.1:7400"
+    @Option(help: "The coordinator's endpoint, e.g. tcp://HOST:7400 (default: $TRIBUTARY_COORDINATOR, else tcp://127.0.0.1:7400).")
+    var coordinator: String = BuildInfo.defaultCoordinator
     @Option(help: "Worker id (default HOSTNAME-PID); must be unique in the cluster.") var id: String?
     @Option(help: "Serve Prometheus metrics and probes on HOST:PORT (GET /metrics, /healthz, /readyz; port 0 = any free port; IPv6 as [::1]:PORT).") var metrics: String?
     @OptionGroup var security: CurveOptions

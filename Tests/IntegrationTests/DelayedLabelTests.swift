@@ -211,7 +211,9 @@ struct DelayedLabelTests {
         #expect(text.contains("labels: joined \(labelled)"), "\(text)")
 
         // The labels joined the target encoding too: a user's mean label, read before its own
-        // event learns, is no longer the 0.5 prior of a partition without labels.
+        // event learns, is no longer the 0.5 prior of a partition without labels. (Every
+        // input offset committed first: its prediction is delivered then.)
+        try cluster.waitCommitted(try highWatermarks(bootstrap: cluster.bootstrap, topic: "events"))
         var lastTarget: [String: Double] = [:]
         for r in try readAll(bootstrap: cluster.bootstrap, topic: "predictions") {
             guard let j = r.json, let key = j["key"] as? String, let f = j["features"] as? [Double], let t = f.last else { continue }
