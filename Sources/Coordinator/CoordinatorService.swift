@@ -36,6 +36,7 @@ public final class CoordinatorService {
     private var forbiddenMessages = 0
     private var handledMessages = 0
     private var syncBytes = 0
+    private var syncBytesTotal = 0
     /// The newest version checkpointed and sent to workers.
     private var publishedVersion = 0
     private var published: ModelUpdate?
@@ -480,6 +481,7 @@ public final class CoordinatorService {
         }
         if case .modelDelta(let d) = msg {
             syncBytes += frames.reduce(0) { $0 + $1.count }
+            syncBytesTotal += frames.reduce(0) { $0 + $1.count }
             // Only members may move the model.
             guard let m = membership.members[printable(identity)], m.state != .dead, d.workerId == m.id else {
                 log.warning("ignored a model delta from non-member \(printable(identity))")
@@ -683,6 +685,7 @@ public final class CoordinatorService {
             do {
                 try router.send([Array(id.utf8)] + frames, dontWait: true)
                 syncBytes += frames.reduce(0) { $0 + $1.count }
+            syncBytesTotal += frames.reduce(0) { $0 + $1.count }
             } catch { log.debug("cannot reach \(id): \(error)") }
         }
         // An import/rollback is answered once its version is checkpointed and sent.
@@ -726,8 +729,9 @@ public final class CoordinatorService {
         p.add("tributary_partitions", .gauge, "Partitions of the input topic.", Double(membership.slots.count))
         p.add("tributary_partitions_unassigned", .gauge, "Input partitions with no owner.", Double(membership.unassigned.count))
         p.add("tributary_partition_moves_total", .counter, "Partition assignments made.", Double(membership.moves))
-        p.add("tributary_model_version", .gauge, "Newest global model version checkpointed and sent.", Double(publishedVersion))
-        p.add("tributary_sync_bytes_per_second", .gauge, "Model deltas received plus updates sent.", syncBytesPerSecond)
+        // Named apart from the workers' tributary_model_version (the version each one uses).
+        p.add("tributary_global_model_version", .gauge, "Newest global model version checkpointed and sent.", Double(publishedVersion))
+        p.add("tributary_sync_bytes_total", .counter, "Model deltas received plus updates sent, in bytes.", Double(syncBytesTotal))
         p.add("tributary_rejected_deltas_total", .counter, "Model deltas rejected (NaN, size, no samples).",
               Double(aggregator.rejected.values.reduce(0, +)))
         p.add("tributary_rejected_scalers_total", .counter, "Scaler moments of model deltas left out of the merge (out of bounds).",
@@ -745,10 +749,19 @@ public final class CoordinatorService {
         let reports = membership.members.values.compactMap(\.report)
         for r in reports {
             for part in r.partitions where part.lag >= 0 {
-                p.add("tributary_partition_lag", .gauge, "Records not yet read, per input partition.", Double(part.lag),
-                      [("partition", String(part.partition)), ("worker", r.workerId)])
+                p.add("tributary_cluster_partition_lag", .gauge, "Records not yet read, per input partition, as its worker last reported.",
+                      Double(part.lag), [("partition", String(part.partition)), ("worker", r.workerId)])
             }
         }
+        // The cluster's quality: every live worker's progressive validation merged.
+        let s = status()
+        for (scope, figures) in [("run", s.metrics), ("window", s.windowMetrics)] {
+            for (name, v) in figures.sorted(by: { $0.key < $1.key }) where name != "count" {
+                p.add("tributary_cluster_progressive_metric", .gauge, "Progressive validation of the served models, merged over the live workers.",
+                      v, [("metric", name), ("scope", scope)])
+            }
+        }
+        p.addProcess()
         return p.finish()
     }
 

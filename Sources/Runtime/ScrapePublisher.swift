@@ -44,6 +44,19 @@ public final class ScrapePublisher {
         }
     }
 
+    /// `tributary_build_info` and the standard `process_*` metrics (as the Prometheus client
+    /// libraries export them: CPU, memory, open files, start time), read from /proc.
+    public func addProcess() {
+        add("tributary_build_info", .gauge, "Always 1; the build's version in a label.", 1, [("version", BuildInfo.version)])
+        let p = ProcessStats.read()
+        add("process_cpu_seconds_total", .counter, "Total user and system CPU time spent in seconds.", p.cpuSeconds)
+        add("process_resident_memory_bytes", .gauge, "Resident memory size in bytes.", p.residentBytes)
+        add("process_virtual_memory_bytes", .gauge, "Virtual memory size in bytes.", p.virtualBytes)
+        add("process_start_time_seconds", .gauge, "Start time of the process since unix epoch in seconds.", p.startTimeSeconds)
+        add("process_open_fds", .gauge, "Number of open file descriptors.", p.openFDs)
+        add("process_max_fds", .gauge, "Maximum number of open file descriptors.", p.maxFDs)
+    }
+
     /// Whole numbers stay integers in the exposition (`5`, not `5.0`).
     static func advance(_ c: Prometheus.Counter, by d: Double) {
         if d == d.rounded(), d < 9e15 { c.increment(by: Int64(d)) } else { c.increment(by: d) }

@@ -64,6 +64,8 @@ struct Produce: ParsableCommand {
         var lastProgress = start
         let tty = isatty(2) != 0
         var sent = 0
+        // The total: the synthetic count, or a file's lines (unknown for standard input).
+        var total = Int64(count)
         func pace() {
             producer.poll(timeoutMs: 0, onReport)
             if rate > 0 {
@@ -74,7 +76,8 @@ struct Produce: ParsableCommand {
             let now = Clock.nowMs()
             if tty && now - lastProgress >= 1000 {
                 lastProgress = now
-                FileHandle.standardError.write(Data("\rproduced \(sent) events (\(delivered) delivered)   ".utf8))
+                let line = ProgressLine(total: total, unit: "events", startedMs: start).text(done: Int64(sent), nowMs: now)
+                FileHandle.standardError.write(Data("\rproduced \(line) (\(delivered) delivered)   ".utf8))
             }
         }
         if let file {
@@ -95,10 +98,13 @@ struct Produce: ParsableCommand {
             }
             if file == "-" {
                 // Line by line as they come (a pipe that stays open keeps producing).
+                total = 0
                 while !Signals.shouldStop, let l = readLine(strippingNewline: true) { line(Substring(l)) }
             } else {
                 guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
-                for l in text.split(separator: "\n", omittingEmptySubsequences: true) where !Signals.shouldStop { line(l) }
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+                total = Int64(lines.count)
+                for l in lines where !Signals.shouldStop { line(l) }
             }
             if unkeyed > 0 { FileHandle.standardError.write(Data("\(unkeyed) lines without a usable '\(field)' field were sent unkeyed\n".utf8)) }
         } else {

@@ -94,6 +94,7 @@ struct Replay: ParsableCommand {
         say("replaying \(scanForTime ? "up to " : "")\(total) records of \(topic) (\(tps.map { "p\($0.partition) \(starts[$0]!)..<\(ends[$0.partition]!)" }.joined(separator: ", "))) into model \(entry.name)")
         var idle = 0
         var lastProgress = Clock.nowMs()
+        let progress = ProgressLine(total: total, unit: "records", startedMs: lastProgress)
         func done() -> Bool { tps.allSatisfy { positions[$0.partition]! >= ends[$0.partition]! } }
         while !done() && !Signals.shouldStop {
             let got = consumer.poll(timeoutMs: 100) { rec in
@@ -115,7 +116,7 @@ struct Replay: ParsableCommand {
             if idle > 300 { fail("no records for 30 s with \(total - Int64(read)) still to read: were they deleted by retention?") }
             if Clock.nowMs() - lastProgress >= 2000 {
                 lastProgress = Clock.nowMs()
-                say("  \(read)/\(total) records")
+                say("  " + progress.text(done: Int64(read), nowMs: lastProgress))
             }
         }
         if Signals.shouldStop { fail("interrupted after \(read) records; nothing deployed") }

@@ -119,12 +119,13 @@ struct Status: ParsableCommand {
     @Option(help: "The coordinator's endpoint (default: $TRIBUTARY_COORDINATOR, else tcp://127.0.0.1:7400).")
     var coordinator: String = BuildInfo.defaultCoordinator
     @Flag(help: "Print the status as JSON (the wire message body).") var json = false
-    @Flag(help: "Refresh every second until Ctrl-C.") var watch = false
+    @Flag(help: "Refresh every second until Ctrl-C (redrawn in place on a terminal, appended into a pipe).") var watch = false
     @OptionGroup var security: CurveOptions
 
     func run() throws {
         Signals.installStopHandlers()
         let curve = security.client()
+        if watch && !json { LiveView.begin() }
         repeat {
             let s: ClusterStatus
             do { s = try fetchStatus(coordinator, curve: curve) } catch { fail(error.description) }
@@ -132,8 +133,9 @@ struct Status: ParsableCommand {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys, .prettyPrinted]
                 say(String(decoding: try enc.encode(s), as: UTF8.self))
+            } else if watch {
+                LiveView.show(formatStatus(s))
             } else {
-                if watch { print("\u{1B}[2J\u{1B}[H", terminator: "") }
                 say(formatStatus(s))
             }
             if watch { for _ in 0..<10 where !Signals.shouldStop { usleep(100_000) } }

@@ -17,7 +17,8 @@ public enum ChangelogReader {
     }
 
     public static func read(_ rc: KafkaConsumer, topic: String, partition p: Int32, pipeline: FeaturePipeline,
-                            timeoutMs: Int64 = 120_000, progress: () -> Void = {}) throws(any Error) -> ChangelogRestore {
+                            timeoutMs: Int64 = 120_000, progress: () -> Void = {},
+                            reading: (_ done: Int64, _ total: Int64) -> Void = { _, _ in }) throws(any Error) -> ChangelogRestore {
         let tp = TopicPartition(topic, p)
         var r = ChangelogRestore(pipeline: pipeline)
         // Asked to fail fast on a missing topic or partition (it would never reach an end), and
@@ -49,6 +50,7 @@ public enum ChangelogReader {
                 }
             }
             progress()
+            if next > wm.low { reading(next - wm.low, wm.high - wm.low) }
         }
         if let failure { throw ServiceError("changelog \(topic)[\(p)] at offset \(next - 1): \(failure)") }
         if !atEnd { throw ServiceError("changelog \(topic)[\(p)]: not read to its end in \(timeoutMs / 1000) s (\(r.records) records read)") }

@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 import Features
 import Kafka
 import Runtime
@@ -32,6 +33,9 @@ final class ChangelogRestorer: Sendable {
     }
 
     private let consumerConfig: KafkaClientConfig
+    /// A long restore says how far it is, every `progressEveryMs`, in the worker's log.
+    private let log: Logger?
+    static let progressEveryMs: Int64 = 5000
     private let queue = DispatchQueue(label: "tributary.changelog-restore")
     /// Touched only on `queue`: the restore consumer, made at the first job.
     private let consumer = ConsumerBox()
@@ -44,7 +48,8 @@ final class ChangelogRestorer: Sendable {
 
     /// - consumerConfig: the worker's consumer settings; the group id is replaced (a restore
     ///   never commits, and must never share the input's group).
-    init(consumerConfig: KafkaClientConfig, groupId: String) {
+    init(consumerConfig: KafkaClientConfig, groupId: String, log: Logger? = nil) {
+        self.log = log
         var c = consumerConfig
         c["group.id"] = groupId + ".restore"
         self.consumerConfig = ChangelogReader.consumerConfig(c)
@@ -69,7 +74,15 @@ final class ChangelogRestorer: Sendable {
         let started = Clock.nowMs()
         do throws(any Error) {
             if box.consumer == nil { box.consumer = try KafkaConsumer(config: consumerConfig, batchSize: 5000) }
-            let r = try ChangelogReader.read(box.consumer!, topic: job.topic, partition: job.partition, pipeline: job.pipeline)
+            var said = started
+            let r = try ChangelogReader.read(box.consumer!, topic: job.topic, partition: job.partition, pipeline: job.pipeline,
+                                             reading: { done, total in
+                let now = Clock.nowMs()
+                guard let log, now - said >= Self.progressEveryMs else { return }
+                said = now
+                let line = ProgressLine(total: total, unit: "changelog records", startedMs: started).text(done: done, nowMs: now)
+                log.info("partition \(job.partition): restoring feature state from \(job.topic): \(line)")
+            })
             let (state, next) = r.finish()
             return Outcome(token: job.token, partition: job.partition, state: state, nextOffset: next,
                            records: r.records, ms: Clock.nowMs() - started, error: nil)

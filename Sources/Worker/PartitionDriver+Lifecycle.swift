@@ -79,7 +79,7 @@ extension PartitionDriver {
             switch d {
             case .openTransactions: openTransactions(run)
             case .readChangelog:
-                if restorer == nil { restorer = ChangelogRestorer(consumerConfig: consumerConfig, groupId: config?.kafka.groupId ?? "tributary") }
+                if restorer == nil { restorer = ChangelogRestorer(consumerConfig: consumerConfig, groupId: config?.kafka.groupId ?? "tributary", log: log) }
                 run.restoreStarted = Clock.nowMs()
                 restorer!.submit(.init(token: run.token, partition: p, topic: changelogTopic, pipeline: runner!.pipeline))
             case .assign(let from):

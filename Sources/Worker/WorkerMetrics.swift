@@ -6,9 +6,12 @@ enum WorkerMetrics {
     static func render(_ r: WorkerReport, into p: ScrapePublisher) -> String {
         p.add("tributary_records_in_total", .counter, "Input records read.", Double(r.processed))
         p.add("tributary_predictions_total", .counter, "Predictions produced.", Double(r.predictions))
-        p.add("tributary_dead_letters_total", .counter, "Records sent to the dead-letter topic.", Double(r.deadLetters))
-        for (reason, n) in r.deadLettersByReason.sorted(by: { $0.key < $1.key }) {
-            p.add("tributary_dead_letters_by_reason_total", .counter, "Dead letters by reason.", Double(n), [("reason", reason)])
+        // One counter, a series per reason (sum it for the total).
+        var byReason = r.deadLettersByReason
+        let other = r.deadLetters - byReason.values.reduce(0, +)
+        if other > 0 { byReason["other", default: 0] += other }
+        for (reason, n) in byReason.sorted(by: { $0.key < $1.key }) {
+            p.add("tributary_dead_letters_total", .counter, "Records sent to the dead-letter topic, by reason.", Double(n), [("reason", reason)])
         }
         p.add("tributary_delivery_errors_total", .counter, "Outputs that failed delivery (partition replayed).", Double(r.deliveryErrors))
         p.add("tributary_key_mismatches_total", .counter, "Records whose Kafka key is not their features.key value.", Double(r.keyMismatches))
@@ -25,13 +28,17 @@ enum WorkerMetrics {
         p.add("tributary_expired_keys_total", .counter, "Keys forgotten after their TTL.", Double(r.expiredKeys))
         p.add("tributary_changelog_bytes_total", .counter, "Feature-state changelog bytes written.", Double(r.changelogBytes))
         p.add("tributary_in_flight", .gauge, "Outputs awaiting delivery.", Double(r.inFlight))
-        p.add("tributary_events_per_second", .gauge, "Records per second over the last heartbeat.", r.eventsPerSecond)
-        p.add("tributary_progressive_accuracy", .gauge, "Accuracy of predictions made before learning.", r.accuracy)
-        p.add("tributary_progressive_log_loss", .gauge, "Mean loss of predictions made before learning.", r.logLoss)
-        for (scope, figures) in [("run", r.metrics), ("window", r.windowMetrics)] {
-            for (name, v) in figures.sorted(by: { $0.key < $1.key }) where name != "count" {
-                p.add("tributary_progressive_metric", .gauge, "Progressive validation figures (whole run and rolling window).",
-                      v, [("metric", name), ("scope", scope)])
+        // Progressive validation (predictions made before learning), per model: the champion
+        // and each challenger side by side, over the whole run and the rolling window.
+        let models: [(String, [String: Double], [String: Double])] = r.models.isEmpty
+            ? [("champion", r.metrics, r.windowMetrics)]
+            : r.models.map { ($0.name, $0.evaluation.whole.summary, $0.evaluation.window.summary) }
+        for (model, run, window) in models {
+            for (scope, figures) in [("run", run), ("window", window)] {
+                for (name, v) in figures.sorted(by: { $0.key < $1.key }) where name != "count" {
+                    p.add("tributary_progressive_metric", .gauge, "Progressive validation figures of each model (whole run and rolling window).",
+                          v, [("model", model), ("metric", name), ("scope", scope)])
+                }
             }
         }
         p.add("tributary_drift_detections_total", .counter, "Drift detections on the running loss (Page-Hinkley).",
@@ -59,6 +66,7 @@ enum WorkerMetrics {
             p.add("tributary_partition_keys", .gauge, "Keys with feature state.", Double(part.keys), l)
             p.add("tributary_partition_state_bytes", .gauge, "Feature state size at its last full snapshot.", Double(part.stateBytes), l)
         }
+        p.addProcess()
         return p.finish()
     }
 }

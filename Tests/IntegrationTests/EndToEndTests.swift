@@ -187,4 +187,27 @@ struct EndToEndTests {
         #expect(none.wait(seconds: 20) == 2)
         #expect(none.log.contains("cannot read status from tcp://127.0.0.1:1"))
     }
+
+    @Test("the README's Python example (confluent-kafka) produces 100 events to a live cluster and reads their 100 predictions")
+    func pythonExample() throws {
+        let readme = try String(contentsOfFile: repoRoot + "/README.md", encoding: .utf8)
+        let start = try #require(readme.range(of: "<!-- python-kafka-example -->\n```python\n"))
+        let end = try #require(readme.range(of: "```\n<!-- /python-kafka-example -->", range: start.upperBound..<readme.endIndex))
+        let cluster = try Cluster.start()
+        let w = try cluster.worker("py")
+        try cluster.waitFor(seconds: 30, "the worker owns every partition") { $0.unassigned.isEmpty && $0.workers.count == 1 }
+        let code = String(readme[start.upperBound..<end.lowerBound])
+            .replacingOccurrences(of: "BOOTSTRAP = \"127.0.0.1:9092\"", with: "BOOTSTRAP = \"\(cluster.bootstrap)\"")
+        #expect(code.contains(cluster.bootstrap))
+        let dir = NSTemporaryDirectory() + "py-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try code.write(toFile: dir + "/example.py", atomically: true, encoding: .utf8)
+        #expect(sh("cd '\(dir)' && timeout 120 python3 example.py > out.txt 2> err.txt") == 0,
+                "\((try? String(contentsOfFile: dir + "/err.txt", encoding: .utf8)) ?? "")")
+        let out = (try? String(contentsOfFile: dir + "/out.txt", encoding: .utf8)) ?? ""
+        #expect(out.hasPrefix("read 100 predictions"), "\(out)")
+        w.signal(SIGTERM)
+        #expect(w.wait(seconds: 20) == 0)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Runtime
 
 /// `GET` over a real TCP connection (`http://HOST:PORT/path`); returns the body of a 200.
 func httpGet(_ url: String) throws -> String {
@@ -89,15 +90,55 @@ struct MetricsTests {
         #expect(after.filter { $0.key.hasPrefix("tributary_partition_lag{") }.values.allSatisfy { $0 == 0 }, "\(after)")
         #expect(after["tributary_records_in_total"] == 6000)
         #expect(after["tributary_predictions_total"] == 6000)
-        #expect((after["tributary_progressive_accuracy"] ?? 0) > 0.8)
+        // One series per model, metric and scope (champion and challengers side by side).
+        let accuracy = after.first { $0.key.hasPrefix("tributary_progressive_metric{") && $0.key.contains("metric=\"accuracy\"")
+            && $0.key.contains("scope=\"run\"") }
+        #expect((accuracy?.value ?? 0) > 0.8, "\(after.filter { $0.key.contains("progressive") })")
+        #expect(after["tributary_build_info{version=\"\(BuildInfo.version)\"}"] == 1)
+        #expect((after["process_cpu_seconds_total"] ?? 0) > 0 && (after["process_resident_memory_bytes"] ?? 0) > 1_000_000)
+        #expect((after["process_open_fds"] ?? 0) > 3 && (after["process_start_time_seconds"] ?? 0) > 1_700_000_000)
         // The latency histogram (swift-metrics Timer): one observation per prediction.
         #expect(after["tributary_record_latency_seconds_count"] == 6000, "\(after.filter { $0.key.contains("latency") })")
         #expect(after["tributary_record_latency_seconds_bucket{le=\"+Inf\"}"] == 6000)
 
         let coord = try parsePrometheus(try httpGet(coordURL))
         #expect(coord["tributary_workers{state=\"up\"}"] == 1)
+        // The cluster's merged quality; names apart from the workers' (no name with two meanings).
+        #expect(coord.contains { $0.key.hasPrefix("tributary_cluster_progressive_metric{") && $0.key.contains("accuracy") && $0.value > 0.8 },
+                "\(coord.keys.sorted())")
+        #expect(coord.keys.contains { $0.hasPrefix("tributary_cluster_partition_lag{") } && coord["tributary_global_model_version"] != nil)
+        #expect(!coord.keys.contains { $0.hasPrefix("tributary_partition_lag") || $0.hasPrefix("tributary_model_version") })
         #expect(coord["tributary_partitions_unassigned"] == 0)
         #expect(coord["tributary_partitions"] == 4)
+        w.signal(SIGTERM)
+        #expect(w.wait(seconds: 20) == 0)
+    }
+
+    @Test("deploy/monitoring: the alert rules are well-formed, and every metric the Grafana dashboard and the rules name is served by a live coordinator or worker")
+    func monitoringFiles() throws {
+        let dir = repoRoot + "/deploy/monitoring"
+        let out = NSTemporaryDirectory() + "rules-\(UUID().uuidString.prefix(8)).json"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(sh("python3 '\(repoRoot)/tools/check_rules.py' '\(dir)/tributary-alerts.yml' '\(dir)/tributary-dashboard.json' > '\(out)'") == 0)
+        let named = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: out)))
+        #expect(named.count >= 10, "\(named)")
+
+        let cluster = try Cluster.start(config: "[coordinator]\nmetrics_bind = \"127.0.0.1:0\"")
+        let coordURL = try #require(cluster.coordinatorLine.split(separator: " ").last.map(String.init))
+        let w = try Proc("mon", ["worker", "--coordinator", cluster.endpoint, "--id", "mon", "--metrics", "127.0.0.1:0"])
+        try cluster.waitFor(seconds: 20, "the worker owns every partition") { $0.unassigned.isEmpty && $0.workers.count == 1 }
+        // Malformed records too, so the dead letters by reason are there.
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "2000", "--malformed", "0.05"])
+        #expect(gen.wait(seconds: 60) == 0)
+        try cluster.waitCommitted(try highWatermarks(bootstrap: cluster.bootstrap, topic: "events"))
+        var workerURL = ""
+        if let r = w.log.range(of: "http://[0-9.:]+/metrics", options: .regularExpression) { workerURL = String(w.log[r]) }
+        var served = Set<String>()
+        for url in [coordURL, workerURL] where !url.isEmpty {
+            for series in try parsePrometheus(try httpGet(url)).keys { served.insert(String(series.prefix { $0 != "{" })) }
+        }
+        let missing = named.filter { !served.contains($0) }
+        #expect(!workerURL.isEmpty && missing.isEmpty, "named but not served: \(missing); served: \(served.sorted())")
         w.signal(SIGTERM)
         #expect(w.wait(seconds: 20) == 0)
     }

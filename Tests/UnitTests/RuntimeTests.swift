@@ -8,6 +8,24 @@ import Testing
 /// publisher's Prometheus semantics.
 @Suite("Runtime")
 struct RuntimeTests {
+    @Test("progress lines: done of total, percentage, rate and time left; without a total, done and rate")
+    func progressLines() {
+        let p = ProgressLine(total: 300_000, unit: "records", startedMs: 10_000)
+        #expect(p.text(done: 120_000, nowMs: 12_000) == "120,000/300,000 records (40 %), 60,000/s, 3 s left")
+        #expect(p.text(done: 300_000, nowMs: 15_000) == "300,000/300,000 records (100 %), 60,000/s")
+        #expect(ProgressLine(total: 10_000_000, unit: "events", startedMs: 0).text(done: 1000, nowMs: 1000)
+                == "1,000/10,000,000 events (0 %), 1,000/s, 2 h 46 min left")
+        #expect(ProgressLine(total: 0, unit: "events", startedMs: 0).text(done: 42, nowMs: 2000) == "42 events, 21/s")
+    }
+
+    @Test("process metrics read from /proc, and the build's version")
+    func processStats() {
+        let s = ProcessStats.read()
+        #expect(s.residentBytes > 1_000_000 && s.virtualBytes >= s.residentBytes && s.cpuSeconds > 0)
+        #expect(s.openFDs >= 3 && s.maxFDs >= s.openFDs && s.startTimeSeconds > 1_700_000_000)
+        #expect(BuildInfo.version.split(separator: ".").count == 3)
+    }
+
     @Test("log lines: text for people, one JSON object per line for collectors, metadata in both")
     func logFormats() throws {
         let ts = Date(timeIntervalSince1970: 1_795_536_766.5)
