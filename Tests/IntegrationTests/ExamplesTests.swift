@@ -44,15 +44,19 @@ struct ExamplesTests {
         #expect((figure(r.out, "accuracy") ?? 0) > 0.7, "\(r.out.suffix(1000))")
     }
 
-    @Test("examples/fraud: 3,000 payments scored, every chargeback joined to the payment it was served for, clean stop")
+    @Test("examples/fraud: 3,000 payments scored, every chargeback joined to the payment it was served for, payments without one learnt as legitimate after the horizon, clean stop")
     func fraud() throws {
         let r = try run("fraud")
         #expect(r.status == 0, "\(r.out.suffix(2000))")
         #expect(r.out.contains("summary: 3000 events processed, 0 dead letters") && r.out.contains("all processes exited cleanly"),
                 "\(r.out.suffix(2000))")
-        let chargebacks = r.out.split(separator: "\n").first { $0.hasSuffix(" chargebacks") }
-            .flatMap { Int($0.split(separator: " ")[2]) }
+        // The generator's "generated: N payments, M chargebacks".
+        let chargebacks = r.out.split(separator: "\n").first { $0.hasPrefix("generated: ") }
+            .flatMap { Int($0.split(separator: " ")[3]) }
         let joined = r.out.range(of: "labels: joined ", options: .backwards).flatMap { Int(r.out[$0.upperBound...].prefix { $0.isNumber }) }
         #expect(chargebacks != nil && chargebacks! > 0 && joined == chargebacks, "chargebacks \(String(describing: chargebacks)), joined \(String(describing: joined)): \(r.out.suffix(2000))")
+        // Payments without a chargeback were learnt as legitimate once the horizon passed.
+        let expired = r.out.range(of: " expired ", options: .backwards).flatMap { Int(r.out[$0.upperBound...].prefix { $0.isNumber }) }
+        #expect((expired ?? 0) > 0, "\(r.out.suffix(1500))")
     }
 }
