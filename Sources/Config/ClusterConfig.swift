@@ -118,6 +118,8 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         public var failureTimeoutMs = 3000
         /// Prometheus endpoint "HOST:PORT" (`GET /metrics`); "" = off.
         public var metricsBind = ""
+        /// The quality history (`tributary report`) keeps a sample this often, 1,440 of them.
+        public var historyIntervalMs = 5000
         public var effectiveAdvertise: String { advertise.isEmpty ? bind : advertise }
     }
 
@@ -190,6 +192,7 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             coordinator.heartbeatMs = try t.int("heartbeat_ms", coordinator.heartbeatMs, min: 10, max: 60_000)
             coordinator.failureTimeoutMs = try t.int("failure_timeout_ms", coordinator.failureTimeoutMs, min: 100, max: 600_000)
             coordinator.metricsBind = try t.string("metrics_bind", coordinator.metricsBind)
+            coordinator.historyIntervalMs = try t.int("history_interval_ms", coordinator.historyIntervalMs, min: 10, max: 3_600_000)
             for (key, ep) in [("bind", coordinator.bind), ("advertise", coordinator.advertise)] where !ep.isEmpty {
                 guard ep.hasPrefix("tcp://") || ep.hasPrefix("ipc://") || ep.hasPrefix("inproc://") else {
                     throw ConfigError(line: t.table[key]?.line ?? 0, key: "coordinator.\(key)",

@@ -37,6 +37,8 @@ public final class CoordinatorService {
     private var handledMessages = 0
     private var syncBytes = 0
     private var syncBytesTotal = 0
+    /// The quality over time, for `tributary report`.
+    private var history: QualityHistory
     /// The newest version checkpointed and sent to workers.
     private var publishedVersion = 0
     private var published: ModelUpdate?
@@ -170,6 +172,7 @@ public final class CoordinatorService {
         // The next merge waits for a version's records: send at once.
         if k.producer["linger.ms"] == nil { pc["linger.ms"] = "0" }
         checkpoints = try KafkaProducer(config: pc)
+        history = QualityHistory(intervalMs: Int64(config.coordinator.historyIntervalMs))
         store = ModelStore(slots: config.model.keepVersions)
         lifecycle = ModelLifecycle(layout: config.layout, features: config.features, rule: config.lifecycle)
         aggregator = ModelAggregator(parameterCount: lifecycle.geometry.parameterCount,
@@ -405,6 +408,7 @@ public final class CoordinatorService {
                 lastRuleCheck = now
                 applyPromotionRule()
             }
+            if history.due(now: now) { history.record(status(), wallMs: Clock.wallMs(), now: now) }
             if now - lastRate >= 1000 {
                 syncBytesPerSecond = Double(syncBytes) * 1000 / Double(now - lastRate)
                 syncBytes = 0
@@ -458,8 +462,10 @@ public final class CoordinatorService {
             reply(identity, isReq: isReq, .error(WireFailure(message: error.description)))
             return
         }
-        if case .statusRequest = msg {
-            reply(identity, isReq: isReq, .status(status()))
+        if case .statusRequest(let r) = msg {
+            var s = status()
+            if r.history == true { s.history = history.samples }
+            reply(identity, isReq: isReq, .status(s))
             return
         }
         // With CURVE, a status key reads status and nothing else.

@@ -5,14 +5,15 @@ import Wire
 import ZeroMQ
 
 /// Lazy Pirate: REQ with a timeout; on silence close the socket, retry, then give up.
-func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3, curve: CurveClient? = nil) throws(ServiceError) -> ClusterStatus {
+func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3, curve: CurveClient? = nil,
+                 history: Bool = false) throws(ServiceError) -> ClusterStatus {
     let ctx = ZmqContext()
     var lastError = "no answer"
     for _ in 0..<retries {
         do {
             let req = try ZmqSocket(ctx, .req, lingerMs: 0)
             try req.connect(endpoint, curve: curve)
-            try req.send(WireCodec.encode(.statusRequest(StatusRequest())))
+            try req.send(WireCodec.encode(.statusRequest(StatusRequest(history: history ? true : nil))))
             if zmqPollReadable([req], timeoutMs: timeoutMs)[0] {
                 let reply = try req.receive()
                 switch try WireCodec.decode(reply[...]) {

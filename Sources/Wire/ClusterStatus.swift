@@ -42,6 +42,8 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     /// Why the newest merged version is not checkpointed yet (it is retried; workers keep
     /// scoring with the last version); "" when checkpoints are written.
     public var checkpointProblem: String = ""
+    /// The quality over time, oldest first, when the request asked for it.
+    public var history: [QualitySample]?
     public init(cluster: String, bootstrap: String, inputTopic: String, outputTopic: String, deadLetterTopic: String,
                 partitionCount: Int, unassigned: [Int32], workers: [WorkerStatus], uptimeMs: Int64) {
         self.cluster = cluster

@@ -175,6 +175,29 @@ struct LifecycleTests {
         #expect(spec.name == "x" && spec.features == ["b"] && spec.spec.l2 == 0.1)
         #expect(throws: ConfigError.self) { try ModelEntry.parse("features = [\"b\"]") }
     }
+
+    @Test("quality history: a sample per interval, statuses without figures skipped, the newest `capacity` kept oldest first")
+    func qualityHistory() {
+        var h = QualityHistory(intervalMs: 100, capacity: 3)
+        var s = ClusterStatus(cluster: "c", bootstrap: "b", inputTopic: "i", outputTopic: "o", deadLetterTopic: "d",
+                              partitionCount: 1, unassigned: [], workers: [], uptimeMs: 0)
+        #expect(h.due(now: 0))
+        h.record(s, wallMs: 1, now: 0)
+        #expect(h.samples.isEmpty, "nothing labelled yet: skipped")
+        #expect(!h.due(now: 50) && h.due(now: 100))
+        s.windowMetrics = ["accuracy": 0.5]
+        for k in 1...5 {
+            s.modelVersion = k
+            h.record(s, wallMs: Int64(k), now: Int64(k * 100))
+        }
+        #expect(h.samples.map(\.version) == [3, 4, 5])
+        #expect(h.samples.allSatisfy { $0.models == ["champion": ["accuracy": 0.5]] })
+        var m = ModelStatus(name: "wide", champion: true, abShare: 0, features: 8)
+        m.windowMetrics = ["accuracy": 0.9]
+        s.models = [m]
+        h.record(s, wallMs: 6, now: 600)
+        #expect(h.samples.last?.champion == "wide" && h.samples.last?.models["wide"]?["accuracy"] == 0.9)
+    }
 }
 
 extension Result {
