@@ -45,6 +45,10 @@ def main():
     conf = by[("ConfigMap", "tributary-config")]["data"].get("cluster.conf")
     if not conf:
         fail("the ConfigMap has no cluster.conf")
+    # The optional CURVE Secret: the name the coordinator's (commented) volume refers to.
+    secret = yaml.safe_load(open(__file__.rsplit("/tools/", 1)[0] + "/deploy/kubernetes/secret-curve.yaml"))
+    if secret.get("kind") != "Secret" or secret["metadata"]["name"] != "tributary-curve" or "coordinator.key" not in secret["stringData"]:
+        fail("secret-curve.yaml: expected Secret tributary-curve with coordinator.key")
     open(sys.argv[1], "w").write(conf)
     print(f"ok: {len(docs)} objects")
 

@@ -271,11 +271,20 @@ struct Bench: ParsableCommand {
             let brokerCpu0 = broker.cpuSeconds()
             let deadline = Clock.nowMs() + 300_000
             var final: ClusterStatus?
+            // On a terminal, how far the run is (overwritten in place; nothing into a pipe).
+            let progress = ProgressLine(total: Int64(events), unit: "events", startedMs: Clock.nowMs())
+            let tty = isatty(2) != 0
+            var shown = Clock.nowMs()
             while Clock.nowMs() < deadline && !Signals.shouldStop {
                 usleep(50_000)
                 guard let s = try? fetchStatus(endpoint, timeoutMs: 1000, retries: 1) else { continue }
                 if s.totalProcessed >= Int64(events) && s.workers.count == workers { final = s; break }
+                if tty && Clock.nowMs() - shown >= 1000 {
+                    shown = Clock.nowMs()
+                    FileHandle.standardError.write(Data("\r  \(name): \(progress.text(done: s.totalProcessed, nowMs: shown))   ".utf8))
+                }
             }
+            if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             guard let s = final else { fail("bench: \(name) did not finish") }
             let reports = s.workers.compactMap(\.report)
             let first = reports.map(\.firstRecordWallMs).filter { $0 > 0 }.min() ?? 0
