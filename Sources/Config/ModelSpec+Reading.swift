@@ -42,6 +42,13 @@ extension ModelSpec {
         l1 = try t.double("l1", l1, min: 0, max: 10)
         l2 = try t.double("l2", l2, min: 0, max: 10)
         clipGradient = try t.double("clip_gradient", clipGradient, min: 1e-9)
+        if t.table["intercept"] != nil { intercept = try t.bool("intercept", true) }
+        if t.table["intercept_lr"] != nil {
+            interceptLR = try t.double("intercept_lr", 0.01, min: 0, max: 10)
+            if intercept == false {
+                throw ConfigError(line: t.table["intercept_lr"]?.line ?? 0, key: t.full("intercept_lr"), "has no effect with intercept = false")
+            }
+        }
         standardize = try t.bool("standardize", standardize)
         mode = try t.string("mode", mode, oneOf: ["learn", "inference"])
         weightsFile = try t.string("weights_file", weightsFile)

@@ -22,13 +22,20 @@ public struct LinearModel: Sendable, Equatable, Codable {
     public var l2: Double
     /// Each output's loss derivative is clipped to ±clipGradient (River's `clip_gradient`).
     public var clipGradient: Double
+    /// Whether the intercepts learn (false: they stay at their value, 0 unless pre-trained),
+    /// as River's `SoftmaxRegression`, which has none.
+    public var fitIntercept: Bool
+    /// The intercepts' own learning rate, plain SGD, as River's `intercept_lr` (constant);
+    /// nil: they learn with the weights' optimizer (River's default, `intercept_lr` = the SGD
+    /// learning rate 0.01, is the same thing).
+    public var interceptLR: Double?
     public private(set) var optimizer: Optimizer
     /// Per-output raw scores and loss derivatives of the current event (no allocation per event).
     private var raw: [Double]
     private var derivative: [Double]
 
     public init(kind: ModelKind, inputs: Int, classes: Int = 2, optimizer: OptimizerSpec = OptimizerSpec(),
-                l1: Double = 0, l2: Double = 0, clipGradient: Double = 1e12) {
+                l1: Double = 0, l2: Double = 0, clipGradient: Double = 1e12, fitIntercept: Bool = true, interceptLR: Double? = nil) {
         self.kind = kind
         self.inputs = inputs
         outputs = kind == .softmaxRegression ? Swift.max(2, classes) : 1
@@ -37,6 +44,8 @@ public struct LinearModel: Sendable, Equatable, Codable {
         self.l1 = l1
         self.l2 = l2
         self.clipGradient = clipGradient
+        self.fitIntercept = fitIntercept
+        self.interceptLR = interceptLR
         self.optimizer = Optimizer(optimizer, count: outputs * inputs + outputs)
         raw = .init(repeating: 0, count: outputs)
         derivative = .init(repeating: 0, count: outputs)
@@ -118,7 +127,13 @@ public struct LinearModel: Sendable, Equatable, Codable {
         for k in 0..<outputs {
             let g = derivative[k]
             let row = k * inputs
-            optimizer.update(&intercepts[k], interceptBase + k, gradient: g, l1: 0, l2: 0)
+            if !fitIntercept {
+                // River's SoftmaxRegression: no intercept.
+            } else if let lr = interceptLR {
+                intercepts[k] -= lr * g
+            } else {
+                optimizer.update(&intercepts[k], interceptBase + k, gradient: g, l1: 0, l2: 0)
+            }
             for i in x.indices {
                 optimizer.update(&weights[row + i], row + i, gradient: g * x[i], l1: l1, l2: l2)
             }

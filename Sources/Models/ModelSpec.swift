@@ -7,6 +7,12 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var l1 = 0.0
     public var l2 = 0.0
     public var clipGradient = 1e12
+    /// `[model] intercept` (nil = true): whether the intercepts learn. Optional, as is
+    /// `interceptLR`, so that specs in older checkpoints still decode.
+    public var intercept: Bool?
+    /// `[model] intercept_lr`: the intercepts' own constant learning rate (plain SGD), as
+    /// River's `intercept_lr`; nil = the weights' optimizer.
+    public var interceptLR: Double?
     /// Online standard scaling of the inputs (River's StandardScaler).
     public var standardize = true
     /// "learn" (predict, then learn from labels) or "inference" (predict only, with the
@@ -49,7 +55,7 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     /// A fresh model as configured (before any global version or pre-trained weights).
     public func makeModel(dense: Int, hashed: Int) -> OnlineModel {
         let linear = LinearModel(kind: type, inputs: dense + hashed, classes: classes.count, optimizer: optimizer,
-                                 l1: l1, l2: l2, clipGradient: clipGradient)
+                                 l1: l1, l2: l2, clipGradient: clipGradient, fitIntercept: intercept ?? true, interceptLR: interceptLR)
         var scaling: OnlineModel.Scaling = standardize && learns ? .online(StandardScaler(width: dense)) : .none
         if let s = pretrained?.scaler { scaling = .fixed(mean: s.mean, scale: s.scale) }
         var m = OnlineModel(model: linear, dense: dense, scaling: scaling, learns: learns)

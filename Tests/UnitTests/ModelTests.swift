@@ -49,6 +49,22 @@ struct ModelTests {
         for i in g.indices { #expect(abs(sgd.parameters[i] - (m.parameters[i] - g[i])) < 1e-12) }
     }
 
+    @Test("intercept = false keeps the intercepts where they are (River's SoftmaxRegression); intercept_lr gives them plain SGD at their own rate while the weights keep their optimiser")
+    func interceptSettings() {
+        let x = [0.3, -1.1, 0.4]
+        var none = LinearModel(kind: .softmaxRegression, inputs: 3, classes: 3, fitIntercept: false)
+        for _ in 0..<50 { none.learn(x, label: 1) }
+        #expect(none.intercepts == [0, 0, 0] && none.weights.contains { $0 != 0 })
+        // Linear regression from 0: the first prediction is 0, the loss derivative 2·(0 − y).
+        var own = LinearModel(kind: .linearRegression, inputs: 3, optimizer: OptimizerSpec(kind: .adam, learningRate: 0.01), interceptLR: 0.1)
+        var same = LinearModel(kind: .linearRegression, inputs: 3, optimizer: OptimizerSpec(kind: .adam, learningRate: 0.01))
+        own.learn(x, label: 2)
+        same.learn(x, label: 2)
+        #expect(own.intercepts[0] == -0.1 * (2 * (0 - 2)))
+        #expect(own.weights == same.weights, "the weights' optimiser is untouched")
+        #expect(same.intercepts[0] != own.intercepts[0])
+    }
+
     /// y = 2·x0 − 3·x1 + 1 without noise: every optimiser reaches the exact optimum.
     @Test("each optimiser reaches the known optimum of a tiny least-squares problem",
           arguments: [(OptimizerSpec.Kind.sgd, 0.05), (.adagrad, 0.5), (.adam, 0.05), (.ftrl, 0.5)])
