@@ -28,6 +28,8 @@ public final class CoordinatorService {
     /// Writes model checkpoints (and, for real brokers, creates topics).
     private let checkpoints: KafkaProducer
     private let started = Clock.nowMs()
+    /// Told to workers in the welcome (`Welcome.incarnation`).
+    private let incarnation = Clock.wallMs()
     private var badMessages = 0
     /// CURVE on: the ZAP handler that admits workers' and status clients' keys.
     private let zap: ZapHandler?
@@ -709,10 +711,12 @@ public final class CoordinatorService {
             case .log(let line): log.info("\(line)")
             case .welcome(let to):
                 let lease = config.worker.leaseMs > 0 ? config.worker.leaseMs : config.coordinator.failureTimeoutMs * 2 / 3
-                send(to: to, .welcome(Welcome(workerId: to, bootstrap: bootstrap, settings: WorkerSettings(config),
-                                              heartbeatMs: config.coordinator.heartbeatMs, leaseMs: lease,
-                                              modelVersion: aggregator.version, modelParameters: aggregator.parameters,
-                                              layout: lifecycle.layout)))
+                var w = Welcome(workerId: to, bootstrap: bootstrap, settings: WorkerSettings(config),
+                                heartbeatMs: config.coordinator.heartbeatMs, leaseMs: lease,
+                                modelVersion: aggregator.version, modelParameters: aggregator.parameters,
+                                layout: lifecycle.layout)
+                w.incarnation = incarnation
+                send(to: to, .welcome(w))
             case .send(let to, let m): send(to: to, m)
             }
         }

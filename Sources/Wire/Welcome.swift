@@ -17,6 +17,10 @@ public struct Welcome: Sendable, Codable, Equatable {
     /// The models the cluster runs now (deploys and promotions since the config was read);
     /// nil from a coordinator that predates them: `settings.layout`.
     public var layout: ModelLayout?
+    /// This coordinator process (its start, wall ms): a welcome from another one means the
+    /// merge state a delta in flight went to is gone, and the worker drops that delta at once
+    /// (its progress goes in the next one). nil from coordinators that predate it.
+    public var incarnation: Int64?
     public init(workerId: String, bootstrap: String, settings: WorkerSettings, heartbeatMs: Int, leaseMs: Int,
                 modelVersion: Int = 0, modelParameters: [Double] = [], layout: ModelLayout? = nil) {
         self.layout = layout

@@ -37,6 +37,8 @@ public struct WorkerSession: Sendable, Equatable {
     private var pendingSince: Int64 = 0
     /// Parameter averaging: the global version adopted and the delta in flight.
     public private(set) var sync = SyncState()
+    /// The coordinator process of the last welcome (`Welcome.incarnation`).
+    public private(set) var coordinatorIncarnation: Int64?
 
     public init(now: Int64) { lastSync = now }
 
@@ -46,11 +48,23 @@ public struct WorkerSession: Sendable, Equatable {
     public mutating func heard(now: Int64) { lastHeardMs = now }
 
     /// The coordinator's welcome: its timings; the model sync restarts from `version`.
-    public mutating func welcome(heartbeatMs: Int64, leaseMs: Int64, syncMs: Int64) {
+    /// From another coordinator process than the last welcome's (a restart, a takeover), the
+    /// delta in flight went to merge state that is gone: it is dropped at once (its progress is
+    /// still in `local − base`, so it goes in the next delta) and the next sync is due now, so
+    /// a new global version comes within a sync interval or two instead of after the 5
+    /// intervals an unanswered delta waits.
+    public mutating func welcome(heartbeatMs: Int64, leaseMs: Int64, syncMs: Int64, incarnation: Int64? = nil, now: Int64 = 0) {
         self.heartbeatMs = heartbeatMs
         self.leaseMs = leaseMs
         self.syncMs = syncMs
         welcomed = true
+        if let incarnation {
+            if let known = coordinatorIncarnation, known != incarnation {
+                sync.abandonPending()
+                lastSync = now - syncMs
+            }
+            coordinatorIncarnation = incarnation
+        }
     }
 
     /// The coordinator asks us to register again (it restarted, or lost us). Answered once:

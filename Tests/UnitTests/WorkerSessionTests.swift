@@ -89,6 +89,26 @@ struct WorkerSessionTests {
         #expect(again?.delta == [1, 0] && again?.samples == 3)
     }
 
+    @Test("a welcome from a new coordinator process drops the delta in flight at once and makes a sync due now; the same coordinator's welcome keeps it")
+    func coordinatorRestart() {
+        var s = WorkerSession(now: 0)
+        s.heard(now: 0)
+        s.welcome(heartbeatMs: 10_000, leaseMs: 100_000, syncMs: 1000, incarnation: 111, now: 0)
+        s.resetSync(version: 3, base: [0, 0])
+        _ = s.timers(now: 0, holding: false)
+        s.learnt()
+        #expect(s.makeDelta(parameters: [1], scalerMoments: [0], worker: "w", now: 1000) != nil)
+        // The same coordinator welcomes us again (a re-registration): the delta may still merge.
+        s.welcome(heartbeatMs: 10_000, leaseMs: 100_000, syncMs: 1000, incarnation: 111, now: 1200)
+        #expect(s.sync.pending != nil)
+        // A restarted one: its merge state is gone. Dropped, and a sync is due at once.
+        s.welcome(heartbeatMs: 10_000, leaseMs: 100_000, syncMs: 1000, incarnation: 222, now: 1300)
+        #expect(s.sync.pending == nil && s.coordinatorIncarnation == 222)
+        #expect(s.timers(now: 1300, holding: false).contains(.sync))
+        let again = s.makeDelta(parameters: [1], scalerMoments: [0], worker: "w", now: 1300)
+        #expect(again?.delta == [1] && again?.samples == 1, "the dropped delta's progress goes out again")
+    }
+
     @Test("rebase onto a version that merged our delta keeps only what was learnt since; a version without scaler moments keeps ours")
     func rebase() {
         var s = WorkerSession(now: 0)
