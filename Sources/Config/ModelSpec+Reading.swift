@@ -43,6 +43,7 @@ extension ModelSpec {
         l2 = try t.double("l2", l2, min: 0, max: 10)
         clipGradient = try t.double("clip_gradient", clipGradient, min: 1e-9)
         if t.table["intercept"] != nil { intercept = try t.bool("intercept", true) }
+        if t.table["clip_sigma"] != nil { clipSigma = try t.double("clip_sigma", ModelSpec.defaultClipSigma, min: 0, max: 1e6) }
         if t.table["intercept_lr"] != nil {
             interceptLR = try t.double("intercept_lr", 0.01, min: 0, max: 10)
             if intercept == false {

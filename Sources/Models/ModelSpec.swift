@@ -13,6 +13,10 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     /// `[model] intercept_lr`: the intercepts' own constant learning rate (plain SGD), as
     /// River's `intercept_lr`; nil = the weights' optimizer.
     public var interceptLR: Double?
+    /// `[model] clip_sigma`: winsorise scaled inputs at this many standard deviations of the
+    /// running moments (`StandardScaler`); 0 = off; nil = `defaultClipSigma`.
+    public var clipSigma: Double?
+    public static let defaultClipSigma = 30.0
     /// Online standard scaling of the inputs (River's StandardScaler).
     public var standardize = true
     /// "learn" (predict, then learn from labels) or "inference" (predict only, with the
@@ -56,7 +60,8 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public func makeModel(dense: Int, hashed: Int) -> OnlineModel {
         let linear = LinearModel(kind: type, inputs: dense + hashed, classes: classes.count, optimizer: optimizer,
                                  l1: l1, l2: l2, clipGradient: clipGradient, fitIntercept: intercept ?? true, interceptLR: interceptLR)
-        var scaling: OnlineModel.Scaling = standardize && learns ? .online(StandardScaler(width: dense)) : .none
+        var scaling: OnlineModel.Scaling = standardize && learns
+            ? .online(StandardScaler(width: dense, clipSigma: clipSigma ?? Self.defaultClipSigma)) : .none
         if let s = pretrained?.scaler { scaling = .fixed(mean: s.mean, scale: s.scale) }
         var m = OnlineModel(model: linear, dense: dense, scaling: scaling, learns: learns)
         if let p = pretrained { m.model.setParameters(p.parameters) }

@@ -127,6 +127,8 @@ struct RiverParityTests {
         type = "softmax_regression"
         classes = [\(ref.classes.map { "\"\($0)\"" }.joined(separator: ", "))]
         intercept = false
+        # River's scaler exactly: ImageSegments has values beyond 30 standard deviations.
+        clip_sigma = 0
         learning_rate = 0.01
         sync_interval_ms = 0
         """)
