@@ -69,6 +69,7 @@ struct ConfigTests {
         ("[labels]\ntopic = \"l\"\nhorizon_s = 0", "line 3: 'labels.horizon_s'"),
         ("[labels]\ntopic = \"l\"\nlate_labels = \"keep\"", "line 3: 'labels.late_labels': 'keep' is not one of \"drop\", \"learn\""),
         ("[model]\nintercept = false\nintercept_lr = 0.1", "line 3: 'model.intercept_lr': has no effect with intercept = false"),
+        ("[model]\nclip_sigma = -1", "line 2: 'model.clip_sigma'"),
         ("[kafka]\nguarantee = \"at_most_once\"", "line 2: 'kafka.guarantee': 'at_most_once' is not one of \"at_least_once\", \"exactly_once\""),
         ("[security]\ncurve = true", "line 2: 'security.secret_key_file': is required with curve = true"),
         ("[security]\ncurve = true\nsecret_key_file = \"c.key\"", "line 2: 'security.worker_keys': is empty"),
