@@ -197,15 +197,7 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
             earlyOrder.append((id, time, seq))
             dirty.insert(id)
             // Bounded like the predictions: the oldest early label gives up (an unknown id).
-            while early.count > settings.maxPending, earlyHead < earlyOrder.count {
-                let o = earlyOrder[earlyHead]
-                earlyHead += 1
-                if let e = early[o.id], e.seq == o.seq {
-                    early[o.id] = nil
-                    dirty.insert(o.id)
-                    counters.unknown += 1
-                }
-            }
+            giveUpEarly(keeping: settings.maxPending)
         } else {
             counters.duplicate += 1
         }
@@ -232,7 +224,15 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
             }
         }
         let earlyLimit = eventTime - settings.horizon
-        while earlyHead < earlyOrder.count, earlyOrder[earlyHead].time < earlyLimit {
+        giveUpEarly(olderThan: earlyLimit)
+        compact()
+        return out
+    }
+
+    /// Early labels, oldest first, beyond `keeping` of them or older than `olderThan` (event
+    /// time): their prediction never came (unknown ids).
+    private mutating func giveUpEarly(keeping: Int = .max, olderThan limit: Double = -.infinity) {
+        while earlyHead < earlyOrder.count, early.count > keeping || earlyOrder[earlyHead].time < limit {
             let o = earlyOrder[earlyHead]
             earlyHead += 1
             if let e = early[o.id], e.seq == o.seq {
@@ -241,8 +241,6 @@ public struct LabelJoin<Snapshot: Sendable>: Sendable {
                 counters.unknown += 1
             }
         }
-        compact()
-        return out
     }
 
     /// Expires the oldest waiting prediction at once (a memory bound wider than this join's).

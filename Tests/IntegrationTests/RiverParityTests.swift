@@ -64,17 +64,21 @@ struct RiverParityTests {
         #expect(worker.wait(seconds: 20) == 0)
     }
 
-    @Test("linear regression equals River's LinearRegression on TrumpApproval, with its default intercept_lr and with intercept_lr = 0.1 ([model] intercept_lr)",
-          arguments: [0.01, 0.1])
-    func regressionParity(interceptLR: Double) throws {
-        let file = NSTemporaryDirectory() + "river-trump-\(getpid())-\(interceptLR).jsonl"
+    /// Runs a River reference tool writing the stream to a file; its RESULT line decoded.
+    func reference<R: Decodable>(_ tool: String, _ args: String = "", as: R.Type) throws -> (R, file: String) {
+        let file = NSTemporaryDirectory() + "river-\(tool)-\(getpid())-\(UUID().uuidString.prefix(6)).jsonl"
         let out = file + ".result"
-        defer { try? FileManager.default.removeItem(atPath: file); try? FileManager.default.removeItem(atPath: out) }
-        #expect(sh("python3 '\(repoRoot)/tools/river_regression.py' '\(file)' --intercept-lr \(interceptLR) > '\(out)'") == 0)
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(sh("python3 '\(repoRoot)/tools/\(tool)' '\(file)' \(args) > '\(out)'") == 0)
         let text = try String(contentsOfFile: out, encoding: .utf8)
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(text)")
-        struct Ref: Decodable { var mae: Double; var rmse: Double; var n: Int; var features: [String] }
-        let ref = try JSONDecoder().decode(Ref.self, from: Data(line.dropFirst(7).utf8))
+        return (try JSONDecoder().decode(R.self, from: Data(line.dropFirst(7).utf8)), file)
+    }
+
+    /// One worker on one partition learns `file` (its "y" the label, `numeric` its inputs)
+    /// with `model` as the `[model]` section; its report once all `n` events are learnt.
+    func learnOnOneWorker(_ file: String, n: Int, numeric: [String], model: String) throws -> WorkerReport {
+        defer { try? FileManager.default.removeItem(atPath: file) }
         let cluster = try Cluster.start(config: """
         [kafka]
         partitions = 1
@@ -82,68 +86,51 @@ struct RiverParityTests {
         key = "user"
         timestamp = ""
         label = "y"
-        numeric = [\(ref.features.map { "\"\($0)\"" }.joined(separator: ", "))]
+        numeric = [\(numeric.map { "\"\($0)\"" }.joined(separator: ", "))]
         aggregates = []
         [model]
-        type = "linear_regression"
         learning_rate = 0.01
-        intercept_lr = \(interceptLR)
         sync_interval_ms = 0
+        \(model)
         """)
-        let worker = try cluster.worker("regression")
+        let worker = try cluster.worker("parity")
+        defer { worker.signal(SIGTERM); #expect(worker.wait(seconds: 20) == 0) }
         try cluster.waitFor(seconds: 20, "the worker owns the partition") { $0.unassigned.isEmpty && $0.workers.count == 1 }
         let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--file", file])
         #expect(gen.wait(seconds: 60) == 0, "\(gen.log)")
-        let s = try cluster.waitFor(seconds: 60, "all \(ref.n) events learnt") { ($0.workers.first?.report?.labelled ?? 0) >= Int64(ref.n) }
+        let s = try cluster.waitFor(seconds: 60, "all \(n) events learnt") { ($0.workers.first?.report?.labelled ?? 0) >= Int64(n) }
         let r = try #require(s.workers.first?.report)
+        #expect(r.labelled == Int64(n) && r.deadLetters == 0)
+        return r
+    }
+
+    @Test("linear regression equals River's LinearRegression on TrumpApproval, with its default intercept_lr and with intercept_lr = 0.1 ([model] intercept_lr)",
+          arguments: [0.01, 0.1])
+    func regressionParity(interceptLR: Double) throws {
+        struct Ref: Decodable { var mae: Double; var rmse: Double; var n: Int; var features: [String] }
+        let (ref, file) = try reference("river_regression.py", "--intercept-lr \(interceptLR)", as: Ref.self)
+        let r = try learnOnOneWorker(file, n: ref.n, numeric: ref.features,
+                                     model: "type = \"linear_regression\"\nintercept_lr = \(interceptLR)")
         let mae = r.metrics["mae"] ?? .nan, rmse = r.metrics["rmse"] ?? .nan
         print("regression parity (intercept_lr \(interceptLR)): Tributary MAE \(mae) RMSE \(rmse); River MAE \(ref.mae) RMSE \(ref.rmse)")
         #expect(abs(mae - ref.mae) <= 1e-9 * max(1, ref.mae), "MAE \(mae) vs River \(ref.mae)")
         #expect(abs(rmse - ref.rmse) <= 1e-9 * max(1, ref.rmse), "RMSE \(rmse) vs River \(ref.rmse)")
-        worker.signal(SIGTERM)
-        #expect(worker.wait(seconds: 20) == 0)
     }
 
     @Test("softmax regression with intercept = false equals River's SoftmaxRegression (its classes registered up front) on ImageSegments, 7 classes")
     func softmaxParity() throws {
-        let file = NSTemporaryDirectory() + "river-segments-\(getpid()).jsonl"
-        let out = file + ".result"
-        defer { try? FileManager.default.removeItem(atPath: file); try? FileManager.default.removeItem(atPath: out) }
-        #expect(sh("python3 '\(repoRoot)/tools/river_multiclass.py' '\(file)' > '\(out)'") == 0)
-        let text = try String(contentsOfFile: out, encoding: .utf8)
-        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(text)")
         struct Ref: Decodable { var accuracy: Double; var logloss: Double; var n: Int; var features: [String]; var classes: [String] }
-        let ref = try JSONDecoder().decode(Ref.self, from: Data(line.dropFirst(7).utf8))
-        let cluster = try Cluster.start(config: """
-        [kafka]
-        partitions = 1
-        [features]
-        key = "user"
-        timestamp = ""
-        label = "y"
-        numeric = [\(ref.features.map { "\"\($0)\"" }.joined(separator: ", "))]
-        aggregates = []
-        [model]
-        type = "softmax_regression"
-        classes = [\(ref.classes.map { "\"\($0)\"" }.joined(separator: ", "))]
-        intercept = false
-        # River's scaler exactly: ImageSegments has values beyond 30 standard deviations.
-        clip_sigma = 0
-        learning_rate = 0.01
-        sync_interval_ms = 0
-        """)
-        let worker = try cluster.worker("softmax")
-        try cluster.waitFor(seconds: 20, "the worker owns the partition") { $0.unassigned.isEmpty && $0.workers.count == 1 }
-        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--file", file])
-        #expect(gen.wait(seconds: 60) == 0, "\(gen.log)")
-        let s = try cluster.waitFor(seconds: 60, "all \(ref.n) events learnt") { ($0.workers.first?.report?.labelled ?? 0) >= Int64(ref.n) }
-        let r = try #require(s.workers.first?.report)
+        let (ref, file) = try reference("river_multiclass.py", as: Ref.self)
+        // River's scaler exactly (clip_sigma = 0): ImageSegments has values beyond 30 standard deviations.
+        let r = try learnOnOneWorker(file, n: ref.n, numeric: ref.features, model: """
+            type = "softmax_regression"
+            classes = [\(ref.classes.map { "\"\($0)\"" }.joined(separator: ", "))]
+            intercept = false
+            clip_sigma = 0
+            """)
         print("softmax parity (ImageSegments): Tributary accuracy \(r.accuracy) cross-entropy \(r.logLoss); River accuracy \(ref.accuracy) cross-entropy \(ref.logloss)")
-        #expect(r.labelled == Int64(ref.n) && r.deadLetters == 0)
         #expect(abs(r.accuracy - ref.accuracy) <= 1e-9, "accuracy \(r.accuracy) vs River \(ref.accuracy)")
         #expect(abs(r.logLoss - ref.logloss) <= 1e-9, "cross-entropy \(r.logLoss) vs River \(ref.logloss)")
-        worker.signal(SIGTERM)
-        #expect(worker.wait(seconds: 20) == 0)
     }
 
     /// Issue 6's quality bar: several workers, each learning on its share of the partitions and
