@@ -51,9 +51,10 @@ struct DelayedLabelTests {
         #expect(producer.drain(timeoutMs: 10_000) { _ in } == 0)
     }
 
-    @Test("1, 2 and 4 workers with averaging on one delayed-label stream (8,000 events, 4 partitions): every label joined on each, and 2 and 4 workers within 1 accuracy point of one")
+    @Test("1, 2 and 4 workers with averaging on one delayed-label stream (16,000 events, 4 partitions): every label joined on each, and 2 and 4 workers within 1 accuracy point of one")
     func workers() throws {
-        let st = Self.stream(n: 8000, partitions: 4)
+        let n = 16_000
+        let st = Self.stream(n: n, partitions: 4)
         var accuracy: [Int: Double] = [:]
         for k in [1, 2, 4] {
             let cluster = try Cluster.start(config: """
@@ -66,7 +67,7 @@ struct DelayedLabelTests {
             numeric = ["x.f0", "x.f1"]
             aggregates = []
             [model]
-            # The whole stream takes a second or two: merge often, and sum the deltas (the
+            # A short stream: merge often, and sum the deltas (the
             # advice of docs/CONFIG.md for short streams) so that k workers learn as one.
             sync_interval_ms = 50
             merge = "sum"
@@ -75,16 +76,20 @@ struct DelayedLabelTests {
             topic = "labels"
             horizon_s = 300
             """)
+            // Written before the workers start: scored faster than averaging can follow under
+            // load, where k workers are nearly k separate learners, each on its share. 16,000
+            // events keep that within the bound (8,000: 4 workers 1.1 points under one in CI).
             try Self.produce(st.records, to: cluster)
             let ws = try (1...k).map { try cluster.worker("w\($0)") }
             let s = try cluster.waitFor(seconds: 120, "\(k) workers: every label joined") { s in
                 let joined = s.workers.compactMap { $0.report?.labels?.joined }.reduce(0, +)
-                return s.workers.count == k && s.unassigned.isEmpty && joined >= Int64(st.labelled) && s.totalProcessed >= 8000
+                return s.workers.count == k && s.unassigned.isEmpty && joined >= Int64(st.labelled) && s.totalProcessed >= Int64(n)
             }
             let joined = s.workers.compactMap { $0.report?.labels?.joined }.reduce(0, +)
             #expect(joined == Int64(st.labelled), "\(k) workers joined \(joined) of \(st.labelled)")
             #expect(s.workers.allSatisfy { ($0.report?.processed ?? 0) > 0 }, "every worker took part")
             accuracy[k] = s.accuracy
+            print("delayed labels, \(k) workers: accuracy \(s.accuracy), global version \(s.modelVersion), per worker \(s.workers.map { "\($0.workerId) v\($0.report?.modelVersion ?? -1) processed \($0.report?.processed ?? 0) acc \($0.report?.accuracy ?? 0)" })")
             for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
         }
         print("delayed labels, progressive accuracy by workers: \(accuracy.sorted { $0.key < $1.key })")
