@@ -312,15 +312,14 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             let path = resolved(c.model.weightsFile)
             let key = "model.weights_file"
             let bytes = try readFile(path, key: key)
-            let m: PretrainedModel
-            do { m = try JSONDecoder().decode(PretrainedModel.self, from: Data(bytes)) } catch {
-                throw ConfigError(line: 0, key: key, "\(path) is not a Tributary weights file: \(describe(error))")
+            let file: WeightsFile
+            do { file = try WeightsFile.read(bytes, type: c.model.type, classes: c.model.classes, features: c.features) } catch {
+                throw ConfigError(line: 0, key: key, "\(path): \(error)")
             }
-            if let why = m.validate(kind: c.model.type, classes: c.model.classes, featureNames: c.features.featureNames,
-                                    denseCount: c.features.denseNames.count) {
-                throw ConfigError(line: 0, key: key, "\(path): \(why)")
+            if case .pipeline(let p) = file, c.model.mode != "inference" {
+                throw ConfigError(line: 0, key: key, "\(path) is a \(p.source ?? p.estimator.kindName) model (\(PretrainedPipeline.currentFormat)), which is served, not trained: set mode = \"inference\"")
             }
-            c.model.pretrained = m
+            file.apply(to: &c.model)
         }
         if c.security.curve {
             let key = "security.secret_key_file"
@@ -357,16 +356,5 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         } catch {
             throw ConfigError(line: error.line, key: error.key, "\(error.message) [in \(path)]")
         }
-    }
-}
-
-/// A decoding error as a person reads it: which field, what was wrong.
-private func describe(_ e: any Error) -> String {
-    switch e as? DecodingError {
-    case .keyNotFound(let k, _)?: return "missing field '\(k.stringValue)'"
-    case .typeMismatch(_, let c)?, .valueNotFound(_, let c)?:
-        return "field '\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
-    case .dataCorrupted(let c)?: return c.debugDescription
-    default: return "\(e)"
     }
 }

@@ -563,9 +563,22 @@ public final class CoordinatorService {
         case "deploy", "retire":
             let change: Result<ModelLifecycle.Change, LifecycleError>
             if c.action == "deploy" {
-                let entry: ModelEntry
+                var entry: ModelEntry
                 do { entry = try ModelEntry.parse(c.spec, syncIntervalMs: config.model.syncIntervalMs) } catch {
                     return .answer(.error(WireFailure(message: "model spec: \(error)")))
+                }
+                if !c.pretrained.isEmpty {
+                    do {
+                        let file = try WeightsFile.read(Array(c.pretrained.utf8), type: entry.spec.type, classes: entry.spec.classes,
+                                                        features: config.features)
+                        guard case .pipeline = file else {
+                            return .answer(.error(WireFailure(message: "pre-trained model: expected a \(PretrainedPipeline.currentFormat) file")))
+                        }
+                        file.apply(to: &entry.spec)
+                        entry.spec.mode = "inference"
+                    } catch {
+                        return .answer(.error(WireFailure(message: "pre-trained model for \(entry.name): \(error)")))
+                    }
                 }
                 change = lifecycle.deploying(entry, initial: c.parameters, parameters: aggregator.parameters, scaler: aggregator.scaler)
             } else {

@@ -13,7 +13,7 @@ public struct FeaturePipeline: Sendable {
     /// aggregates); a string there is a value, not a wrong type.
     let stringTolerant: [Int?]
     let categoricalSlots: [Int]
-    let textSlots: [Int]
+    public let textSlots: [Int]
     /// Per target encoding: text slot of its field (nil: the record key).
     let targetSlots: [Int?]
     let numericCount: Int
@@ -154,7 +154,7 @@ public struct FeaturePipeline: Sendable {
         // 3. Dense part.
         var o = 0
         for i in 0..<numericCount {
-            dense[o] = e.status[i] == .present ? e.values[i] : (policy == .default ? spec.defaultValue : 0)
+            dense[o] = e.status[i] == .present ? e.values[i] : (policy == .default ? spec.defaultValue : policy == .missing ? .nan : 0)
             o += 1
         }
         for (c, cat) in spec.categorical.enumerated() where cat.encoding == .onehot {

@@ -168,6 +168,9 @@ public struct FeatureSpec: Sendable, Codable, Equatable {
         case `default`
         /// The feature is left out: 0 in the input, and its aggregates are not updated.
         case skip
+        /// As `skip`, but a numeric feature is NaN (missing) in the input, for pre-trained
+        /// models that take missing values (tree ensembles); online models read it as 0.
+        case missing
     }
 
     /// Whether any per-key state is kept (then a changelog is written).

@@ -26,6 +26,9 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     /// a warm start for learning. Read when the config is loaded; travels in `pretrained`.
     public var weightsFile = ""
     public var pretrained: PretrainedModel?
+    /// A pre-trained model of format `tributary.model/2` (text pipelines, neural networks,
+    /// tree ensembles): served as it is, never learning; `type` names its task.
+    public var pipeline: PretrainedPipeline?
     /// Rolling-window metrics cover this many labelled predictions per worker.
     public var metricsWindow = 1000
     /// "page_hinkley" on the running loss, or "off".
@@ -48,23 +51,26 @@ public struct ModelSpec: Sendable, Codable, Equatable {
 
     public init() {}
 
-    public var learns: Bool { mode == "learn" }
+    public var learns: Bool { mode == "learn" && pipeline == nil }
     public var outputs: Int { type == .softmaxRegression ? classes.count : 1 }
 
     /// Parameters of the model over `inputs` features (weights, then intercepts).
     public func parameterCount(inputs: Int) -> Int {
-        LinearModel.parameterCount(kind: type, inputs: inputs, classes: classes.count)
+        pipeline != nil ? 0 : LinearModel.parameterCount(kind: type, inputs: inputs, classes: classes.count)
     }
 
     /// A fresh model as configured (before any global version or pre-trained weights).
-    public func makeModel(dense: Int, hashed: Int) -> OnlineModel {
-        let linear = LinearModel(kind: type, inputs: dense + hashed, classes: classes.count, optimizer: optimizer,
+    /// - denseNames, textFields: the cluster's dense features and text fields, which a
+    ///   pre-trained pipeline finds its inputs among.
+    public func makeModel(dense: Int, hashed: Int, denseNames: [String] = [], textFields: [String] = []) -> OnlineModel {
+        let linear = LinearModel(kind: type, inputs: pipeline != nil ? 0 : dense + hashed, classes: classes.count, optimizer: optimizer,
                                  l1: l1, l2: l2, clipGradient: clipGradient, fitIntercept: intercept ?? true, interceptLR: interceptLR)
         var scaling: OnlineModel.Scaling = standardize && learns
             ? .online(StandardScaler(width: dense, clipSigma: clipSigma ?? Self.defaultClipSigma)) : .none
         if let s = pretrained?.scaler { scaling = .fixed(mean: s.mean, scale: s.scale) }
         var m = OnlineModel(model: linear, dense: dense, scaling: scaling, learns: learns)
         if let p = pretrained { m.model.setParameters(p.parameters) }
+        if let p = pipeline { m.predictor = PretrainedPredictor(p, denseNames: denseNames, textFields: textFields) }
         return m
     }
 

@@ -16,6 +16,9 @@ public struct OnlineModel: Sendable, Equatable {
     public var model: LinearModel
     /// false: inference only (a deployed model): predicts, is evaluated, never learns.
     public let learns: Bool
+    /// A model trained offline beyond one linear layer (`PretrainedPipeline`): it makes the
+    /// predictions and holds no averaged parameters; `model` then only names the task.
+    public var predictor: PretrainedPredictor?
     /// The latest prediction: [P(y=1)], class probabilities, or [ŷ].
     public private(set) var output: [Double]
     private var scratch: [Double]
@@ -40,6 +43,21 @@ public struct OnlineModel: Sendable, Equatable {
         OnlineModel(model: LinearModel(kind: .logisticRegression, inputs: dense + hashed,
                                        optimizer: OptimizerSpec(learningRate: learningRate)),
                     dense: dense, scaling: standardize ? .online(StandardScaler(width: dense)) : .none)
+    }
+
+    /// What is averaged for this model: the linear model's weights, none for a pre-trained
+    /// pipeline.
+    public var parameters: [Double] { predictor == nil ? model.parameters : [] }
+
+    public mutating func setParameters(_ p: [Double]) {
+        guard predictor == nil else { return }
+        model.setParameters(p)
+    }
+
+    /// Scores with the pre-trained pipeline: the cluster's dense features and the text.
+    public mutating func predictPretrained(dense: [Double], text: String?) {
+        guard predictor != nil else { return }
+        predictor!.predict(dense: dense, text: text, into: &output)
     }
 
     /// The online scaler's raw moments (synced across workers); empty without one.

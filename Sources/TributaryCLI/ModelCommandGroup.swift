@@ -77,14 +77,26 @@ extension ModelCommandGroup {
             (type, learning_rate, optimizer, l2, standardize, ...), plus features = [...] (the
             dense features it reads; default all), hashed = true|false and ab_share = 0.0.
             Every worker starts scoring it at the same model version, within a sync interval.
+            With --weights a file of tools/export_sklearn.py (tributary.model/2: a text
+            pipeline, neural network or tree ensemble), the model is that pre-trained one,
+            served as it is (the spec's type names its task).
             """)
         @OptionGroup var target: ModelTarget
         @Argument(help: "The model spec file.") var spec: String
-        @Option(help: "Start from these weights (a file written by `model export`).") var weights: String?
+        @Option(help: "Start from these weights (a file written by `model export`), or serve this pre-trained model (tools/export_sklearn.py).") var weights: String?
         func run() throws {
             let (text, entry) = readModelSpec(spec)
-            let initial = weights.map { readModelFile($0).parameters } ?? []
-            let u = target.send(ModelCommand(action: "deploy", parameters: initial, spec: text))
+            var initial: [Double] = []
+            var pretrained = ""
+            if let w = weights {
+                guard let data = FileManager.default.contents(atPath: w) else { fail("cannot read \(w)") }
+                if String(decoding: data.prefix(4096), as: UTF8.self).contains(PretrainedPipeline.currentFormat) {
+                    pretrained = String(decoding: data, as: UTF8.self)
+                } else {
+                    initial = readModelFile(w).parameters
+                }
+            }
+            let u = target.send(ModelCommand(action: "deploy", parameters: initial, spec: text, pretrained: pretrained))
             say("deployed model \(entry.name) at global model version \(u.version)")
         }
     }

@@ -17,8 +17,12 @@ public struct ModelCommand: Sendable, Codable, Equatable {
     public var name: String
     public var spec: String
     public var share: Double
+    /// `deploy` of a pre-trained model: the weights file's JSON text (`tributary.model/2`),
+    /// checked by the coordinator against the cluster's features.
+    public var pretrained: String
     public init(action: String, version: Int = 0, parameters: [Double] = [], name: String = "", spec: String = "",
-                share: Double = 0) {
+                share: Double = 0, pretrained: String = "") {
+        self.pretrained = pretrained
         self.action = action
         self.version = version
         self.parameters = parameters
@@ -26,7 +30,7 @@ public struct ModelCommand: Sendable, Codable, Equatable {
         self.spec = spec
         self.share = share
     }
-    enum CodingKeys: String, CodingKey { case action, version, name, spec, share }
+    enum CodingKeys: String, CodingKey { case action, version, name, spec, share, pretrained }
     public init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
         action = try c.decode(String.self, forKey: .action)
@@ -34,6 +38,7 @@ public struct ModelCommand: Sendable, Codable, Equatable {
         name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
         spec = try c.decodeIfPresent(String.self, forKey: .spec) ?? ""
         share = try c.decodeIfPresent(Double.self, forKey: .share) ?? 0
+        pretrained = try c.decodeIfPresent(String.self, forKey: .pretrained) ?? ""
         parameters = []
     }
 }

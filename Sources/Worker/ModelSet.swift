@@ -24,6 +24,9 @@ public struct ModelSet: Sendable {
     /// Dense inputs of models that read a subset, and remapped hashed indices.
     private var inputs: [[Double]]
     private var sparseIndices: [[Int]]
+    /// `on_bad_value = "missing"`: dense features may be NaN; online models read them as 0.
+    private let zeroMissing: Bool
+    private var zeroed: [Double] = []
 
     /// - previous: a model in both keeps what it learnt (scaler, optimizer state), so a
     ///   deploy or retire does not restart the others.
@@ -40,7 +43,8 @@ public struct ModelSet: Sendable {
                 evaluations.append(prev.evaluations[j])
                 served.append(prev.served[j])
             } else {
-                models.append(m.spec.makeModel(dense: part.dense, hashed: part.hashed))
+                models.append(m.spec.makeModel(dense: part.dense, hashed: part.hashed, denseNames: features.denseNames,
+                                               textFields: features.text.map(\.field)))
                 evaluations.append(m.spec.makeEvaluation())
                 served.append(0)
             }
@@ -49,6 +53,7 @@ public struct ModelSet: Sendable {
         self.evaluations = evaluations
         self.served = served
         inputs = geometry.parts.map { [Double](repeating: 0, count: $0.denseIndices == nil ? 0 : $0.dense) }
+        zeroMissing = features.onBadValue == .missing
         sparseIndices = geometry.parts.map { _ in [] }
         champion = layout.championIndex
         adopt(champion: layout)
@@ -68,20 +73,22 @@ public struct ModelSet: Sendable {
     }
 
     public var learns: Bool { models.contains { $0.learns } }
+    /// Whether a model is a pre-trained pipeline (which reads the event's text itself).
+    public var readsEvents: Bool { models.contains { $0.predictor != nil } }
     public var championModel: OnlineModel { models[champion] }
 
     /// Every model's weights, in layout order.
     public var parameters: [Double] {
-        if models.count == 1 { return models[0].model.parameters }
+        if models.count == 1 { return models[0].parameters }
         var out: [Double] = []
         out.reserveCapacity(geometry.parameterCount)
-        for m in models { out += m.model.parameters }
+        for m in models { out += m.parameters }
         return out
     }
 
     public mutating func setParameters(_ p: [Double]) {
         guard p.count == geometry.parameterCount else { return }
-        for i in models.indices { models[i].model.setParameters(Array(geometry.parameters(p, of: i))) }
+        for i in models.indices { models[i].setParameters(Array(geometry.parameters(p, of: i))) }
     }
 
     /// Every online scaler's raw moments, in the cluster layout.
@@ -121,9 +128,20 @@ public struct ModelSet: Sendable {
     }
 
     /// Predict, then learn if labelled, with every model; each sees its own inputs (`input`).
-    public mutating func score(_ dense: [Double], sparse: SparseInput, label: Double?) {
+    /// A pre-trained pipeline reads the dense features it names and its text field, whose
+    /// value is `event.texts[textSlots[k]]` for `[[features.text]]` field k.
+    public mutating func score(_ dense: [Double], sparse: SparseInput, label: Double?,
+                               event: ParsedEvent? = nil, textSlots: [Int] = []) {
         for i in models.indices {
-            let (x, sp) = input(i, dense, sparse)
+            if models[i].predictor != nil {
+                var text: String?
+                if let e = event, let f = models[i].predictor!.textField, f < textSlots.count, e.textStatus[textSlots[f]] == .present {
+                    text = e.texts[textSlots[f]]
+                }
+                models[i].predictPretrained(dense: dense, text: text)
+                continue
+            }
+            let (x, sp) = zeroMissing ? input(i, zeroingMissing(dense), sparse) : input(i, dense, sparse)
             models[i].predictThenLearn(x, sparse: sp, label: label)
         }
     }
@@ -132,9 +150,16 @@ public struct ModelSet: Sendable {
     /// per-model inputs `score` gives them.
     public mutating func learn(_ dense: [Double], sparse: SparseInput, label: Double) {
         for i in models.indices {
-            let (x, sp) = input(i, dense, sparse)
+            let (x, sp) = zeroMissing ? input(i, zeroingMissing(dense), sparse) : input(i, dense, sparse)
             models[i].learn(x, sparse: sp, label: label)
         }
+    }
+
+    /// `dense` with its missing (NaN) features as 0, in a reused buffer.
+    private mutating func zeroingMissing(_ dense: [Double]) -> [Double] {
+        if zeroed.count != dense.count { zeroed = dense }
+        for j in dense.indices { zeroed[j] = dense[j].isNaN ? 0 : dense[j] }
+        return zeroed
     }
 
     /// Model `i`'s inputs: the pipeline's dense features, gathered, and the hashed ones

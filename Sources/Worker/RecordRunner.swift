@@ -71,7 +71,12 @@ public struct RecordRunner: Sendable {
             return .deadLetter(reason: error.reason, error: error.description)
         }
         if case .late(let toDeadLetters) = outcome { return .late(deadLetter: toDeadLetters) }
-        models.score(features, sparse: SparseInput(indices: sparse.indices, values: sparse.values), label: event.label)
+        if models.readsEvents {
+            models.score(features, sparse: SparseInput(indices: sparse.indices, values: sparse.values), label: event.label,
+                         event: event, textSlots: pipeline.textSlots)
+        } else {
+            models.score(features, sparse: SparseInput(indices: sparse.indices, values: sparse.values), label: event.label)
+        }
         // The output topic gets the champion's prediction, or an A/B challenger's for its keys.
         let served = models.route(key: event.key)
         pipeline.learnTargets(of: event, state: &state)

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import Wire
+
+/// Issue 26: models trained offline in scikit-learn (text pipelines, neural networks, tree
+/// ensembles), exported by `tools/export_sklearn.py`, served by a live cluster (separate
+/// processes, the embedded broker, real ZeroMQ). `tools/sklearn_zoo.py` fits them and writes
+/// scikit-learn's own predictions for 1,000 held-out events.
+@Suite("Pre-trained models", .serialized)
+struct PretrainedModelTests {
+    struct Expected: Decodable {
+        var task: String
+        var inputs: String
+        var classes: [String]?
+        var expected: [[Double]]
+    }
+
+    /// The zoo, fitted once per test process.
+    static let zoo: (dir: String, models: [String: Expected]) = {
+        let dir = NSTemporaryDirectory() + "sklearn-zoo-\(getpid())"
+        let rc = sh("python3 '\(repoRoot)/tools/sklearn_zoo.py' '\(dir)'")
+        let data = (try? Data(contentsOf: URL(fileURLWithPath: dir + "/expected.json"))) ?? Data()
+        let models = (try? JSONDecoder().decode([String: Expected].self, from: data)) ?? [:]
+        if rc != 0 || models.isEmpty { print("sklearn_zoo.py failed (exit \(rc)); scikit-learn installed?") }
+        return (dir, models)
+    }()
+
+    static let modelType = ["binary": "logistic_regression", "multiclass": "softmax_regression", "regression": "linear_regression"]
+    static let label = ["binary": "y", "multiclass": "c", "regression": "r"]
+
+    /// One cluster: the events' numeric fields (f0..f7, and m0..m2 with gaps read as missing),
+    /// their text, the champion served from `weights`.
+    static func config(task: String, weights: String, classes: [String]?, extra: String = "") -> String {
+        """
+        [kafka]
+        partitions = 2
+        [features]
+        key = "id"
+        timestamp = ""
+        label = "\(label[task]!)"
+        numeric = ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "m0", "m1", "m2"]
+        aggregates = []
+        on_bad_value = "missing"
+        hash_bits = 4
+        [[features.text]]
+        field = "text"
+        ngrams = 1
+        [model]
+        type = "\(modelType[task]!)"
+        \(classes.map { "classes = [\($0.map { "\"\($0)\"" }.joined(separator: ", "))]" } ?? "")
+        mode = "inference"
+        weights_file = "\(weights)"
+        [lifecycle]
+        shadow_topic = "predictions.shadow"
+        \(extra)
+        """
+    }
+
+    /// A `model deploy` spec for a challenger of `task`.
+    static func spec(_ name: String, task: String, classes: [String]?) throws -> String {
+        let path = NSTemporaryDirectory() + "spec-\(name)-\(getpid()).toml"
+        var text = "name = \"\(name)\"\ntype = \"\(modelType[task]!)\"\n"
+        if let c = classes { text += "classes = [\(c.map { "\"\($0)\"" }.joined(separator: ", "))]\n" }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("every exported estimator (linear, MLP, forests, boosting; dense, missing values, text, mixed) writes scikit-learn's predictions for 1,000 held-out records",
+          arguments: ["binary", "multiclass", "regression"])
+    func reproducesScikitLearn(task: String) throws {
+        let (dir, all) = Self.zoo
+        let names = all.filter { $0.value.task == task }.map(\.key).sorted()
+        try #require(!names.isEmpty, "the zoo has \(task) models (scikit-learn installed?)")
+        let classes = all[names[0]]!.classes
+        let champion = names[0]
+        let cluster = try Cluster.start(config: Self.config(task: task, weights: "\(dir)/\(champion).json", classes: task == "multiclass" ? classes : nil))
+        let worker = try cluster.worker("scorer")
+        try cluster.waitFor(seconds: 20, "the worker owns both partitions") { $0.unassigned.isEmpty && $0.workers.count == 1 }
+        for name in names.dropFirst() {
+            let d = try Proc("deploy-\(name)", ["model", "deploy", "--coordinator", cluster.endpoint,
+                                               try Self.spec(name, task: task, classes: task == "multiclass" ? classes : nil),
+                                               "--weights", "\(dir)/\(name).json"])
+            #expect(d.wait(seconds: 30) == 0, "\(d.log)")
+        }
+        try cluster.waitFor(seconds: 30, "the worker scores all \(names.count) models") {
+            $0.workers.first?.report?.models.count == names.count
+        }
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--topic", "events", "--file", dir + "/events.jsonl",
+                                       "--key-field", "id"])
+        #expect(gen.wait(seconds: 60) == 0, "\(gen.log)")
+        let n = all[champion]!.expected.count
+        try cluster.waitCommitted(try highWatermarks(bootstrap: cluster.bootstrap, topic: "events"), seconds: 60)
+        // Each input record carries its line of the file ("i"): the expected row.
+        var lineOf: [String: Int] = [:]
+        for r in try readAll(bootstrap: cluster.bootstrap, topic: "events") {
+            if let i = r.json?["i"] as? Int { lineOf["\(r.partition)/\(r.offset)"] = i }
+        }
+        #expect(lineOf.count == n, "every line of the file is an input record")
+        let outputs = try readAll(bootstrap: cluster.bootstrap, topic: "predictions") + readAll(bootstrap: cluster.bootstrap, topic: "predictions.shadow")
+        var worst: [String: Double] = [:]
+        var count: [String: Int] = [:]
+        for r in outputs {
+            let j = try #require(r.json)
+            // The champion of the config is "main".
+            let model = (j["model"] as? String).map { $0 == "main" ? champion : $0 } ?? ""
+            let line = try #require(lineOf["\(j["partition"] as? Int ?? -1)/\(j["offset"] as? Int ?? -1)"], "a prediction for an offset that was not written")
+            let want = try #require(all[model]).expected[line]
+            var got: [Double]
+            if task == "multiclass" {
+                let probs = try #require(j["probabilities"] as? [String: Double])
+                got = (classes ?? []).map { probs[$0] ?? .nan }
+            } else {
+                got = [j["score"] as? Double ?? .nan]
+            }
+            let diff = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+            worst[model] = max(worst[model] ?? 0, diff.isNaN ? .infinity : diff)
+            count[model, default: 0] += 1
+        }
+        for name in names {
+            let float32Trees = (try? String(contentsOfFile: "\(dir)/\(name).json", encoding: .utf8))?.contains("\"float32\": true") == true
+            let bound = float32Trees ? 1e-6 : 1e-9
+            print("pretrained \(task) \(name) (\(all[name]!.inputs)): \(count[name] ?? 0) predictions, largest difference from scikit-learn \(worst[name] ?? .nan) (bound \(bound))")
+            #expect(count[name] == n, "\(name): one prediction per record")
+            #expect((worst[name] ?? .infinity) <= bound, "\(name): largest difference \(worst[name] ?? .nan)")
+        }
+        let s = try cluster.status()
+        #expect(s.modelVersion <= names.count + 1, "served models never learn (no deltas)")
+        worker.signal(SIGTERM)
+        #expect(worker.wait(seconds: 20) == 0)
+    }
+}
