@@ -128,4 +128,81 @@ struct PretrainedModelTests {
         worker.signal(SIGTERM)
         #expect(worker.wait(seconds: 20) == 0)
     }
+
+    @Test("hot deploy of a pre-trained text model beside a learning champion: shadow metrics within 10 s, promoted, every offset exactly one champion prediction, scikit-learn's scores")
+    func hotDeployText() throws {
+        let dir = NSTemporaryDirectory() + "sklearn-text-\(getpid())"
+        let n = 15_000
+        #expect(sh("python3 '\(repoRoot)/tools/sklearn_zoo.py' '\(dir)' --only text_tfidf_logreg --test \(n)") == 0)
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/expected.json"))
+        let expected = try #require(try JSONDecoder().decode([String: Expected].self, from: data)["text_tfidf_logreg"]).expected
+        let cluster = try Cluster.start(config: """
+            [kafka]
+            partitions = 2
+            [features]
+            key = "id"
+            timestamp = ""
+            label = "t"
+            numeric = ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"]
+            aggregates = []
+            [[features.text]]
+            field = "text"
+            [model]
+            sync_interval_ms = 200
+            [lifecycle]
+            shadow_topic = "predictions.shadow"
+            """)
+        let ws = try (1...2).map { try cluster.worker("tw\($0)") }
+        try cluster.waitFor(seconds: 20, "2 workers sharing 2 partitions") { s in
+            s.workers.count == 2 && s.unassigned.isEmpty && s.workers.allSatisfy { !$0.partitions.isEmpty }
+        }
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--topic", "events", "--file", dir + "/events.jsonl",
+                                       "--key-field", "id", "--rate", "1000"])
+        try cluster.waitFor(seconds: 30, "records flowing") { $0.totalProcessed > 1000 }
+        let start = Date()
+        let d = try Proc("deploy", ["model", "deploy", "--coordinator", cluster.endpoint,
+                                    try Self.spec("offline", task: "binary", classes: nil), "--weights", "\(dir)/text_tfidf_logreg.json"])
+        #expect(d.wait(seconds: 30) == 0, "\(d.log)")
+        try cluster.waitFor(seconds: 10, "shadow metrics of the pre-trained model from every worker") { s in
+            s.models.first { $0.name == "offline" }.map { $0.labelled > 0 } == true
+                && s.workers.allSatisfy { $0.report?.models.contains { $0.name == "offline" && $0.evaluation.whole.count > 0 } == true }
+        }
+        let shadowAfter = Date().timeIntervalSince(start)
+        print("pre-trained text model: shadow metrics on both workers \(shadowAfter) s after the deploy command")
+        let p = try Proc("promote", ["model", "promote", "--coordinator", cluster.endpoint, "offline"])
+        #expect(p.wait(seconds: 30) == 0, "\(p.log)")
+        #expect(gen.wait(seconds: 120) == 0, "\(gen.log)")
+        let highs = try highWatermarks(bootstrap: cluster.bootstrap, topic: "events")
+        #expect(highs.values.reduce(0, +) == Int64(n))
+        try cluster.waitCommitted(highs)
+        let s = try cluster.status()
+        let offline = try #require(s.models.first { $0.name == "offline" })
+        #expect(offline.champion, "the pre-trained model is the champion")
+        print("status: \(s.models.map { "\($0.name) champion=\($0.champion) labelled=\($0.labelled) metrics=\($0.metrics)" })")
+        var lineOf: [String: Int] = [:]
+        for r in try readAll(bootstrap: cluster.bootstrap, topic: "events") {
+            if let i = r.json?["i"] as? Int { lineOf["\(r.partition)/\(r.offset)"] = i }
+        }
+        var seen: [String: Int] = [:]
+        var worst = 0.0
+        var byModel: [String: Int] = [:]
+        for r in try readAll(bootstrap: cluster.bootstrap, topic: "predictions") {
+            let j = try #require(r.json)
+            let at = "\(j["partition"] as? Int ?? -1)/\(j["offset"] as? Int ?? -1)"
+            seen[at, default: 0] += 1
+            let model = j["model"] as? String ?? ""
+            byModel[model, default: 0] += 1
+            if model == "offline", let line = lineOf[at] {
+                worst = max(worst, abs((j["score"] as? Double ?? .nan) - expected[line][0]))
+            }
+        }
+        let missing = lineOf.keys.filter { seen[$0] == nil }.count
+        let twice = seen.values.filter { $0 > 1 }.count
+        print("output topic: \(seen.count) offsets, by model \(byModel), missing \(missing), more than once \(twice); largest difference from scikit-learn \(worst)")
+        #expect(missing == 0 && twice == 0 && seen.count == n, "every input offset has exactly one champion prediction")
+        #expect((byModel["offline"] ?? 0) > 0 && (byModel["main"] ?? 0) > 0, "the champion changed during the stream")
+        #expect(worst <= 1e-9)
+        for w in ws { w.signal(SIGTERM) }
+        for w in ws { #expect(w.wait(seconds: 20) == 0, "\(w.name): \(w.log.suffix(2000))") }
+    }
 }
