@@ -299,7 +299,16 @@ public final class CoordinatorService {
         guard let cp = best else { return }
         // The models deployed since the config was read come back with the checkpoint.
         let layout = cp.layout ?? config.layout
-        if cp.features != config.features.featureNames {
+        let configured = config.model
+        let saved = layout.models.first { $0.name == config.modelName }?.spec
+        // A [model] that now names another model (its type, classes, mode or pre-trained
+        // file) is a new model: the checkpoint of the old one must not replace it. (A
+        // checkpoint without that model, retired after a promotion, is the cluster's own.)
+        let sameModel = saved.map { $0.type == configured.type && $0.classes == configured.classes && $0.mode == configured.mode
+            && $0.pipeline == configured.pipeline } ?? true
+        if !sameModel {
+            log.warning("checkpoint version \(cp.version) was written for another [model] \(config.modelName) (type, classes, mode or pre-trained model changed); starting a new model")
+        } else if cp.features != config.features.featureNames {
             log.warning("checkpoint version \(cp.version) has other features (\(cp.features)); starting a new model")
         } else if let why = layout.problem(with: config.features) {
             log.warning("checkpoint version \(cp.version) has models that cannot run with this config (\(why)); starting a new model")

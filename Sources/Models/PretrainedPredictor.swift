@@ -14,6 +14,7 @@ public struct PretrainedPredictor: Sendable, Equatable {
     public let textField: Int?
     let vectorizer: CompiledVectorizer?
     let linearWeights: [Double]
+    let trees: CompiledTrees?
     var x: [Double]
     var row = TextRow()
     var raw: [Double]
@@ -28,6 +29,7 @@ public struct PretrainedPredictor: Sendable, Equatable {
         textField = pipeline.text.flatMap { t in textFields.firstIndex(of: t.field) }
         vectorizer = pipeline.text.map(CompiledVectorizer.init)
         x = .init(repeating: 0, count: pipeline.features.count)
+        if case .trees(let t) = pipeline.estimator { trees = CompiledTrees(t) } else { trees = nil }
         switch pipeline.estimator {
         case .linear(let e):
             linearWeights = e.dense(width: pipeline.width)
@@ -94,12 +96,11 @@ public struct PretrainedPredictor: Sendable, Equatable {
                 }
             }
             for j in raw.indices { raw[j] = layers[layers.count - 1][j] }
-        case .trees(let t):
-            let indices = row.indices, values = row.values
-            let xs = x
-            t.evaluate(into: &raw) { c in
-                if c < d { return xs[c] }
-                return Self.lookup(indices, values, c - d)
+        case .trees:
+            x.withUnsafeBufferPointer { x in
+                row.indices.withUnsafeBufferPointer { indices in
+                    row.values.withUnsafeBufferPointer { values in trees!.evaluate(x, indices: indices, values: values, into: &raw) }
+                }
             }
         }
         Self.link(pipeline.estimator.link, task: pipeline.task, raw, into: &out)
@@ -109,7 +110,7 @@ public struct PretrainedPredictor: Sendable, Equatable {
     @inline(__always) static func expit(_ z: Double) -> Double { 1 / (1 + exp(-z)) }
 
     /// The value of column `c` in a sorted sparse row (0 when absent).
-    @inline(__always) static func lookup(_ indices: [Int], _ values: [Double], _ c: Int) -> Double {
+    @inline(__always) static func lookup(_ indices: UnsafeBufferPointer<Int>, _ values: UnsafeBufferPointer<Double>, _ c: Int) -> Double {
         var lo = 0, hi = indices.count
         while lo < hi {
             let mid = (lo + hi) / 2

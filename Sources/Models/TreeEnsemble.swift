@@ -1,7 +1,8 @@
 /// Decision trees summed or averaged: scikit-learn's `RandomForest*` (average of the trees'
 /// leaves; a classifier's leaves are class fractions), `GradientBoosting*` (base + scale ×
 /// the sum, one tree per class and stage) and `HistGradientBoosting*` (base + the sum).
-/// Stored as flat arrays per tree; evaluation walks them and allocates nothing.
+/// Stored as flat arrays per tree (the file format); scored as `CompiledTrees`, which
+/// allocates nothing per record.
 ///
 /// A node is a leaf when `left[n] == -1`; else x[feature] <= threshold goes left, a missing
 /// (NaN) value goes left where `missing_left[n]` is 1 (scikit-learn's `missing_go_to_left`),
@@ -31,22 +32,6 @@ public struct TreeEnsemble: Sendable, Codable, Equatable {
             self.missingLeft = missingLeft
             self.value = value
         }
-
-        /// The leaf `x` falls in. Children always come after their parent (checked at load),
-        /// so the walk ends.
-        @inline(__always) func leaf(float32: Bool, _ x: (Int) -> Double) -> Int {
-            var n = 0
-            while left[n] >= 0 {
-                var v = x(Int(feature[n]))
-                if v.isNaN {
-                    n = Int(missingLeft?[n] == 1 ? left[n] : right[n])
-                    continue
-                }
-                if float32 { v = Double(Float(v)) }
-                n = Int(v <= threshold[n] ? left[n] : right[n])
-            }
-            return n
-        }
     }
 
     /// "average" (forests) or "sum" (boosting).
@@ -69,30 +54,6 @@ public struct TreeEnsemble: Sendable, Codable, Equatable {
         self.scale = scale
         self.link = link
         self.trees = trees
-    }
-
-    /// The raw outputs for the input `x` (column → value) into `raw`.
-    @inline(__always) func evaluate(into raw: inout [Double], _ x: (Int) -> Double) {
-        let summed = combine == "sum"
-        if summed, let base {
-            for k in 0..<outputs { raw[k] = base[k] }
-        } else {
-            for k in 0..<outputs { raw[k] = 0 }
-        }
-        let s = scale ?? 1
-        for t in trees {
-            let leaf = t.leaf(float32: float32, x)
-            if t.output < 0 {
-                let o = leaf * outputs
-                for k in 0..<outputs { raw[k] += summed ? s * t.value[o + k] : t.value[o + k] }
-            } else {
-                raw[t.output] += summed ? s * t.value[leaf] : t.value[leaf]
-            }
-        }
-        if !summed && !trees.isEmpty {
-            let n = Double(trees.count)
-            for k in 0..<outputs { raw[k] /= n }
-        }
     }
 
     func problem(width: Int, outputs expected: Set<Int>) -> String? {

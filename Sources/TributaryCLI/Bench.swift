@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Histogram
+import Features
 import Kafka
 import Models
 import Runtime
@@ -36,7 +37,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Partitions of the latency run's topics. Measured on the mock: at 35,000 events/s with 32 partitions the latency crept from 20 to 400 ms within 6 s in 2 runs of 3; with 4 or 8 it stayed flat.")
     var latencyPartitions: Int = 8
     @Option(help: "Only these parts, comma-separated: bare, tributary, python, latency, sync, pipeline (default: all). latency without tributary needs --latency-rate; pipeline alone needs no broker.")
-    var only: String = "bare,tributary,python,latency,sync,pipeline,labels"
+    var only: String = "bare,tributary,python,latency,sync,pipeline,labels,pretrained"
+    @Option(help: "Where tools/bench_models.py is (the pretrained part trains its models with scikit-learn; \"\" skips it).")
+    var tools: String = "tools"
     @Option(help: "Append the coordinator's and workers' logs to this file (default: discarded).") var logFile: String?
     @Option(help: "Write every latency sample here: event time (ms since the run started), end to end, event -> worker produces (ms).")
     var latencyTrace: String?
@@ -53,9 +56,9 @@ struct Bench: ParsableCommand {
     func runs(_ part: String) -> Bool { only.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == part } }
 
     func validate() throws {
-        let known: Set = ["bare", "tributary", "python", "latency", "sync", "pipeline", "labels"]
+        let known: Set = ["bare", "tributary", "python", "latency", "sync", "pipeline", "labels", "pretrained"]
         for p in only.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !known.contains(p) {
-            throw ValidationError("--only: unknown part '\(p)' (known: bare, tributary, python, latency, sync, pipeline, labels)")
+            throw ValidationError("--only: unknown part '\(p)' (known: bare, tributary, python, latency, sync, pipeline, labels, pretrained)")
         }
         if runs("latency") && !runs("tributary") && latencyRate == nil {
             throw ValidationError("--only latency without tributary needs --latency-rate (the default is half the measured 1-worker rate)")
@@ -73,7 +76,8 @@ struct Bench: ParsableCommand {
         do {
             if self.broker == "tansu" { try BenchBroker.reexecForTansuIfNeeded() }
             broker = try BenchBroker(self.broker, embeddedBrokers: brokers)
-            for t in ["events", "predictions", "events.dlq", "tributary.models", "events-latency", "predictions-latency", "labels-bench"] {
+            for t in ["events", "predictions", "events.dlq", "tributary.models", "events-latency", "predictions-latency", "labels-bench",
+                      "tweets", "tweets.dlq"] {
                 try broker.createTopic(t, partitions: t == "tributary.models" ? 1 : t.hasSuffix("-latency") ? latencyPartitions : partitions)
             }
         } catch { fail("\(error)") }
@@ -103,6 +107,26 @@ struct Bench: ParsableCommand {
             let r = tributaryRun(broker: broker, workers: 1, syncMs: 0, conf: conf, labels: waiting ? .waiting : .unlabelled)
             results.append(r)
             say(line(r))
+        }
+        // Models trained offline (scikit-learn), served: a hashed-text logistic model scoring
+        // tweets, and a 100-tree forest on the default stream's 8 features.
+        if runs("pretrained") && !tools.isEmpty && !Signals.shouldStop {
+            let dir = NSTemporaryDirectory() + "tributary-bench-models-\(getpid())"
+            let py = Process()
+            py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            py.arguments = ["python3", tools + "/bench_models.py", dir, "--tweets", String(events)]
+            py.standardError = childLog()
+            if (try? py.run()) != nil { py.waitUntilExit() }
+            if py.terminationStatus == 0 {
+                produceFile(dir + "/tweets.jsonl", topic: "tweets", bootstrap: bootstrap)
+                for served in [ServedModel.tweets(dir), .forest(dir)] where !Signals.shouldStop {
+                    let r = tributaryRun(broker: broker, workers: 1, syncMs: 0, conf: conf, served: served)
+                    results.append(r)
+                    say(line(r))
+                }
+            } else {
+                say("pretrained: \(tools)/bench_models.py failed (scikit-learn installed?); skipped")
+            }
         }
         var pendingBytes: Double?
         if runs("labels") {
@@ -142,6 +166,31 @@ struct Bench: ParsableCommand {
         if let a = r.accuracy { s += String(format: "  accuracy %.4f", a) }
         if let b = r.brokerCpuMicrosPerEvent { s += String(format: "  broker cpu %.2f µs/event", b) }
         return s
+    }
+
+    /// Sends a JSON-lines file to `topic`, each line keyed by its "user".
+    func produceFile(_ file: String, topic: String, bootstrap: String) {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
+        do {
+            let p = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": bootstrap, "linger.ms": "20",
+                                                                 "batch.num.messages": "10000"]))
+            let keys = EventParser(keyPath: "user", timestampPath: "", labelPath: "", numericPaths: [])
+            var event = keys.makeEvent()
+            for (i, line) in text.split(separator: "\n").enumerated() {
+                let value = Array(line.utf8)
+                let key: [UInt8] = (try? keys.parse(value, into: &event)) != nil ? Array(event.key.utf8) : []
+                while true {
+                    do { try p.produce(topic: topic, key: key, value: value, tag: i); break } catch {
+                        if !error.isQueueFull { fail("\(error)") }
+                        p.poll(timeoutMs: 10) { _ in }
+                    }
+                }
+                if i % 1000 == 0 { p.poll(timeoutMs: 0) { _ in } }
+            }
+            var failed = 0
+            let left = p.drain(timeoutMs: 60_000) { if $0.error != nil { failed += 1 } }
+            if left > 0 || failed > 0 { fail("could not produce \(file) (\(failed) failed, \(left) undelivered)") }
+        } catch { fail("\(error)") }
     }
 
     func produceEvents(bootstrap: String) {
@@ -223,9 +272,9 @@ struct Bench: ParsableCommand {
     enum LabelRun { case none, unlabelled, waiting }
 
     func tributaryRun(broker: BenchBroker, workers: Int, syncMs: Int, conf: [String: String], challenger: Bool = false,
-                      labels: LabelRun = .none) -> RunResult {
+                      labels: LabelRun = .none, served: ServedModel? = nil) -> RunResult {
         let bootstrap = broker.bootstrap
-        let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(labels)-\(getpid())"
+        let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(labels)-\(served?.name ?? "")-\(getpid())"
         // The mock broker answers no CreateTopics: the feature changelog (one partition per
         // input partition) is made here, as for every other topic of the run.
         do { try broker.createTopic("\(group).features", partitions: partitions) } catch { fail("\(error)") }
@@ -233,6 +282,7 @@ struct Bench: ParsableCommand {
         [kafka]
         partitions = \(partitions)
         group_id = "\(group)"
+        \(served?.topic.map { "input_topic = \"\($0)\"" } ?? "")
         [kafka.consumer]
 
         """
@@ -247,6 +297,8 @@ struct Bench: ParsableCommand {
         failure_timeout_ms = 3000
         [model]
         sync_interval_ms = \(syncMs)
+        \(served?.model ?? "")
+        \(served?.features ?? "")
         \(challenger ? "[challengers.shadow]\nlearning_rate = 0.05" : "")
         \(labels == .none ? "" : "[features]\nlabel = \"no_label\"")
         \(labels == .waiting ? "[labels]\ntopic = \"labels-bench\"\nid = \"user\"\nhorizon_s = 1e9" : "")
@@ -255,6 +307,7 @@ struct Bench: ParsableCommand {
         do { try cfg.write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("\(error)") }
         let name = "tributary \(workers) worker\(workers > 1 ? "s" : ""), sync \(syncMs > 0 ? "\(syncMs / 1000) s" : "off")\(challenger ? " + challenger" : "")"
             + (labels == .unlabelled ? ", unlabelled" : labels == .waiting ? ", unlabelled + waiting for labels" : "")
+            + (served.map { ", \($0.name)" } ?? "")
         do {
             let log = childLog()
             let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*",
@@ -555,7 +608,9 @@ struct Bench: ParsableCommand {
 
     func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil, pipeline: PipelineCost? = nil, broker: String? = nil,
                 labelPendingBytes: Double? = nil) {
-        func rate(_ prefix: String) -> Double? { results.first { $0.name.hasPrefix(prefix) }?.eventsPerSecond }
+        func rate(_ prefix: String) -> Double? {
+            results.first { $0.name == prefix }?.eventsPerSecond ?? results.first { $0.name.hasPrefix(prefix) }?.eventsPerSecond
+        }
         var ratios: [String: Double] = [:]
         if let t = rate("tributary 1 worker, sync off") {
             if let py = rate("python peer") { ratios["tributary_1w_over_python"] = t / py }
@@ -566,6 +621,8 @@ struct Bench: ParsableCommand {
             if let plain = rate("tributary 1 worker, sync off, unlabelled"), let waiting = rate("tributary 1 worker, sync off, unlabelled + waiting") {
                 ratios["label_snapshot_cost_fraction"] = 1 - waiting / plain
             }
+            if let text = rate("tributary 1 worker, sync off, pre-trained hashed-text logistic") { ratios["pretrained_text_over_default"] = text / t }
+            if let forest = rate("tributary 1 worker, sync off, pre-trained 100-tree forest") { ratios["pretrained_forest_over_default"] = forest / t }
             if let synced = rate("tributary 1 worker, sync 1 s"), let both = rate("tributary 1 worker, sync 1 s + challenger") {
                 ratios["challenger_cost_fraction"] = 1 - both / synced
             }

@@ -62,7 +62,7 @@ struct Demo: ParsableCommand {
         }
         var last: ClusterStatus?
         var doneSince: Date?
-        let header = "demo: \(workers) workers, \(events) events (logs in \(logFile)); Ctrl-C stops"
+        let header = "demo: \(workers) workers, \(expected) events\(file.map { " from \($0)" } ?? "") (logs in \(logFile)); Ctrl-C stops"
         LiveView.begin()
         while !Signals.shouldStop {
             usleep(1_000_000)

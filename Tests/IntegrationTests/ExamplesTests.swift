@@ -10,11 +10,11 @@ struct ExamplesTests {
         var out: String
     }
 
-    func run(_ example: String, events: Int = 3000) throws -> Run {
+    func run(_ example: String, script: String = "run.sh", events: Int = 3000) throws -> Run {
         let dir = NSTemporaryDirectory() + "example-\(example)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let status = sh("cd '\(dir)' && EVENTS=\(events) TRIBUTARY='\(tributaryBinary())' timeout 300 '\(repoRoot)/examples/\(example)/run.sh' > out.txt 2> err.txt")
+        let status = sh("cd '\(dir)' && EVENTS=\(events) TRIBUTARY='\(tributaryBinary())' timeout 300 '\(repoRoot)/examples/\(example)/\(script)' > out.txt 2> err.txt")
         let out = (try? String(contentsOfFile: dir + "/out.txt", encoding: .utf8)) ?? ""
         let err = (try? String(contentsOfFile: dir + "/err.txt", encoding: .utf8)) ?? ""
         return Run(status: status, out: out + err)
@@ -42,6 +42,16 @@ struct ExamplesTests {
         #expect(r.out.contains("summary: 3000 events processed, 0 dead letters") && r.out.contains("all processes exited cleanly"),
                 "\(r.out.suffix(2000))")
         #expect((figure(r.out, "accuracy") ?? 0) > 0.7, "\(r.out.suffix(1000))")
+    }
+
+    @Test("examples/tweets, pre-trained: a disaster-tweet classifier trained offline in scikit-learn and exported scores 3,000 new tweets (accuracy > 0.85 against 5 % label noise), clean stop")
+    func tweetsPretrained() throws {
+        let r = try run("tweets", script: "run-pretrained.sh")
+        #expect(r.status == 0, "\(r.out.suffix(2000))")
+        #expect(r.out.contains("trained offline on 1600 labelled tweets") && r.out.contains("exported to "), "\(r.out.prefix(1000))")
+        #expect(r.out.contains("summary: 3000 events processed, 0 dead letters") && r.out.contains("all processes exited cleanly"),
+                "\(r.out.suffix(2000))")
+        #expect((figure(r.out, "accuracy") ?? 0) > 0.85, "\(r.out.suffix(1000))")
     }
 
     @Test("examples/fraud: 3,000 payments scored, every chargeback joined to the payment it was served for, payments without one learnt as legitimate after the horizon, clean stop")

@@ -6,7 +6,7 @@ import Wire
 /// ensembles), exported by `tools/export_sklearn.py`, served by a live cluster (separate
 /// processes, the embedded broker, real ZeroMQ). `tools/sklearn_zoo.py` fits them and writes
 /// scikit-learn's own predictions for 1,000 held-out events.
-@Suite("Pre-trained models", .serialized)
+@Suite("Pre-trained models, live", .serialized)
 struct PretrainedModelTests {
     struct Expected: Decodable {
         var task: String
