@@ -6,7 +6,7 @@
 writes DIR/tweets_model.json (HashingVectorizer(n_features=2**18) + LogisticRegression, trained
 on generated tweets: the disaster-tweet job of examples/tweets), DIR/tweets.jsonl (N tweets to
 score: {"user", "text", "y"}), and DIR/forest.json (RandomForestClassifier, 100 trees, on the
-bench's 8 uniform features x.f0 .. x.f7 with a linear boundary, as its synthetic stream).
+bench's 8 uniform features x.f0 .. x.f7 and its synthetic stream's boundary).
 """
 import argparse
 import json
@@ -21,6 +21,20 @@ import export_sklearn  # noqa: E402
 DISASTER = "fire flood storm earthquake wildfire evacuate rescue damage smoke ambulance collapsed injured".split()
 OTHER = ("pizza music movie party coffee sunny weekend game happy friends love today new great "
          "the a of to and in is on for with at my this that it be you we just so").split()
+
+
+def splitmix_weights(seed=42, n=8):
+    """The bench's synthetic stream's hyperplane (SyntheticStream: SplitMix64, seed 42)."""
+    m = (1 << 64) - 1
+    state, out = seed, []
+    for _ in range(n):
+        z = (state + 0x9E3779B97F4A7C15) & m
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+        z ^= z >> 31
+        state = (state + 0x9E3779B97F4A7C15) & m
+        out.append((z >> 11) * 2.0 ** -53)
+    return np.array(out)
 
 
 def tweets(n, rng):
@@ -58,7 +72,7 @@ def main():
             t, l = tweets(1, rng)
             f.write(json.dumps({"user": "u%d" % (i % 1000), "text": t[0], "y": l[0]}) + "\n")
     X = rng.random((5000, 8))
-    w = rng.random(8)
+    w = splitmix_weights()
     yx = (X @ w > w.sum() / 2).astype(int)
     forest = RandomForestClassifier(n_estimators=100, random_state=0).fit(X, yx)
     with open(os.path.join(a.out, "forest.json"), "w") as f:

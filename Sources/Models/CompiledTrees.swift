@@ -41,23 +41,32 @@ struct CompiledTrees: Sendable {
             let valueStart = value.count
             value += t.value
             // Preorder: a node, its left subtree, its right subtree.
-            var newId = [Int32](repeating: -1, count: t.feature.count)
+            let count = min(t.feature.count, t.left.count, t.right.count)
+            var newId = [Int32](repeating: -1, count: count)
             var order: [Int] = []
             var stack = [0]
-            while let n = stack.popLast() {
+            // A child must come after its node (`TreeEnsemble.problem`); one that does not is
+            // taken as a leaf here, so an unchecked file cannot loop or trap (it is refused).
+            func isSplit(_ n: Int) -> Bool {
+                let l = Int(t.left[n]), r = Int(t.right[n])
+                return l > n && l < count && r > n && r < count
+            }
+            while count > 0, let n = stack.popLast() {
+                guard newId[n] < 0 else { continue }
                 newId[n] = Int32(nodes.count + order.count)
                 order.append(n)
-                if t.left[n] >= 0 {
+                if isSplit(n) {
                     stack.append(Int(t.right[n]))
                     stack.append(Int(t.left[n]))
                 }
             }
             for n in order {
-                if t.left[n] < 0 {
+                if !isSplit(n) {
                     nodes.append(Node(threshold: 0, feature: -1, right: Int32(valueStart + n * per)))
                 } else {
-                    let missing = t.missingLeft?[n] == 1 ? Self.missingLeftBit : 0
-                    nodes.append(Node(threshold: t.threshold[n], feature: t.feature[n] | missing, right: newId[Int(t.right[n])]))
+                    let missing = n < (t.missingLeft?.count ?? 0) && t.missingLeft?[n] == 1 ? Self.missingLeftBit : 0
+                    let threshold = n < t.threshold.count ? t.threshold[n] : 0
+                    nodes.append(Node(threshold: threshold, feature: max(0, t.feature[n]) | missing, right: newId[Int(t.right[n])]))
                 }
             }
         }

@@ -28,9 +28,11 @@ public struct LinearEstimator: Sendable, Codable, Equatable {
     func dense(width: Int) -> [Double] {
         var w = [Double](repeating: 0, count: rows * width)
         if let coef {
-            for (r, row) in coef.enumerated() { for (c, v) in row.enumerated() { w[r * width + c] = v } }
+            for (r, row) in coef.enumerated() { for (c, v) in row.enumerated() where c < width { w[r * width + c] = v } }
         } else if let coefSparse {
-            for (r, row) in coefSparse.enumerated() { for (c, v) in zip(row.indices, row.values) { w[r * width + c] = v } }
+            for (r, row) in coefSparse.enumerated() {
+                for (c, v) in zip(row.indices, row.values) where c >= 0 && c < width { w[r * width + c] = v }
+            }
         }
         return w
     }

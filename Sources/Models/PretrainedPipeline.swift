@@ -4,16 +4,38 @@
 /// estimator over [dense | text] columns: linear, a neural network, or a tree ensemble.
 /// Served, never trained: it is no part of the averaged parameter vector.
 public struct PretrainedPipeline: Sendable, Codable, Equatable {
-    public var format: String
+    public let format: String
     /// "binary", "multiclass" or "regression".
-    public var task: String
+    public let task: String
     /// The scikit-learn estimator it came from (for messages and status).
-    public var source: String?
-    public var features: [String]
-    public var classes: [String]?
-    public var scaler: PretrainedModel.Scaler?
-    public var text: TextVectorizer?
-    public var estimator: PretrainedEstimator
+    public let source: String?
+    public let features: [String]
+    public let classes: [String]?
+    public let scaler: PretrainedModel.Scaler?
+    public let text: TextVectorizer?
+    public let estimator: PretrainedEstimator
+    /// Built once from the fields above, shared by every copy.
+    public private(set) var compiled: CompiledPipeline! = nil
+
+    enum CodingKeys: String, CodingKey { case format, task, source, features, classes, scaler, text, estimator }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decode(String.self, forKey: .format)
+        task = try c.decode(String.self, forKey: .task)
+        source = try c.decodeIfPresent(String.self, forKey: .source)
+        features = try c.decode([String].self, forKey: .features)
+        classes = try c.decodeIfPresent([String].self, forKey: .classes)
+        scaler = try c.decodeIfPresent(PretrainedModel.Scaler.self, forKey: .scaler)
+        text = try c.decodeIfPresent(TextVectorizer.self, forKey: .text)
+        estimator = try c.decode(PretrainedEstimator.self, forKey: .estimator)
+        compiled = CompiledPipeline(self)
+    }
+
+    public static func == (a: PretrainedPipeline, b: PretrainedPipeline) -> Bool {
+        a.format == b.format && a.task == b.task && a.source == b.source && a.features == b.features && a.classes == b.classes
+            && a.scaler == b.scaler && a.text == b.text && a.estimator == b.estimator
+    }
 
     public static let currentFormat = "tributary.model/2"
 
@@ -27,6 +49,7 @@ public struct PretrainedPipeline: Sendable, Codable, Equatable {
         self.scaler = scaler
         self.text = text
         self.estimator = estimator
+        compiled = CompiledPipeline(self)
     }
 
     /// Columns the estimator reads: the dense features, then the text block.

@@ -27,20 +27,18 @@ public struct PretrainedPredictor: Sendable, Equatable {
         self.pipeline = pipeline
         denseIndices = pipeline.features.map { denseNames.firstIndex(of: $0) ?? 0 }
         textField = pipeline.text.flatMap { t in textFields.firstIndex(of: t.field) }
-        vectorizer = pipeline.text.map(CompiledVectorizer.init)
+        vectorizer = pipeline.compiled.vectorizer
+        linearWeights = pipeline.compiled.linearWeights
+        trees = pipeline.compiled.trees
         x = .init(repeating: 0, count: pipeline.features.count)
-        if case .trees(let t) = pipeline.estimator { trees = CompiledTrees(t) } else { trees = nil }
         switch pipeline.estimator {
         case .linear(let e):
-            linearWeights = e.dense(width: pipeline.width)
             raw = .init(repeating: 0, count: e.rows)
             layers = []
         case .mlp(let n):
-            linearWeights = []
             layers = n.layers.map { [Double](repeating: 0, count: $0.outputs) }
             raw = .init(repeating: 0, count: n.layers.last?.outputs ?? 1)
         case .trees(let t):
-            linearWeights = []
             raw = .init(repeating: 0, count: t.outputs)
             layers = []
         }
