@@ -120,7 +120,40 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         public var metricsBind = ""
         /// The quality history (`tributary report`) keeps a sample this often, 1,440 of them.
         public var historyIntervalMs = 5000
+        /// High availability (issue 23): "kafka" = several coordinators started with this
+        /// config elect one active through a consumer group on `election_topic`; "off" = one.
+        public var election = "off"
+        /// The one-partition topic of the election; "" = "<group_id>.coordinators".
+        public var electionTopic = ""
+        /// The election group's session timeout: a dead active coordinator is replaced after
+        /// about this long (Kafka's own failure detection).
+        public var electionSessionMs = 6000
+        /// Every coordinator's address, for workers and status clients (`--coordinator a,b`
+        /// does the same); "" entries are not allowed.
+        public var endpoints: [String] = []
         public var effectiveAdvertise: String { advertise.isEmpty ? bind : advertise }
+        public var electing: Bool { election == "kafka" }
+    }
+
+    /// The workers' lease: `worker.lease_ms`, or 2/3 of the failure timeout.
+    public var effectiveLeaseMs: Int { worker.leaseMs > 0 ? worker.leaseMs : coordinator.failureTimeoutMs * 2 / 3 }
+    public var electionTopic: String { coordinator.electionTopic.isEmpty ? "\(kafka.groupId).coordinators" : coordinator.electionTopic }
+
+    /// Why `[coordinator] election = "kafka"` cannot work with these settings, or nil.
+    /// - forCoordinator: also the broker it needs (`tributary broker` reads the same file).
+    public func electionProblem(forCoordinator: Bool = true) -> (key: String, message: String)? {
+        guard coordinator.electing else { return nil }
+        if forCoordinator && kafka.isEmbedded {
+            return ("coordinator.election", "\"kafka\" needs a broker every coordinator shares: set kafka.bootstrap to `tributary broker`'s address or a Kafka cluster (the embedded broker lives inside one coordinator and dies with it)")
+        }
+        // A takeover (the dead member's session timeout, then the group's rebalance: about
+        // 1.7 sessions measured on the embedded broker) must come before the workers' leases
+        // run out, or they stop their partitions.
+        let needed = 2 * coordinator.electionSessionMs + 2 * coordinator.heartbeatMs
+        if effectiveLeaseMs <= needed {
+            return ("worker.lease_ms", "\(effectiveLeaseMs) must be more than twice coordinator.election_session_ms plus 2 heartbeats (\(needed)), so workers keep their partitions through a takeover; set it to at least \(needed + 1000)")
+        }
+        return nil
     }
 
     public struct WorkerSection: Sendable, Codable, Equatable {
@@ -193,6 +226,14 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             coordinator.failureTimeoutMs = try t.int("failure_timeout_ms", coordinator.failureTimeoutMs, min: 100, max: 600_000)
             coordinator.metricsBind = try t.string("metrics_bind", coordinator.metricsBind)
             coordinator.historyIntervalMs = try t.int("history_interval_ms", coordinator.historyIntervalMs, min: 10, max: 3_600_000)
+            coordinator.election = try t.string("election", coordinator.election, oneOf: ["off", "kafka"])
+            coordinator.electionTopic = try t.string("election_topic", coordinator.electionTopic)
+            coordinator.electionSessionMs = try t.int("election_session_ms", coordinator.electionSessionMs, min: 100, max: 300_000)
+            coordinator.endpoints = try t.strings("endpoints", coordinator.endpoints)
+            for ep in coordinator.endpoints where !(ep.hasPrefix("tcp://") || ep.hasPrefix("ipc://")) {
+                throw ConfigError(line: t.table["endpoints"]?.line ?? 0, key: "coordinator.endpoints",
+                                  "'\(ep)' is not a ZeroMQ endpoint (expected tcp://HOST:PORT)")
+            }
             for (key, ep) in [("bind", coordinator.bind), ("advertise", coordinator.advertise)] where !ep.isEmpty {
                 guard ep.hasPrefix("tcp://") || ep.hasPrefix("ipc://") || ep.hasPrefix("inproc://") else {
                     throw ConfigError(line: t.table[key]?.line ?? 0, key: "coordinator.\(key)",
@@ -301,6 +342,7 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             try t.finish()
         }
         try root.finish()
+        if let (key, message) = electionProblem(forCoordinator: false) { throw ConfigError(line: 0, key: key, message) }
     }
 
     /// Parses and validates `cluster.conf` text. Files it names (model.weights_file) are read

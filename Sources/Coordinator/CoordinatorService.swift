@@ -30,6 +30,9 @@ public final class CoordinatorService {
     private let started = Clock.nowMs()
     /// Told to workers in the welcome (`Welcome.incarnation`).
     private let incarnation = Clock.wallMs()
+    /// With an election (`[coordinator] election = "kafka"`): the epoch this process became
+    /// active with; every message it sends carries it (`WireCodec`'s envelope).
+    public let leaderEpoch: Int64?
     private var badMessages = 0
     /// CURVE on: the ZAP handler that admits workers' and status clients' keys.
     private let zap: ZapHandler?
@@ -61,8 +64,9 @@ public final class CoordinatorService {
     /// Figures published into the process's metrics registry at each scrape.
     let scrape = ScrapePublisher()
 
-    public init(config: ClusterConfig) throws {
+    public init(config: ClusterConfig, leaderEpoch: Int64? = nil) throws {
         self.config = config
+        self.leaderEpoch = leaderEpoch
         log = Log.logger("coordinator", level: config.cluster.logLevel)
         let k = config.kafka
         var partitions = k.partitions
@@ -205,7 +209,12 @@ public final class CoordinatorService {
         // After a restart, give workers that still run partitions one failure timeout to
         // re-register, so the existing map is adopted instead of reshuffled. A brand-new
         // cluster pays this once at start (a few seconds).
-        let grace = Int64(min(config.coordinator.failureTimeoutMs, 3 * config.coordinator.heartbeatMs))
+        // After a takeover, one lease and two heartbeats: a worker the dead coordinator gave a
+        // lease either re-registers here meanwhile or has stopped its partitions by then, so
+        // nothing is handed to another worker while it may still run.
+        let grace = leaderEpoch != nil
+            ? Int64(config.effectiveLeaseMs + 2 * config.coordinator.heartbeatMs)
+            : Int64(min(config.coordinator.failureTimeoutMs, 3 * config.coordinator.heartbeatMs))
         membership = Membership(
             partitions: partitions,
             settings: .init(failureTimeoutMs: Int64(config.coordinator.failureTimeoutMs), startupGraceMs: grace),
@@ -512,7 +521,7 @@ public final class CoordinatorService {
     }
 
     private func reply(_ identity: [UInt8], isReq: Bool, _ m: WireMessage) {
-        let frames = isReq ? [identity, []] + WireCodec.encode(m) : [identity] + WireCodec.encode(m)
+        let frames = isReq ? [identity, []] + WireCodec.encode(m, epoch: leaderEpoch) : [identity] + WireCodec.encode(m, epoch: leaderEpoch)
         try? router.send(frames, dontWait: true)
     }
 
@@ -710,7 +719,7 @@ public final class CoordinatorService {
     private func publish(_ u: ModelUpdate) {
         publishedVersion = u.version
         published = u
-        let frames = WireCodec.encode(.modelUpdate(u))
+        let frames = WireCodec.encode(.modelUpdate(u), epoch: leaderEpoch)
         for (id, m) in membership.members where m.state != .dead {
             do {
                 try router.send([Array(id.utf8)] + frames, dontWait: true)
@@ -732,7 +741,7 @@ public final class CoordinatorService {
             switch d {
             case .log(let line): log.info("\(line)")
             case .welcome(let to):
-                let lease = config.worker.leaseMs > 0 ? config.worker.leaseMs : config.coordinator.failureTimeoutMs * 2 / 3
+                let lease = config.effectiveLeaseMs
                 var w = Welcome(workerId: to, bootstrap: bootstrap, settings: WorkerSettings(config),
                                 heartbeatMs: config.coordinator.heartbeatMs, leaseMs: lease,
                                 modelVersion: aggregator.version, modelParameters: aggregator.parameters,
@@ -745,7 +754,7 @@ public final class CoordinatorService {
     }
 
     private func send(to id: String, _ m: WireMessage) {
-        do { try router.send([Array(id.utf8)] + WireCodec.encode(m), dontWait: true) } catch {
+        do { try router.send([Array(id.utf8)] + WireCodec.encode(m, epoch: leaderEpoch), dontWait: true) } catch {
             log.debug("cannot reach \(id): \(error)")
         }
     }
@@ -810,6 +819,11 @@ public final class CoordinatorService {
                               partitionCount: membership.slots.count, unassigned: membership.unassigned,
                               workers: workers, uptimeMs: now - started)
         s.modelVersion = publishedVersion
+        if let e = leaderEpoch {
+            s.role = "active"
+            s.leaderEpoch = e
+            s.activeCoordinator = endpoint
+        }
         s.keyField = config.features.key
         s.syncBytesPerSecond = syncBytesPerSecond
         s.rejectedDeltas = aggregator.rejected.values.reduce(0, +)

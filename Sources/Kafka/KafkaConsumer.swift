@@ -83,6 +83,28 @@ public final class KafkaConsumer {
         }
     }
 
+    /// Joins the consumer group of `group.id` for `topics`: Kafka's group protocol assigns
+    /// their partitions (served by `poll`; see `assignment`). Used only for the coordinators'
+    /// election; workers' partitions are assigned by the coordinator.
+    public func subscribe(_ topics: [String]) throws(KafkaError) {
+        let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for t in topics { rd_kafka_topic_partition_list_add(list, t, RD_KAFKA_PARTITION_UA) }
+        let err = rd_kafka_subscribe(rk, list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: "subscribe \(topics)") }
+    }
+
+    /// The partitions assigned to this consumer now.
+    public func assignment() -> [TopicPartition] {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let l = list else { return [] }
+        defer { rd_kafka_topic_partition_list_destroy(l) }
+        return (0..<Int(l.pointee.cnt)).map { i in
+            let e = l.pointee.elems[i]
+            return TopicPartition(String(cString: e.topic), e.partition)
+        }
+    }
+
     /// Stops fetching `partitions` until `resume`: librdkafka drops what it fetched ahead for
     /// them, and `resume` fetches again from the record after the last one polled.
     public func pause(_ partitions: [TopicPartition]) {

@@ -34,6 +34,8 @@ struct Broker: AsyncParsableCommand {
             for t in [k.inputTopic, k.outputTopic, k.deadLetterTopic, k.effectiveChangelogTopic, cfg.features.repartition ? k.repartitionTopic : "", cfg.labels.topic]
             where !t.isEmpty { try b.createTopic(t, partitions: k.partitions) }
             try b.createTopic(k.modelTopic, partitions: 1)
+            // The coordinators' election (issue 23): one partition.
+            if cfg.coordinator.electing { try b.createTopic(cfg.electionTopic, partitions: 1) }
             say("bootstrap \(b.bootstrap)")
             FileHandle.standardError.write(Data("embedded broker running (\(k.partitions) partitions per topic); Ctrl-C stops it\n".utf8))
             let start = Clock.nowMs()

@@ -7,6 +7,23 @@ import ZeroMQ
 /// Lazy Pirate: REQ with a timeout; on silence close the socket, retry, then give up.
 func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3, curve: CurveClient? = nil,
                  history: Bool = false) throws(ServiceError) -> ClusterStatus {
+    // Several coordinators (`a,b`, issue 23): the active one's status; a standby names it.
+    let list = endpoint.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    if list.count > 1 || endpoint.contains(",") {
+        var firstError: ServiceError?
+        var standby: ClusterStatus?
+        for ep in list {
+            do {
+                let s = try fetchStatus(ep, timeoutMs: timeoutMs, retries: 1, curve: curve, history: history)
+                if s.role != "standby" { return s }
+                standby = standby ?? s
+            } catch { firstError = firstError ?? error }
+        }
+        if let s = standby, let active = s.activeCoordinator, !list.contains(active),
+           let a = try? fetchStatus(active, timeoutMs: timeoutMs, retries: 1, curve: curve, history: history) { return a }
+        if let s = standby { return s }
+        throw firstError ?? ServiceError("no coordinator in \(endpoint)")
+    }
     let ctx = ZmqContext()
     var lastError = "no answer"
     for _ in 0..<retries {
@@ -17,7 +34,13 @@ func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3, cu
             if zmqPollReadable([req], timeoutMs: timeoutMs)[0] {
                 let reply = try req.receive()
                 switch try WireCodec.decode(reply[...]) {
-                case .status(let s): return s
+                case .status(let s):
+                    // A standby: ask the active coordinator it names (once).
+                    if s.role == "standby", let active = s.activeCoordinator, active != endpoint,
+                       let a = try? fetchStatus(active, timeoutMs: timeoutMs, retries: 1, curve: curve, history: history) {
+                        return a
+                    }
+                    return s
                 case .error(let e): lastError = "coordinator answered: \(e.message)"
                 case let other: lastError = "unexpected answer '\(other.typeName)'"
                 }
@@ -35,6 +58,10 @@ func fetchStatus(_ endpoint: String, timeoutMs: Int = 2000, retries: Int = 3, cu
 
 func formatStatus(_ s: ClusterStatus) -> String {
     var out = "cluster \(s.cluster)  bootstrap \(s.bootstrap)  input \(s.inputTopic) (\(s.partitionCount) partitions)  up \(s.uptimeMs / 1000)s\n"
+    if let role = s.role {
+        out += role == "active" ? "coordinator: active (leader epoch \(s.leaderEpoch ?? 0)) at \(s.activeCoordinator ?? "?")\n"
+            : "coordinator: standby; active \(s.activeCoordinator ?? "not known") (epoch \(s.leaderEpoch ?? 0))\n"
+    }
     out += "global model v\(s.modelVersion)  sync \(String(format: "%.0f", s.syncBytesPerSecond)) B/s  rejected deltas \(s.rejectedDeltas)  clipped deltas \(s.clippedDeltas)  rejected scalers \(s.rejectedScalers)\n"
     let labels = s.workers.compactMap { $0.report?.labels }
     if !labels.isEmpty {

@@ -44,6 +44,11 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     public var checkpointProblem: String = ""
     /// The quality over time, oldest first, when the request asked for it.
     public var history: [QualitySample]?
+    /// With an election (issue 23): "active" or "standby", this coordinator's epoch (active)
+    /// or the active one's (standby), and the active one's address (standby).
+    public var role: String?
+    public var leaderEpoch: Int64?
+    public var activeCoordinator: String?
     public init(cluster: String, bootstrap: String, inputTopic: String, outputTopic: String, deadLetterTopic: String,
                 partitionCount: Int, unassigned: [Int32], workers: [WorkerStatus], uptimeMs: Int64) {
         self.cluster = cluster

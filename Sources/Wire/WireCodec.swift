@@ -11,14 +11,17 @@ public enum WireCodec {
     /// 2^28 float64 weights, or as many sparse pairs: more is refused before it is joined.
     public static let maxParameterBytes = 3 << 30
 
+    /// `epoch`: the sending coordinator's leader epoch (issue 23, with an election): a worker
+    /// obeys only the highest it has seen, so a deposed coordinator's directives are ignored.
     private struct Envelope<Body: Encodable>: Encodable {
         var type: String
         var body: Body
+        var epoch: Int64?
     }
-    private struct Head: Decodable { var type: String }
+    private struct Head: Decodable { var type: String; var epoch: Int64? }
     private struct BodyOf<Body: Decodable>: Decodable { var body: Body }
 
-    public static func encode(_ m: WireMessage) -> [[UInt8]] {
+    public static func encode(_ m: WireMessage, epoch: Int64? = nil) -> [[UInt8]] {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         func e<B: Encodable>(_ b: B) -> [UInt8] {
@@ -26,7 +29,7 @@ public enum WireCodec {
         // also rewrite dictionary keys such as reason codes and librdkafka settings.
         // Encoding our own Codable structs cannot fail (no non-finite doubles: metrics
             // are finite by construction); an empty body would be rejected by the peer.
-            (try? Array(enc.encode(Envelope(type: m.typeName, body: b)))) ?? []
+            (try? Array(enc.encode(Envelope(type: m.typeName, body: b, epoch: epoch)))) ?? []
         }
         let body: [UInt8]
         switch m {
@@ -42,7 +45,7 @@ public enum WireCodec {
             if nonZero * 12 < b.delta.count * 8 && b.delta.count <= Int(UInt32.max) {
                 let head = SparseDeltaHead(workerId: b.workerId, seq: b.seq, baseVersion: b.baseVersion, samples: b.samples,
                                            scaler: b.scaler, width: b.delta.count, sparse: true)
-                return [tag, (try? Array(enc.encode(Envelope(type: m.typeName, body: head)))) ?? []] + frames(packSparse(b.delta, nonZero))
+                return [tag, (try? Array(enc.encode(Envelope(type: m.typeName, body: head, epoch: epoch)))) ?? []] + frames(packSparse(b.delta, nonZero))
             }
             return [tag, e(b)] + frames(packDoubles(b.delta))
         case .modelUpdate(let b): return [tag, e(b)] + frames(packDoubles(b.parameters))
@@ -64,6 +67,12 @@ public enum WireCodec {
     }
 
     /// Decodes [tag, body]; anything else is a typed error, never a crash.
+    /// The leader epoch a message carries (nil: none, a coordinator without an election).
+    public static func epoch(of frames: ArraySlice<[UInt8]>) -> Int64? {
+        guard frames.count >= 2, frames[frames.startIndex] == tag else { return nil }
+        return try? JSONDecoder().decode(Head.self, from: Data(frames[frames.startIndex + 1])).epoch
+    }
+
     public static func decode(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> WireMessage {
         guard frames.count >= 2 else { throw .malformed("expected at least 2 frames, got \(frames.count)") }
         let t = frames[frames.startIndex]

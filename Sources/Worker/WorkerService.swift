@@ -28,6 +28,14 @@ public final class WorkerService: PartitionDriverHost {
     var waits = 0
     /// Figures published into the process's metrics registry at each scrape.
     let scrape = ScrapePublisher()
+    /// Every coordinator (`--coordinator a,b`, issue 23), the one talked to, and the highest
+    /// leader epoch seen: messages of a lower epoch come from a deposed coordinator and are
+    /// ignored.
+    var endpoints: [String] = []
+    var current = 0
+    var maxEpoch: Int64 = 0
+    var lastSwitch: Int64 = 0
+    var ignoredDeposed = 0
 
     public init(options: WorkerOptions) throws {
         self.options = options
@@ -40,8 +48,10 @@ public final class WorkerService: PartitionDriverHost {
         if let m = metricsServer, let bind = options.metricsBind, let colon = bind.lastIndex(of: ":") {
             log.info("metrics on http://\(bind[..<colon]):\(m.port)/metrics (probes /healthz, /readyz)")
         }
-        do { try dealer.connect(options.coordinator, curve: options.curve) } catch {
-            throw ServiceError("cannot connect to coordinator \(options.coordinator): \(error)")
+        endpoints = options.coordinator.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if endpoints.isEmpty { endpoints = [options.coordinator] }
+        do { try dealer.connect(endpoints[0], curve: options.curve) } catch {
+            throw ServiceError("cannot connect to coordinator \(endpoints[0]): \(error)")
         }
         driver = PartitionDriver(host: self, workerId: options.workerId, log: log)
     }
@@ -51,7 +61,7 @@ public final class WorkerService: PartitionDriverHost {
     /// Runs until `shouldStop()`; then hands back every partition (delivered, committed)
     /// and tells the coordinator it leaves. Returns the process exit code.
     public func run(shouldStop: () -> Bool) -> Int32 {
-        log.info("connecting to coordinator \(options.coordinator)")
+        log.info("connecting to coordinator \(endpoints[current])\(endpoints.count > 1 ? " (of \(endpoints.joined(separator: ", ")))" : "")")
         var mayHaveMore = false
         while !shouldStop() {
             // One wait for everything: a control message, records (librdkafka's queue
@@ -73,6 +83,7 @@ public final class WorkerService: PartitionDriverHost {
                 while let frames = try? dealer.receive(dontWait: true) { handleControl(frames) }
             }
             session.learnt(driver.takeLearnt())
+            failoverIfSilent(now: now)
             execute(session.timers(now: now, holding: driver.holding))
             mayHaveMore = driver.turn(now: now, budgetMs: max(5, session.heartbeatMs / 4))
         }
@@ -89,7 +100,7 @@ public final class WorkerService: PartitionDriverHost {
             switch d {
             case .sendHello: sendHello()
             case .warnUnanswered(let s):
-                log.warning("no answer from the coordinator at \(options.coordinator) for \(s) s: is it running and reachable? is another worker already using the id '\(options.workerId)'?")
+                log.warning("no answer from the coordinator at \(endpoints[current]) for \(s) s: is it running and reachable? is another worker already using the id '\(options.workerId)'?")
             case .stopAll(.noHeartbeatSent(let ms)):
                 log.warning("no heartbeat sent for \(ms) ms (lease \(session.leaseMs) ms): this worker was stopped or starved, and its partitions may belong to others now; stopping all partitions")
                 driver.stopAll(ack: false)
@@ -156,10 +167,57 @@ public final class WorkerService: PartitionDriverHost {
         }
     }
 
+    /// Talks to `endpoint` from now on (a standby named it, or the current one is silent).
+    func switchCoordinator(to endpoint: String, why: String) {
+        let old = endpoints[current]
+        guard endpoint != old else { return }
+        if let i = endpoints.firstIndex(of: endpoint) { current = i } else {
+            endpoints.append(endpoint)
+            current = endpoints.count - 1
+        }
+        dealer.disconnect(old)
+        do { try dealer.connect(endpoint, curve: options.curve) } catch {
+            log.warning("cannot connect to coordinator \(endpoint): \(error)")
+            return
+        }
+        lastSwitch = Clock.nowMs()
+        log.info("coordinator \(endpoint) now (\(why)); holding \(driver.parts.count) partitions, lease left \(max(0, session.leaseMs - (lastSwitch - session.lastHeardMs))) ms")
+        // Register there at once, with the partitions held (it adopts them).
+        let d = session.reregister()
+        execute(d.isEmpty ? [.sendHello] : d)
+    }
+
+    /// With several coordinators: silent for three heartbeats (and not switched as long ago),
+    /// try the next one. The lease keeps running meanwhile; partitions stop only when it ends.
+    func failoverIfSilent(now: Int64) {
+        guard endpoints.count > 1 else { return }
+        let patience = max(1000, 3 * session.heartbeatMs)
+        guard now - session.lastHeardMs > patience, now - lastSwitch > patience else { return }
+        switchCoordinator(to: endpoints[(current + 1) % endpoints.count], why: "\(endpoints[current]) silent for \(now - session.lastHeardMs) ms")
+    }
+
     func handleControl(_ frames: [[UInt8]]) {
         let msg: WireMessage
         do { msg = try WireCodec.decode(frames[...]) } catch {
             log.warning("dropped a message from the coordinator: \(error)")
+            return
+        }
+        if let epoch = WireCodec.epoch(of: frames[...]) {
+            if epoch < maxEpoch {
+                ignoredDeposed += 1
+                if ignoredDeposed <= 10 || ignoredDeposed % 1000 == 0 {
+                    log.warning("ignored \(msg.typeName) of leader epoch \(epoch): epoch \(maxEpoch) is active (\(ignoredDeposed) ignored so far)")
+                }
+                return
+            }
+            if epoch > maxEpoch {
+                if maxEpoch > 0 { log.info("coordinator leader epoch \(epoch) (was \(maxEpoch))") }
+                maxEpoch = epoch
+            }
+        }
+        // A standby's redirect grants no lease: it is not the coordinator.
+        if case .reregister(let r) = msg, let active = r.active {
+            if (r.activeEpoch ?? 0) >= maxEpoch { switchCoordinator(to: active, why: "a standby named the active coordinator") }
             return
         }
         session.heard(now: Clock.nowMs())

@@ -59,6 +59,10 @@ public final class ZmqSocket {
     public func disconnect(_ endpoint: String) {
         _ = zmq_disconnect(raw, endpoint)
     }
+    /// Stops listening on `endpoint` (as bound: `lastEndpoint`), so another socket can bind it.
+    public func unbind(_ endpoint: String) {
+        _ = zmq_unbind(raw, endpoint)
+    }
 
     /// The endpoint actually bound (resolves `tcp://127.0.0.1:*` to its port).
     public var lastEndpoint: String {

@@ -130,7 +130,10 @@ struct Cluster {
     }
 
     /// - curve: this client's keys and the coordinator's (a coordinator with CURVE on).
-    func status(curve: CurveClient? = nil) throws -> ClusterStatus {
+    func status(curve: CurveClient? = nil) throws -> ClusterStatus { try Cluster.status(of: endpoint, curve: curve) }
+
+    /// One coordinator's status (no retry: 3 s).
+    static func status(of endpoint: String, curve: CurveClient? = nil) throws -> ClusterStatus {
         let ctx = ZmqContext()
         let req = try ZmqSocket(ctx, .req, lingerMs: 0)
         try req.connect(endpoint, curve: curve)
@@ -203,6 +206,8 @@ struct ReadRecord {
     var key: String
     var value: [UInt8]
     var headers: [String: String] = [:]
+    /// The record's Kafka timestamp (readAll only).
+    var timestampMs: Int64 = 0
     /// The value's length (readTopic with `sizes`, which leaves `value` empty).
     var size = 0
     var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(value))) as? [String: Any] }
@@ -226,7 +231,7 @@ func readAll(bootstrap: String, topic: String, timeoutSeconds: Double = 30) thro
             out.append(ReadRecord(partition: r.partition, offset: r.offset,
                                   key: String(decoding: r.key, as: UTF8.self), value: Array(r.value),
                                   headers: Dictionary(r.headers.map { ($0.0, String(decoding: $0.1, as: UTF8.self)) },
-                                                      uniquingKeysWith: { a, _ in a })))
+                                                      uniquingKeysWith: { a, _ in a }), timestampMs: r.timestampMs))
             next[r.partition] = r.offset + 1
         }
     }
