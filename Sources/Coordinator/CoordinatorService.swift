@@ -33,6 +33,8 @@ public final class CoordinatorService {
     /// With an election (`[coordinator] election = "kafka"`): the epoch this process became
     /// active with; every message it sends carries it (`WireCodec`'s envelope).
     public let leaderEpoch: Int64?
+    /// Set when `run` returned because this elected coordinator was away too long.
+    public private(set) var steppedDown = false
     private var badMessages = 0
     /// CURVE on: the ZAP handler that admits workers' and status clients' keys.
     private let zap: ZapHandler?
@@ -384,7 +386,18 @@ public final class CoordinatorService {
         var lastPing: Int64 = 0
         var lastMetadata = Clock.nowMs()
         var lastRate = Clock.nowMs()
+        var lastPass = Clock.nowMs()
         while !shouldStop() {
+            // Elected, and away longer than the election session (stopped, starved): Kafka has
+            // most likely given the election to a standby meanwhile. Stop before acting on
+            // anything (a message, a merge, a checkpoint), not after the group says so.
+            let passStart = Clock.nowMs()
+            if leaderEpoch != nil && passStart - lastPass > Int64(config.coordinator.electionSessionMs) {
+                log.error("this coordinator was away \(passStart - lastPass) ms, longer than coordinator.election_session_ms (\(config.coordinator.electionSessionMs)): another coordinator may be active; stepping down")
+                steppedDown = true
+                break
+            }
+            defer { lastPass = Clock.nowMs() }
             // Checkpoint delivery reports wake the loop too: a merged version is sent to the
             // workers as soon as its checkpoint is durable, not at the next tick.
             let ready = zmqPollReadable([router] + (zap.map { [$0.socket] } ?? []),

@@ -59,6 +59,7 @@ struct Coordinator: AsyncParsableCommand {
                 if let e = election, case .stepDown(let n)? = e.poll().first { deposed = n; return true }
                 return false
             }
+            if service.steppedDown { deposed = epoch }
             if let n = deposed {
                 FileHandle.standardError.write(Data("coordinator: lost the election partition (epoch \(n)): another coordinator is active; exiting (restart this one as a standby)\n".utf8))
                 return 3

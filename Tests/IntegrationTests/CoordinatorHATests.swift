@@ -178,4 +178,43 @@ struct CoordinatorHATests {
         for w in workers { w.signal(SIGTERM) }
         for w in workers { #expect(w.wait(seconds: 20) == 0, "\(w.name): \(w.log.suffix(1500))") }
     }
+
+    @Test("SIGSTOP the active coordinator for 10 s, then SIGCONT: the standby took over, the old one does not act on its old epoch and exits; no partition moves")
+    func stoppedActiveComesBack() throws {
+        var ha = try HA.start()
+        defer { ha.stop() }
+        let first = try ha.waitActive(seconds: 30)
+        let workers = try (1...2).map { try Proc("hs\($0)", ["worker", "--coordinator", ha.list, "--id", "hs\($0)"]) }
+        defer { for w in workers { w.signal(SIGKILL) } }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !(ha.active().map { $0.unassigned.isEmpty && $0.workers.count == 2 } ?? false) { usleep(200_000) }
+        let start = try #require(ha.active())
+        let before = start.workers.map { "\($0.workerId): \($0.partitions.map { "\($0.partition)@\($0.epoch)" }.sorted())" }.sorted()
+        let gen = try Proc("produce", ["produce", "--bootstrap", ha.bootstrap, "--topic", "events", "--count", "60000", "--rate", "3000"])
+        usleep(2_000_000)
+        let i = try #require(ha.endpoints.firstIndex(of: first.activeCoordinator ?? ""))
+        let old = try #require(ha.coordinators[i])
+        old.signal(SIGSTOP)
+        let next = try ha.waitActive(seconds: 20, newerThan: first.leaderEpoch ?? 0)
+        #expect(next.activeCoordinator == ha.endpoints[1 - i])
+        usleep(UInt32(max(0, 10.0 - 6.5) * 1_000_000))
+        old.signal(SIGCONT)
+        // It finds out it lost the election partition and exits, without acting meanwhile.
+        let code = old.wait(seconds: 30)
+        print("the stopped coordinator exited with \(code.map(String.init) ?? "nothing") after SIGCONT: \(old.log.split(separator: "\n").suffix(3).joined(separator: " | "))")
+        #expect(code == 3, "\(old.log.suffix(2000))")
+        #expect(old.log.contains("lost the election partition"))
+        #expect(gen.wait(seconds: 120) == 0, "\(gen.log)")
+        let after = try #require(ha.active())
+        #expect(after.leaderEpoch == next.leaderEpoch && after.activeCoordinator == next.activeCoordinator)
+        #expect(after.workers.map { "\($0.workerId): \($0.partitions.map { "\($0.partition)@\($0.epoch)" }.sorted())" }.sorted() == before, "no partition moved")
+        // Whatever the old coordinator sent after SIGCONT, the workers ignored (epoch) or never got.
+        let ignored = workers.map { $0.log.components(separatedBy: "of leader epoch \(first.leaderEpoch ?? 0)").count - 1 }
+        print("messages of the old epoch ignored by the workers: \(ignored)")
+        for w in workers {
+            #expect(!w.log.contains("stopping all partitions"), "\(w.name) stopped its partitions: \(w.log.suffix(1500))")
+        }
+        for w in workers { w.signal(SIGTERM) }
+        for w in workers { #expect(w.wait(seconds: 20) == 0) }
+    }
 }
