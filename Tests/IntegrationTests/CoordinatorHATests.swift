@@ -16,9 +16,9 @@ struct CoordinatorHATests {
         var coordinators: [Proc?]
         var list: String { endpoints.joined(separator: ",") }
 
-        static func start(extra: String = "") throws -> HA {
+        static func start(extra: String = "", host: String = "127.0.0.1", onBroker: (String) throws -> Void = { _ in }) throws -> HA {
             let tag = Int(getpid() % 4000)
-            let endpoints = [21_000 + 2 * tag, 21_001 + 2 * tag].map { "tcp://127.0.0.1:\($0)" }
+            let endpoints = [21_000 + 2 * tag, 21_001 + 2 * tag].map { "tcp://\(host):\($0)" }
             let base = """
                 [kafka]
                 partitions = 12
@@ -42,6 +42,7 @@ struct CoordinatorHATests {
                 if line.hasPrefix("bootstrap ") { bootstrap = String(line.dropFirst(10)); break }
             }
             guard !bootstrap.isEmpty else { throw HarnessError("broker did not start: \(broker.log)") }
+            try onBroker(bootstrap)
             let conf = NSTemporaryDirectory() + "ha-\(tag).conf"
             try base.replacingOccurrences(of: "[kafka]\n", with: "[kafka]\nbootstrap = \"\(bootstrap)\"\n")
                 .write(toFile: conf, atomically: true, encoding: .utf8)
@@ -216,5 +217,86 @@ struct CoordinatorHATests {
         }
         for w in workers { w.signal(SIGTERM) }
         for w in workers { #expect(w.wait(seconds: 20) == 0) }
+    }
+
+    @Test("a worker on another host cut off from both coordinators stops its partitions within its lease; they resume on the other worker",
+          .enabled(if: canMakeHosts, "needs root, ip netns and socat"))
+    func workerCutOff() throws {
+        let tag = getpid() % 10000
+        let ns = "thB\(tag)", vA = "thA\(tag)", vB = "thb\(tag)"
+        let ipA = "10.78.\(tag % 200).1", ipB = "10.78.\(tag % 200).2"
+        var relays: [Process] = []
+        defer {
+            for r in relays { r.terminate() }
+            sh("pkill -9 -f '[s]ocat.*\(ipA)'")
+            sh("ip netns pids \(ns) | xargs -r kill -9")
+            sh("ip netns del \(ns)")
+            sh("ip link del \(vA)")
+        }
+        for c in ["ip netns add \(ns)", "ip link add \(vA) type veth peer name \(vB)", "ip link set \(vB) netns \(ns)",
+                  "ip addr add \(ipA)/24 dev \(vA)", "ip link set \(vA) up",
+                  "ip netns exec \(ns) ip addr add \(ipB)/24 dev \(vB)", "ip netns exec \(ns) ip link set \(vB) up",
+                  "ip netns exec \(ns) ip link set lo up"] {
+            #expect(sh(c) == 0, "\(c)")
+        }
+        var ha = try HA.start(host: ipA) { bootstrap in
+            // The mock broker listens on 127.0.0.1 only: relay host A's address to it, and host
+            // B's loopback to host A, so B reaches it at the advertised address.
+            let port = String(bootstrap.split(separator: ":").last ?? "")
+            let a = Process(), b = Process()
+            a.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
+            a.arguments = ["TCP-LISTEN:\(port),bind=\(ipA),fork,reuseaddr", "TCP:127.0.0.1:\(port)"]
+            b.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            b.arguments = ["netns", "exec", ns, "socat", "TCP-LISTEN:\(port),bind=127.0.0.1,fork,reuseaddr", "TCP:\(ipA):\(port)"]
+            for r in [a, b] {
+                r.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+                r.standardError = FileHandle(forWritingAtPath: "/dev/null")
+                try r.run()
+            }
+            relays = [a, b]
+        }
+        defer { ha.stop() }
+        _ = try ha.waitActive(seconds: 30)
+        let a1 = try Proc("a1", ["worker", "--coordinator", ha.list, "--id", "a1"])
+        let b1 = try Proc("b1", ["worker", "--coordinator", ha.list, "--id", "b1"], launcher: ["ip", "netns", "exec", ns])
+        defer { a1.signal(SIGKILL); b1.signal(SIGKILL) }
+        var deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !(ha.active().map { s in s.workers.count == 2 && s.workers.allSatisfy { $0.partitions.count == 6 } } ?? false) {
+            usleep(200_000)
+        }
+        let gen = try Proc("produce", ["produce", "--bootstrap", ha.bootstrap, "--topic", "events", "--count", "40000", "--rate", "2000"])
+        usleep(3_000_000)
+        #expect(sh("ip link set \(vA) down") == 0)
+        let cut = Date()
+        // b1 stops by itself within its lease (9 s) ...
+        while !b1.log.contains("stopping all partitions") && Date().timeIntervalSince(cut) < 15 { usleep(100_000) }
+        let stoppedAfter = Date().timeIntervalSince(cut)
+        print("b1 stopped its partitions \(stoppedAfter) s after the cut (lease 9 s)")
+        #expect(b1.log.contains("stopping all partitions") && stoppedAfter < 10.5, "\(b1.log.suffix(1500))")
+        // ... and the active coordinator gives them to a1 (failure timeout 12 s).
+        deadline = Date().addingTimeInterval(20)
+        var moved = false
+        while Date() < deadline {
+            if let s = ha.active(), s.workers.first(where: { $0.workerId == "a1" })?.partitions.count == 12 { moved = true; break }
+            usleep(200_000)
+        }
+        #expect(moved, "a1 owns all 12 partitions: \(String(describing: ha.active()?.workers.map { "\($0.workerId) \($0.partitions.count)" }))")
+        #expect(gen.wait(seconds: 90) == 0, "\(gen.log)")
+        let highs = try highWatermarks(bootstrap: ha.bootstrap, topic: "events")
+        deadline = Date().addingTimeInterval(60)
+        var committed = false
+        while Date() < deadline {
+            if let s = ha.active(), highs.allSatisfy({ s.committedByPartition[$0.key] == $0.value }) { committed = true; break }
+            usleep(300_000)
+        }
+        #expect(committed, "every offset committed after the move")
+        var seen: [Int: Set<Int>] = [:]
+        for r in try readAll(bootstrap: ha.bootstrap, topic: "predictions") {
+            if let j = r.json, let p = j["partition"] as? Int, let o = j["offset"] as? Int { seen[p, default: []].insert(o) }
+        }
+        let missing = highs.map { (p, h) in (0..<Int(h)).filter { !(seen[Int(p)]?.contains($0) ?? false) }.count }.reduce(0, +)
+        #expect(missing == 0, "\(missing) offsets without a prediction")
+        a1.signal(SIGTERM)
+        #expect(a1.wait(seconds: 20) == 0)
     }
 }
