@@ -356,7 +356,9 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             let bytes = try readFile(path, key: key)
             let file: WeightsFile
             do { file = try WeightsFile.read(bytes, type: c.model.type, classes: c.model.classes, features: c.features) } catch {
-                throw ConfigError(line: 0, key: key, "\(path): \(error)")
+                // "PATH is not a ... file: ..." reads as a sentence; other problems follow a colon.
+                let why = error.description
+                throw ConfigError(line: 0, key: key, why.hasPrefix("is ") ? "\(path) \(why)" : "\(path): \(why)")
             }
             if case .pipeline(let p) = file, c.model.mode != "inference" {
                 throw ConfigError(line: 0, key: key, "\(path) is a \(p.source ?? p.estimator.kindName) model (\(PretrainedPipeline.currentFormat)), which is served, not trained: set mode = \"inference\"")

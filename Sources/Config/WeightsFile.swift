@@ -16,13 +16,13 @@ public enum WeightsFile: Sendable, Equatable {
         let data = Data(bytes)
         let format: String
         do { format = try JSONDecoder().decode(Head.self, from: data).format ?? "" } catch {
-            throw WeightsFileError("not a JSON weights file: \(describe(error))")
+            throw WeightsFileError("is not a Tributary weights file: not JSON: \(describe(error))")
         }
         switch format {
         case PretrainedModel.currentFormat:
             let m: PretrainedModel
             do { m = try JSONDecoder().decode(PretrainedModel.self, from: data) } catch {
-                throw WeightsFileError("not a Tributary weights file: \(describe(error))")
+                throw WeightsFileError("is not a Tributary weights file: \(describe(error))")
             }
             if let why = m.validate(kind: type, classes: classes, featureNames: features.featureNames,
                                     denseCount: features.denseNames.count) { throw WeightsFileError(why) }
@@ -30,7 +30,7 @@ public enum WeightsFile: Sendable, Equatable {
         case PretrainedPipeline.currentFormat:
             let p: PretrainedPipeline
             do { p = try JSONDecoder().decode(PretrainedPipeline.self, from: data) } catch {
-                throw WeightsFileError("not a Tributary model file: \(describe(error))")
+                throw WeightsFileError("is not a Tributary model file: \(describe(error))")
             }
             if let why = p.problem(kind: type, classes: classes, denseNames: features.denseNames,
                                    textFields: features.text.map(\.field)) { throw WeightsFileError(why) }

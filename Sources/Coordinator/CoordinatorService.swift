@@ -608,7 +608,8 @@ public final class CoordinatorService {
                         file.apply(to: &entry.spec)
                         entry.spec.mode = "inference"
                     } catch {
-                        return .answer(.error(WireFailure(message: "pre-trained model for \(entry.name): \(error)")))
+                        let why = error.description
+                        return .answer(.error(WireFailure(message: "pre-trained model for \(entry.name): \(why.hasPrefix("is ") ? "the file \(why)" : why)")))
                     }
                 }
                 change = lifecycle.deploying(entry, initial: c.parameters, parameters: aggregator.parameters, scaler: aggregator.scaler)

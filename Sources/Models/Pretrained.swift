@@ -17,6 +17,17 @@ public struct PretrainedModel: Sendable, Codable, Equatable {
             self.mean = mean
             self.scale = scale
         }
+
+        /// Why this scaler does not fit `count` inputs (`what` names them), or nil.
+        public func problem(count: Int, what: String) -> String? {
+            guard mean.count == count, scale.count == count else {
+                return "'scaler' has \(mean.count) means and \(scale.count) scales, expected \(count) (one per \(what))"
+            }
+            guard mean.allSatisfy(\.isFinite), scale.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                return "'scaler' has a non-finite mean or a negative/non-finite scale"
+            }
+            return nil
+        }
     }
     public var format: String
     public var type: String
@@ -67,14 +78,7 @@ public struct PretrainedModel: Sendable, Codable, Equatable {
             return "'coef'[\(r)] has a non-finite value at \(row.firstIndex { !$0.isFinite }!)"
         }
         guard intercept.allSatisfy(\.isFinite) else { return "'intercept' has a non-finite value" }
-        if let s = scaler {
-            guard s.mean.count == denseCount, s.scale.count == denseCount else {
-                return "'scaler' has \(s.mean.count) means and \(s.scale.count) scales, expected \(denseCount) (one per dense feature)"
-            }
-            guard s.mean.allSatisfy(\.isFinite), s.scale.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-                return "'scaler' has a non-finite mean or a negative/non-finite scale"
-            }
-        }
+        if let why = scaler?.problem(count: denseCount, what: "dense feature") { return why }
         return nil
     }
 }

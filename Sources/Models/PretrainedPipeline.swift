@@ -76,14 +76,7 @@ public struct PretrainedPipeline: Sendable, Codable, Equatable {
             return "'features'[\(i)] \"\(f)\" is not one of the cluster's dense features (\(denseNames.prefix(8).joined(separator: ", "))\(denseNames.count > 8 ? ", ..." : ""))"
         }
         if Set(features).count != features.count { return "'features' repeats a name" }
-        if let s = scaler {
-            guard s.mean.count == features.count, s.scale.count == features.count else {
-                return "'scaler' has \(s.mean.count) means and \(s.scale.count) scales, expected \(features.count) (one per feature)"
-            }
-            guard s.mean.allSatisfy(\.isFinite), s.scale.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-                return "'scaler' has a non-finite mean or a negative/non-finite scale"
-            }
-        }
+        if let why = scaler?.problem(count: features.count, what: "feature") { return why }
         if let tv = text {
             if let why = tv.problem() { return why }
             guard textFields.contains(tv.field) else {

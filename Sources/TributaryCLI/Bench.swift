@@ -171,46 +171,45 @@ struct Bench: ParsableCommand {
     /// Sends a JSON-lines file to `topic`, each line keyed by its "user".
     func produceFile(_ file: String, topic: String, bootstrap: String) {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
-        do {
-            let p = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": bootstrap, "linger.ms": "20",
-                                                                 "batch.num.messages": "10000"]))
-            let keys = EventParser(keyPath: "user", timestampPath: "", labelPath: "", numericPaths: [])
-            var event = keys.makeEvent()
-            for (i, line) in text.split(separator: "\n").enumerated() {
+        let keys = EventParser(keyPath: "user", timestampPath: "", labelPath: "", numericPaths: [])
+        var event = keys.makeEvent()
+        produce(file, topic: topic, bootstrap: bootstrap) { send in
+            for line in text.split(separator: "\n") {
                 let value = Array(line.utf8)
-                let key: [UInt8] = (try? keys.parse(value, into: &event)) != nil ? Array(event.key.utf8) : []
-                while true {
-                    do { try p.produce(topic: topic, key: key, value: value, tag: i); break } catch {
-                        if !error.isQueueFull { fail("\(error)") }
-                        p.poll(timeoutMs: 10) { _ in }
-                    }
-                }
-                if i % 1000 == 0 { p.poll(timeoutMs: 0) { _ in } }
+                send((try? keys.parse(value, into: &event)) != nil ? Array(event.key.utf8) : [], value)
             }
-            var failed = 0
-            let left = p.drain(timeoutMs: 60_000) { if $0.error != nil { failed += 1 } }
-            if left > 0 || failed > 0 { fail("could not produce \(file) (\(failed) failed, \(left) undelivered)") }
-        } catch { fail("\(error)") }
+        }
     }
 
     func produceEvents(bootstrap: String) {
+        var stream = SyntheticStream(seed: 42)
+        produce("the benchmark events", topic: "events", bootstrap: bootstrap) { send in
+            for _ in 0..<events {
+                let ev = stream.next()
+                send(Array(ev.key.utf8), ev.value)
+            }
+        }
+    }
+
+    /// Sends what `records` hands to its `send` (key, value), then waits for every delivery.
+    func produce(_ what: String, topic: String, bootstrap: String, _ records: (_ send: ([UInt8], [UInt8]) -> Void) -> Void) {
         do {
             let p = try KafkaProducer(config: KafkaClientConfig(["bootstrap.servers": bootstrap, "linger.ms": "20",
                                                                  "batch.num.messages": "10000"]))
-            var stream = SyntheticStream(seed: 42)
-            for i in 0..<events {
-                let ev = stream.next()
+            var i = 0
+            records { key, value in
                 while true {
-                    do { try p.produce(topic: "events", key: Array(ev.key.utf8), value: ev.value, tag: i); break } catch {
+                    do throws(KafkaError) { try p.produce(topic: topic, key: key, value: value, tag: i); break } catch {
                         if !error.isQueueFull { fail("\(error)") }
                         p.poll(timeoutMs: 10) { _ in }
                     }
                 }
                 if i % 1000 == 0 { p.poll(timeoutMs: 0) { _ in } }
+                i += 1
             }
             var failed = 0
             let left = p.drain(timeoutMs: 60_000) { if $0.error != nil { failed += 1 } }
-            if left > 0 || failed > 0 { fail("could not produce the benchmark events (\(failed) failed, \(left) undelivered)") }
+            if left > 0 || failed > 0 { fail("could not produce \(what) (\(failed) failed, \(left) undelivered)") }
         } catch { fail("\(error)") }
     }
 

@@ -54,6 +54,7 @@ public struct ModelSet: Sendable {
         self.served = served
         inputs = geometry.parts.map { [Double](repeating: 0, count: $0.denseIndices == nil ? 0 : $0.dense) }
         zeroMissing = features.onBadValue == .missing
+        readsEvents = layout.models.contains { $0.spec.pipeline != nil }
         sparseIndices = geometry.parts.map { _ in [] }
         champion = layout.championIndex
         adopt(champion: layout)
@@ -73,8 +74,9 @@ public struct ModelSet: Sendable {
     }
 
     public var learns: Bool { models.contains { $0.learns } }
-    /// Whether a model is a pre-trained pipeline (which reads the event's text itself).
-    public var readsEvents: Bool { models.contains { $0.predictor != nil } }
+    /// Whether a model is a pre-trained pipeline (which reads the event's text itself); kept,
+    /// as it is asked for every record.
+    public private(set) var readsEvents = false
     public var championModel: OnlineModel { models[champion] }
 
     /// Every model's weights, in layout order.

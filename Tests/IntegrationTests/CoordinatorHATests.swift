@@ -16,9 +16,13 @@ struct CoordinatorHATests {
         var coordinators: [Proc?]
         var list: String { endpoints.joined(separator: ",") }
 
-        static func start(extra: String = "", host: String = "127.0.0.1", onBroker: (String) throws -> Void = { _ in }) throws -> HA {
+        /// Coordinator i binds hosts[i]; launchers[i] runs it (e.g. in another network namespace).
+        var launchers: [[String]] = [[], []]
+
+        static func start(extra: String = "", host: String = "127.0.0.1", hosts: [String]? = nil, launchers: [[String]] = [[], []],
+                          onBroker: (String) throws -> Void = { _ in }) throws -> HA {
             let tag = Int(getpid() % 4000)
-            let endpoints = [21_000 + 2 * tag, 21_001 + 2 * tag].map { "tcp://\(host):\($0)" }
+            let endpoints = zip(hosts ?? [host, host], [21_000 + 2 * tag, 21_001 + 2 * tag]).map { "tcp://\($0):\($1)" }
             let base = """
                 [kafka]
                 partitions = 12
@@ -46,13 +50,13 @@ struct CoordinatorHATests {
             let conf = NSTemporaryDirectory() + "ha-\(tag).conf"
             try base.replacingOccurrences(of: "[kafka]\n", with: "[kafka]\nbootstrap = \"\(bootstrap)\"\n")
                 .write(toFile: conf, atomically: true, encoding: .utf8)
-            var ha = HA(broker: broker, bootstrap: bootstrap, config: conf, endpoints: endpoints, coordinators: [nil, nil])
+            var ha = HA(broker: broker, bootstrap: bootstrap, config: conf, endpoints: endpoints, coordinators: [nil, nil], launchers: launchers)
             for i in 0..<2 { try ha.startCoordinator(i) }
             return ha
         }
 
         mutating func startCoordinator(_ i: Int) throws {
-            let p = try Proc("coordinator-\(i)", ["coordinator", "--config", config, "--bind", endpoints[i]])
+            let p = try Proc("coordinator-\(i)", ["coordinator", "--config", config, "--bind", endpoints[i]], launcher: launchers[i])
             guard let line = p.readLine(), line.hasPrefix("standby ") || line.hasPrefix("coordinator ") else {
                 throw HarnessError("coordinator \(i) did not start: \(p.log)")
             }
@@ -222,39 +226,11 @@ struct CoordinatorHATests {
     @Test("a worker on another host cut off from both coordinators stops its partitions within its lease; they resume on the other worker",
           .enabled(if: canMakeHosts, "needs root, ip netns and socat"))
     func workerCutOff() throws {
-        let tag = getpid() % 10000
-        let ns = "thB\(tag)", vA = "thA\(tag)", vB = "thb\(tag)"
-        let ipA = "10.78.\(tag % 200).1", ipB = "10.78.\(tag % 200).2"
-        var relays: [Process] = []
-        defer {
-            for r in relays { r.terminate() }
-            sh("pkill -9 -f '[s]ocat.*\(ipA)'")
-            sh("ip netns pids \(ns) | xargs -r kill -9")
-            sh("ip netns del \(ns)")
-            sh("ip link del \(vA)")
-        }
-        for c in ["ip netns add \(ns)", "ip link add \(vA) type veth peer name \(vB)", "ip link set \(vB) netns \(ns)",
-                  "ip addr add \(ipA)/24 dev \(vA)", "ip link set \(vA) up",
-                  "ip netns exec \(ns) ip addr add \(ipB)/24 dev \(vB)", "ip netns exec \(ns) ip link set \(vB) up",
-                  "ip netns exec \(ns) ip link set lo up"] {
-            #expect(sh(c) == 0, "\(c)")
-        }
-        var ha = try HA.start(host: ipA) { bootstrap in
-            // The mock broker listens on 127.0.0.1 only: relay host A's address to it, and host
-            // B's loopback to host A, so B reaches it at the advertised address.
-            let port = String(bootstrap.split(separator: ":").last ?? "")
-            let a = Process(), b = Process()
-            a.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
-            a.arguments = ["TCP-LISTEN:\(port),bind=\(ipA),fork,reuseaddr", "TCP:127.0.0.1:\(port)"]
-            b.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            b.arguments = ["netns", "exec", ns, "socat", "TCP-LISTEN:\(port),bind=127.0.0.1,fork,reuseaddr", "TCP:\(ipA):\(port)"]
-            for r in [a, b] {
-                r.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-                r.standardError = FileHandle(forWritingAtPath: "/dev/null")
-                try r.run()
-            }
-            relays = [a, b]
-        }
+        let host = NetworkHost(prefix: "th", subnet: 78)
+        defer { host.close() }
+        #expect(host.create().isEmpty, "network namespace commands failed")
+        let ns = host.ns
+        var ha = try HA.start(host: host.ipA) { try host.relayBroker($0) }
         defer { ha.stop() }
         _ = try ha.waitActive(seconds: 30)
         let a1 = try Proc("a1", ["worker", "--coordinator", ha.list, "--id", "a1"])
@@ -266,7 +242,7 @@ struct CoordinatorHATests {
         }
         let gen = try Proc("produce", ["produce", "--bootstrap", ha.bootstrap, "--topic", "events", "--count", "40000", "--rate", "2000"])
         usleep(3_000_000)
-        #expect(sh("ip link set \(vA) down") == 0)
+        #expect(host.link(up: false) == 0)
         let cut = Date()
         // b1 stops by itself within its lease (9 s) ...
         while !b1.log.contains("stopping all partitions") && Date().timeIntervalSince(cut) < 15 { usleep(100_000) }
@@ -298,5 +274,59 @@ struct CoordinatorHATests {
         #expect(missing == 0, "\(missing) offsets without a prediction")
         a1.signal(SIGTERM)
         #expect(a1.wait(seconds: 20) == 0)
+    }
+
+    @Test("cut the link between the two coordinators' hosts (the active one's host also loses the broker and the workers): the other takes over, the cut-off one steps down, no worker obeys two coordinators, nothing moves",
+          .enabled(if: canMakeHosts, "needs root, ip netns and socat"))
+    func coordinatorsCutApart() throws {
+        let host = NetworkHost(prefix: "tc", subnet: 79)
+        defer { host.close() }
+        #expect(host.create().isEmpty, "network namespace commands failed")
+        // Coordinator 0 on host B (its own namespace), coordinator 1, the broker and the
+        // workers on host A; coordinator 0 starts first, so it is the active one.
+        var ha = try HA.start(hosts: [host.ipB, host.ipA], launchers: [["ip", "netns", "exec", host.ns], []]) { try host.relayBroker($0) }
+        defer { ha.stop() }
+        let first = try ha.waitActive(seconds: 30)
+        #expect(first.activeCoordinator == ha.endpoints[0], "coordinator 0 (host B) is active first")
+        let workers = try (1...2).map { try Proc("hc\($0)", ["worker", "--coordinator", ha.list, "--id", "hc\($0)"]) }
+        defer { for w in workers { w.signal(SIGKILL) } }
+        var deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !(ha.active().map { $0.unassigned.isEmpty && $0.workers.count == 2 } ?? false) { usleep(200_000) }
+        let start = try #require(ha.active())
+        let before = start.workers.map { "\($0.workerId): \($0.partitions.map { "\($0.partition)@\($0.epoch)" }.sorted())" }.sorted()
+        let gen = try Proc("produce", ["produce", "--bootstrap", ha.bootstrap, "--topic", "events", "--count", "60000", "--rate", "3000"])
+        usleep(2_000_000)
+        #expect(host.link(up: false) == 0)
+        let next = try ha.waitActive(seconds: 25, newerThan: first.leaderEpoch ?? 0)
+        #expect(next.activeCoordinator == ha.endpoints[1])
+        // Cut off from Kafka, coordinator 0 loses the election partition and exits.
+        let code = ha.coordinators[0]?.wait(seconds: 30)
+        print("cut-off coordinator exited with \(code.map(String.init) ?? "nothing"): \(ha.coordinators[0]?.log.split(separator: "\n").suffix(2).joined(separator: " | ") ?? "")")
+        #expect(code == 3)
+        #expect(host.link(up: true) == 0)
+        #expect(gen.wait(seconds: 120) == 0, "\(gen.log)")
+        let after = try #require(ha.active())
+        #expect(after.activeCoordinator == ha.endpoints[1] && after.leaderEpoch == next.leaderEpoch)
+        #expect(after.workers.map { "\($0.workerId): \($0.partitions.map { "\($0.partition)@\($0.epoch)" }.sorted())" }.sorted() == before,
+                "no partition moved")
+        // Each worker heard from one active coordinator at a time: its epoch only went up.
+        for w in workers {
+            let epochs = w.log.split(separator: "\n").compactMap { line -> Int? in
+                guard let r = line.range(of: "coordinator leader epoch ") else { return nil }
+                return Int(line[r.upperBound...].prefix { $0.isNumber })
+            }
+            print("\(w.name): leader epochs \(epochs)")
+            #expect(epochs == epochs.sorted() && !w.log.contains("stopping all partitions"), "\(w.log.suffix(1500))")
+        }
+        deadline = Date().addingTimeInterval(60)
+        let highs = try highWatermarks(bootstrap: ha.bootstrap, topic: "events")
+        var committed = false
+        while Date() < deadline {
+            if let s = ha.active(), highs.allSatisfy({ s.committedByPartition[$0.key] == $0.value }) { committed = true; break }
+            usleep(300_000)
+        }
+        #expect(committed, "every offset committed")
+        for w in workers { w.signal(SIGTERM) }
+        for w in workers { #expect(w.wait(seconds: 20) == 0) }
     }
 }

@@ -14,23 +14,11 @@ let canMakeHosts: Bool = {
 struct MultiHostTests {
     @Test("cut worker B's link: the coordinator reassigns, B stops its partitions by itself; restore: B rejoins")
     func networkCut() throws {
+        let host = NetworkHost(prefix: "tb", subnet: 77)
+        defer { host.close() }
+        #expect(host.create().isEmpty, "network namespace commands failed")
+        let (ns, ipA) = (host.ns, host.ipA)
         let tag = getpid() % 10000
-        let ns = "tbB\(tag)", vA = "tbA\(tag)", vB = "tbb\(tag)"
-        let ipA = "10.77.\(tag % 200).1", ipB = "10.77.\(tag % 200).2"
-        defer {
-            // socat forks a child per connection: kill them all ("[s]" keeps pkill from
-            // matching the shell that runs it).
-            sh("pkill -9 -f '[s]ocat.*\(ipA)'")
-            sh("ip netns pids \(ns) | xargs -r kill -9")
-            sh("ip netns del \(ns)")
-            sh("ip link del \(vA)")
-        }
-        for c in ["ip netns add \(ns)", "ip link add \(vA) type veth peer name \(vB)", "ip link set \(vB) netns \(ns)",
-                  "ip addr add \(ipA)/24 dev \(vA)", "ip link set \(vA) up",
-                  "ip netns exec \(ns) ip addr add \(ipB)/24 dev \(vB)", "ip netns exec \(ns) ip link set \(vB) up",
-                  "ip netns exec \(ns) ip link set lo up"] {
-            #expect(sh(c) == 0, "\(c)")
-        }
         let conf = NSTemporaryDirectory() + "hosts-\(tag).conf"
         try """
         [kafka]
@@ -41,21 +29,7 @@ struct MultiHostTests {
         """.write(toFile: conf, atomically: true, encoding: .utf8)
         let broker = try Proc("broker", ["broker", "--config", conf])
         let bootstrap = String(try #require(broker.readLine()).dropFirst("bootstrap ".count))
-        let port = try #require(bootstrap.split(separator: ":").last.map(String.init))
-        // The mock broker listens on 127.0.0.1 only: relay host A's veth address to it, and
-        // host B's loopback to host A, so B reaches it at the same advertised address.
-        let relayA = Process(), relayB = Process()
-        relayA.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
-        relayA.arguments = ["TCP-LISTEN:\(port),bind=\(ipA),fork,reuseaddr", "TCP:127.0.0.1:\(port)"]
-        relayB.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        relayB.arguments = ["netns", "exec", ns, "socat", "TCP-LISTEN:\(port),bind=127.0.0.1,fork,reuseaddr", "TCP:\(ipA):\(port)"]
-        for r in [relayA, relayB] {
-            // Not our stdout: a relay outliving the test must not hold the runner's pipe open.
-            r.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-            r.standardError = FileHandle(forWritingAtPath: "/dev/null")
-            try r.run()
-        }
-        defer { relayA.terminate(); relayB.terminate() }
+        try host.relayBroker(bootstrap)
 
         let coord = try Proc("coordinator", ["coordinator", "--config", conf, "--bind", "tcp://\(ipA):*", "--bootstrap", bootstrap])
         let endpoint = try #require(coord.readLine()).split(separator: " ").map(String.init)[1]
@@ -72,7 +46,7 @@ struct MultiHostTests {
         }
 
         // Cut host B off.
-        #expect(sh("ip link set \(vA) down") == 0)
+        #expect(host.link(up: false) == 0)
         try cluster.waitFor(seconds: 8, "b1 declared dead, a1 owns all 4 partitions") { s in
             s.workers.first { $0.workerId == "b1" }?.state == .dead
                 && s.workers.first { $0.workerId == "a1" }?.partitions.count == 4
@@ -83,7 +57,7 @@ struct MultiHostTests {
         #expect(b1.log.contains("stopping all partitions"), "\(b1.log)")
 
         // Restore the link: B registers again and gets its share back.
-        #expect(sh("ip link set \(vA) up") == 0)
+        #expect(host.link(up: true) == 0)
         try cluster.waitFor(seconds: 30, "b1 rejoined with 2 partitions") { s in
             s.workers.filter { $0.state == .up }.count == 2 && s.workers.allSatisfy { $0.partitions.count == 2 }
         }

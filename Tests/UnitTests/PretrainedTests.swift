@@ -87,7 +87,7 @@ struct PretrainedTests {
 
     @Test("a file that does not fit is refused, naming what is wrong",
           arguments: [
-            ("{\"format\": \"tributary.model/2\", \"task\": \"binary\"", "not a JSON weights file"),
+            ("{\"format\": \"tributary.model/2\", \"task\": \"binary\"", "is not a Tributary weights file: not JSON"),
             (forest.replacingOccurrences(of: "\"left\": [1, -1, -1]", with: "\"left\": [7, -1, -1]"), "points to children 7 and 2, outside 1..<3"),
             (forest.replacingOccurrences(of: "\"left\": [1, -1, -1]", with: "\"left\": [0, -1, -1]"), "points to children 0 and 2"),
             (forest.replacingOccurrences(of: "\"feature\": [0, 0, 0]", with: "\"feature\": [5, 0, 0]"), "splits on column 5, outside 0..<2"),
