@@ -8,7 +8,8 @@ struct BenchSmokeTests {
     @Test("tributary bench runs every side on the same records and reports the ratios")
     func benchRuns() throws {
         let peer = repoRoot + "/../shared/peers/python-river"
-        let b = try Proc("bench", ["bench", "--events", "20000", "--partitions", "8", "--peer-events", "5000", "--peer", peer])
+        let b = try Proc("bench", ["bench", "--events", "20000", "--partitions", "8", "--peer-events", "5000", "--peer", peer,
+                                   "--tools", repoRoot + "/tools"])
         #expect(b.wait(seconds: 240) == 0, "\(b.log)")
         let out = b.remainingOutput()
         let line = try #require(out.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(out)")
@@ -42,6 +43,8 @@ struct BenchSmokeTests {
         #expect(ratios["tributary_1w_over_bare_librdkafka"] != nil)
         #expect(ratios["challenger_cost_fraction"] != nil, "the run with a challenger beside the champion")
         #expect(ratios["label_snapshot_cost_fraction"] != nil, "the runs with and without predictions waiting for labels")
+        // Models trained offline (scikit-learn), served: a text model and a 100-tree forest.
+        #expect(ratios["pretrained_text_over_default"] != nil && ratios["pretrained_forest_over_default"] != nil, "\(ratios)")
         if FileManager.default.fileExists(atPath: peer + "/baseline.py") {
             #expect(names.contains { $0.hasPrefix("python peer") }, "python peer did not run: \(out)")
             #expect(ratios["tributary_1w_over_python"] != nil)
