@@ -402,6 +402,12 @@ public final class CoordinatorService {
             // workers as soon as its checkpoint is durable, not at the next tick.
             let ready = zmqPollReadable([router] + (zap.map { [$0.socket] } ?? []),
                                         fds: [checkpoints.wakeupFD()] + (metrics?.fds ?? []), timeoutMs: 50)
+            // The wait is where a stopped process most likely was: check again before acting.
+            if leaderEpoch != nil && Clock.nowMs() - passStart > Int64(config.coordinator.electionSessionMs) {
+                log.error("this coordinator was away \(Clock.nowMs() - passStart) ms, longer than coordinator.election_session_ms (\(config.coordinator.electionSessionMs)): another coordinator may be active; stepping down")
+                steppedDown = true
+                break
+            }
             if let zap, ready.sockets[1] {
                 zap.serve { key, address in
                     if zap.refused <= 10 || zap.refused % 1000 == 0 {
@@ -761,6 +767,7 @@ public final class CoordinatorService {
                                 modelVersion: aggregator.version, modelParameters: aggregator.parameters,
                                 layout: lifecycle.layout)
                 w.incarnation = incarnation
+                if !config.coordinator.endpoints.isEmpty { w.coordinators = config.coordinator.endpoints }
                 send(to: to, .welcome(w))
             case .send(let to, let m): send(to: to, m)
             }

@@ -21,6 +21,9 @@ public struct Welcome: Sendable, Codable, Equatable {
     /// merge state a delta in flight went to is gone, and the worker drops that delta at once
     /// (its progress goes in the next one). nil from coordinators that predate it.
     public var incarnation: Int64?
+    /// Every coordinator of the cluster (`coordinator.endpoints`, issue 23): a worker started
+    /// with one address learns the others, to fail over to. nil or empty: just this one.
+    public var coordinators: [String]?
     public init(workerId: String, bootstrap: String, settings: WorkerSettings, heartbeatMs: Int, leaseMs: Int,
                 modelVersion: Int = 0, modelParameters: [Double] = [], layout: ModelLayout? = nil) {
         self.layout = layout

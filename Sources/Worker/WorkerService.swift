@@ -255,6 +255,12 @@ public final class WorkerService: PartitionDriverHost {
     }
 
     func adopt(_ w: Welcome) throws {
+        // The cluster's coordinators (`coordinator.endpoints`): the ones not given on the
+        // command line are where to fail over to as well.
+        for ep in w.coordinators ?? [] where !endpoints.contains(ep) {
+            endpoints.append(ep)
+            log.info("coordinator \(ep) added to the ones to fail over to (coordinator.endpoints)")
+        }
         // The cluster's logging settings, unless this worker's flags set them.
         log.logLevel = Logger.Level(rawValue: options.logLevel ?? w.settings.cluster.logLevel) ?? .info
         Log.format = LogFormat(rawValue: options.logFormat ?? w.settings.cluster.logFormat) ?? .text

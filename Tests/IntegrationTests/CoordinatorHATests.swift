@@ -189,7 +189,10 @@ struct CoordinatorHATests {
         var ha = try HA.start()
         defer { ha.stop() }
         let first = try ha.waitActive(seconds: 30)
-        let workers = try (1...2).map { try Proc("hs\($0)", ["worker", "--coordinator", ha.list, "--id", "hs\($0)"]) }
+        // hs2 is given only the active coordinator: it learns the other from the welcome
+        // (`coordinator.endpoints`) and must fail over to it all the same.
+        let workers = try [Proc("hs1", ["worker", "--coordinator", ha.list, "--id", "hs1"]),
+                           Proc("hs2", ["worker", "--coordinator", try #require(first.activeCoordinator), "--id", "hs2"])]
         defer { for w in workers { w.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline, !(ha.active().map { $0.unassigned.isEmpty && $0.workers.count == 2 } ?? false) { usleep(200_000) }
