@@ -21,7 +21,7 @@ public final class CoordinatorElection {
         c["bootstrap.servers"] = config.kafka.bootstrap
         clientConfig = c
         producer = try KafkaProducer(config: c)
-        if (try? producer.partitionCount(topic: topic, timeoutMs: 3000)) == nil || (try? producer.partitionCount(topic: topic, timeoutMs: 3000)) == 0 {
+        if ((try? producer.partitionCount(topic: topic, timeoutMs: 3000)) ?? 0) == 0 {
             try? producer.createTopic(topic, partitions: 1)
         }
         var m = c

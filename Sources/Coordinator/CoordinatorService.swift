@@ -392,22 +392,14 @@ public final class CoordinatorService {
             // most likely given the election to a standby meanwhile. Stop before acting on
             // anything (a message, a merge, a checkpoint), not after the group says so.
             let passStart = Clock.nowMs()
-            if leaderEpoch != nil && passStart - lastPass > Int64(config.coordinator.electionSessionMs) {
-                log.error("this coordinator was away \(passStart - lastPass) ms, longer than coordinator.election_session_ms (\(config.coordinator.electionSessionMs)): another coordinator may be active; stepping down")
-                steppedDown = true
-                break
-            }
+            if awayTooLong(since: lastPass) { break }
             defer { lastPass = Clock.nowMs() }
             // Checkpoint delivery reports wake the loop too: a merged version is sent to the
             // workers as soon as its checkpoint is durable, not at the next tick.
             let ready = zmqPollReadable([router] + (zap.map { [$0.socket] } ?? []),
                                         fds: [checkpoints.wakeupFD()] + (metrics?.fds ?? []), timeoutMs: 50)
             // The wait is where a stopped process most likely was: check again before acting.
-            if leaderEpoch != nil && Clock.nowMs() - passStart > Int64(config.coordinator.electionSessionMs) {
-                log.error("this coordinator was away \(Clock.nowMs() - passStart) ms, longer than coordinator.election_session_ms (\(config.coordinator.electionSessionMs)): another coordinator may be active; stepping down")
-                steppedDown = true
-                break
-            }
+            if awayTooLong(since: passStart) { break }
             if let zap, ready.sockets[1] {
                 zap.serve { key, address in
                     if zap.refused <= 10 || zap.refused % 1000 == 0 {
@@ -469,6 +461,16 @@ public final class CoordinatorService {
             }
         }
         log.info("stopping")
+    }
+
+    /// Elected, and nothing done since `since` for longer than the election session: sets
+    /// `steppedDown` (the loop then ends) and says why.
+    private func awayTooLong(since: Int64) -> Bool {
+        let away = Clock.nowMs() - since
+        guard leaderEpoch != nil, away > Int64(config.coordinator.electionSessionMs) else { return false }
+        log.error("this coordinator was away \(away) ms, longer than coordinator.election_session_ms (\(config.coordinator.electionSessionMs)): another coordinator may be active; stepping down")
+        steppedDown = true
+        return true
     }
 
     /// Loopback, ipc:// or inproc://: reachable from this host only.
