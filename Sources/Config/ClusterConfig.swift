@@ -116,6 +116,9 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
         public var heartbeatMs = 500
         /// A worker silent for this long is declared dead and its partitions move.
         public var failureTimeoutMs = 3000
+        /// Partitions move once membership has been quiet this long (at most 10× as long), so
+        /// workers that join or leave together cause one rebalance with the fewest moves.
+        public var rebalanceDelayMs = 200
         /// Prometheus endpoint "HOST:PORT" (`GET /metrics`); "" = off.
         public var metricsBind = ""
         /// The quality history (`tributary report`) keeps a sample this often, 1,440 of them.
@@ -224,6 +227,7 @@ public struct ClusterConfig: Sendable, Codable, Equatable {
             coordinator.advertise = try t.string("advertise", coordinator.advertise)
             coordinator.heartbeatMs = try t.int("heartbeat_ms", coordinator.heartbeatMs, min: 10, max: 60_000)
             coordinator.failureTimeoutMs = try t.int("failure_timeout_ms", coordinator.failureTimeoutMs, min: 100, max: 600_000)
+            coordinator.rebalanceDelayMs = try t.int("rebalance_delay_ms", coordinator.rebalanceDelayMs, min: 0, max: 60_000)
             coordinator.metricsBind = try t.string("metrics_bind", coordinator.metricsBind)
             coordinator.historyIntervalMs = try t.int("history_interval_ms", coordinator.historyIntervalMs, min: 10, max: 3_600_000)
             coordinator.election = try t.string("election", coordinator.election, oneOf: ["off", "kafka"])

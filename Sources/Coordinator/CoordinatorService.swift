@@ -219,7 +219,8 @@ public final class CoordinatorService {
             : Int64(min(config.coordinator.failureTimeoutMs, 3 * config.coordinator.heartbeatMs))
         membership = Membership(
             partitions: partitions,
-            settings: .init(failureTimeoutMs: Int64(config.coordinator.failureTimeoutMs), startupGraceMs: grace),
+            settings: .init(failureTimeoutMs: Int64(config.coordinator.failureTimeoutMs), startupGraceMs: grace,
+                           rebalanceDelayMs: Int64(config.coordinator.rebalanceDelayMs)),
             now: Clock.nowMs())
         metrics = config.coordinator.metricsBind.isEmpty ? nil : try MetricsServer(address: config.coordinator.metricsBind)
         log.info("listening on \(router.lastEndpoint) (workers connect to \(endpoint)); \(partitions) input partitions\(metrics.map { "; metrics on port \($0.port)" } ?? "")")

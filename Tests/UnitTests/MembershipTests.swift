@@ -165,4 +165,55 @@ struct MembershipTests {
         let d = m.handle(.partitionCount(10), now: now)
         #expect(Set(Self.assigns(d, to: "a").map(\.partition)) == [8, 9])
     }
+
+    @Test("with a rebalance delay, workers joining together are placed in one step with the fewest moves")
+    mutating func delayedRebalance() {
+        m = Membership(partitions: 12, settings: .init(failureTimeoutMs: 3000, startupGraceMs: 0, rebalanceDelayMs: 200), now: 0)
+        _ = hello("a")
+        now = 200
+        #expect(Self.assigns(m.handle(.tick, now: now), to: "a").count == 12)
+        // b at 300, c at 400: nothing moves until the membership is quiet for 200 ms.
+        now = 300
+        #expect(Self.revokes(hello("b"), to: "a").isEmpty)
+        now = 400
+        #expect(Self.revokes(hello("c"), to: "a").isEmpty)
+        now = 500
+        #expect(Self.revokes(m.handle(.tick, now: now), to: "a").isEmpty)
+        now = 600
+        let d = m.handle(.tick, now: now)
+        let rev = Self.revokes(d, to: "a")
+        #expect(rev.count == 8)  // one revoke of the 8 that leave a: none moves twice
+        _ = revoked("a", rev)
+        #expect(counts() == ["a": 4, "b": 4, "c": 4])
+        #expect(m.moves == 12 + 8)
+    }
+
+    @Test("under steady churn the delayed rebalance still comes, after 10 delays at most")
+    mutating func delayedRebalanceBounded() {
+        m = Membership(partitions: 40, settings: .init(failureTimeoutMs: 1_000_000, startupGraceMs: 0, rebalanceDelayMs: 100), now: 0)
+        _ = hello("w0")
+        now = 100
+        _ = m.handle(.tick, now: now)
+        var firstRevoke: Int64?
+        for i in 1...30 where firstRevoke == nil {
+            now = 100 + Int64(i) * 50  // a join every 50 ms, never 100 ms of quiet
+            if !Self.revokes(hello("w\(i)"), to: "w0").isEmpty { firstRevoke = now }
+        }
+        #expect(firstRevoke == 1150)  // the first join (150) + 10 × 100 ms
+    }
+
+    @Test("a heartbeat of a live worker decides nothing; one of a suspect that recovers rebalances")
+    mutating func heartbeatsAreCheap() {
+        _ = hello("a")
+        _ = revoked("a", Self.revokes(hello("b"), to: "a"))
+        #expect(counts() == ["a": 4, "b": 4])
+        #expect(beat("a").isEmpty)
+        now = 1600  // a suspect (silent > failure timeout / 2) gets nothing new...
+        _ = beat("b")
+        _ = m.handle(.tick, now: now)
+        #expect(m.members["a"]?.state == .suspect)
+        #expect(beat("a").isEmpty)  // ...and back to up: nothing to move, the map is balanced
+        #expect(m.members["a"]?.state == .up)
+        #expect(counts() == ["a": 4, "b": 4])
+    }
 }
