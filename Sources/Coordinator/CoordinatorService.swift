@@ -187,7 +187,7 @@ public final class CoordinatorService {
                                      syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs(),
                                      robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
                                                           factor: config.model.robustFactor),
-                                     rule: config.model.mergeRule)
+                                     rule: config.model.mergeRule, shards: ProcessInfo.processInfo.activeProcessorCount)
         // Per frame: parameters travel split into frames of 4 MiB (WireCodec.maxFrameBytes),
         // bodies are at most 16 MiB.
         router = try ZmqSocket(context, .router, maxMessageSize: Int64(WireCodec.maxBodyBytes))

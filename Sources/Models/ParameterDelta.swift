@@ -4,11 +4,18 @@ public struct ParameterDelta: Sendable, Equatable, Codable {
     public var worker: String
     public var baseVersion: Int
     public var samples: Int
+    /// Every coordinate's change, or (with `indices`) the changes of those coordinates only.
     public var delta: [Double]
-    public init(worker: String, baseVersion: Int, samples: Int, delta: [Double]) {
+    /// Sparse: the touched coordinates, strictly increasing, each below `width`.
+    public var indices: [UInt32]?
+    /// The dense width.
+    public var width: Int
+    public init(worker: String, baseVersion: Int, samples: Int, delta: [Double], indices: [UInt32]? = nil, width: Int? = nil) {
         self.worker = worker
         self.baseVersion = baseVersion
         self.samples = samples
         self.delta = delta
+        self.indices = indices
+        self.width = width ?? delta.count
     }
 }

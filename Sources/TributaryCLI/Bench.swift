@@ -573,8 +573,7 @@ struct Bench: ParsableCommand {
         var merged: [Double] = []
         let t2 = ms {
             guard case .modelDelta(let d)? = try? WireCodec.decode(frames[...]) else { return }
-            merged = ModelAveraging.merge(global: [Double](repeating: 0, count: n),
-                                          deltas: [ParameterDelta(worker: d.workerId, baseVersion: 0, samples: d.samples, delta: d.delta)])
+            merged = ModelAveraging.merge(global: [Double](repeating: 0, count: n), deltas: [d.parameterDelta])
             frames = WireCodec.encode(.modelUpdate(ModelUpdate(version: 1, contributions: ["w": d.seq], parameters: merged)))
         }
         let t3 = ms {

@@ -12,6 +12,11 @@ struct BenchScale: ParsableCommand {
     @Option(help: "Share of the workers in each wave of churn (leave, crash, join).") var churn: Double = 0.1
     @Option(help: "Rounds of churn (each: a leave wave, a crash wave, a join wave).") var rounds: Int = 2
     @Option(help: "coordinator.rebalance_delay_ms of the membership part.") var rebalanceDelayMs: Int = 200
+    @Option(help: "Simulated workers of the aggregator part, comma-separated.") var aggregatorWorkers: String = "200,1000"
+    @Option(help: "Weights of the aggregator part's model.") var weights: Int = 1 << 20
+    @Option(help: "Shares of the coordinates a delta touches in the aggregator part, comma-separated (1 = dense).") var touched: String = "1,0.01"
+    @Option(help: "Merge shards of the aggregator part, comma-separated (default: 1 and the cores).") var shards: String = ""
+    @Option(help: "Sync rounds per aggregator case.") var aggregatorRounds: Int = 3
     @Option(help: "Only these parts, comma-separated: membership, aggregator (default: both).") var only: String = "membership,aggregator"
     @Option(help: "Write the JSON result here too.") var output: String?
 
@@ -27,6 +32,11 @@ struct BenchScale: ParsableCommand {
 
     struct Out: Codable {
         var membership: MembershipLoad.Result?
+        var aggregator: [AggregatorLoad.Result] = []
+    }
+
+    static func list<T: LosslessStringConvertible>(_ text: String) -> [T] {
+        text.split(separator: ",").compactMap { T(String($0).trimmingCharacters(in: .whitespaces)) }
     }
 
     func run() throws {
@@ -42,6 +52,24 @@ struct BenchScale: ParsableCommand {
                            w.change as NSString, w.workers, w.moves, w.minimumMoves, w.balance, w.unassigned, w.settledMs))
             }
             out.membership = r
+        }
+        if runs("aggregator") {
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            let shardCounts: [Int] = shards.isEmpty ? Array(Set([1, cores])).sorted() : Self.list(shards)
+            say("aggregator: \(weights) weights, sync rounds of every worker's delta (\(cores) cores)")
+            for w in Self.list(aggregatorWorkers) as [Int] {
+                for t in Self.list(touched) as [Double] {
+                    // Dense deltas of many workers are held until the merge: 8 bytes × weights
+                    // each (1,000 × 2^20 = 8 GiB).
+                    for s in shardCounts {
+                        let r = AggregatorLoad.run(workers: w, weights: weights, touched: t, shards: s, rounds: aggregatorRounds)
+                        say(String(format: "  %5d workers, %@, %d shard%@: receive %8.1f ms, merge %7.1f ms, round %8.1f ms, CPU %8.1f ms; bytes per worker: delta %9d, update %9d",
+                                   w, (t >= 1 ? "dense" : "\(t * 100) % touched") as NSString, s, (s == 1 ? "" : "s") as NSString,
+                                   r.receiveMs, r.mergeMs, r.roundMs, r.cpuMs, r.deltaBytesPerWorker, r.updateBytesPerWorker))
+                        out.aggregator.append(r)
+                    }
+                }
+            }
         }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]

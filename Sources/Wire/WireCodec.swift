@@ -40,12 +40,16 @@ public enum WireCodec {
         case .modelDelta(let b):
             // Sparse models send only touched coordinates: (uint32 index, float64 value) pairs
             // when that is smaller than the dense vector.
+            func sparseHead() -> [UInt8] {
+                let head = SparseDeltaHead(workerId: b.workerId, seq: b.seq, baseVersion: b.baseVersion, samples: b.samples,
+                                           scaler: b.scaler, width: b.width, sparse: true)
+                return (try? Array(enc.encode(Envelope(type: m.typeName, body: head, epoch: epoch)))) ?? []
+            }
+            if let indices = b.indices { return [tag, sparseHead()] + frames(packPairs(indices, b.delta)) }
             var nonZero = 0
             for v in b.delta where v != 0 { nonZero += 1 }
             if nonZero * 12 < b.delta.count * 8 && b.delta.count <= Int(UInt32.max) {
-                let head = SparseDeltaHead(workerId: b.workerId, seq: b.seq, baseVersion: b.baseVersion, samples: b.samples,
-                                           scaler: b.scaler, width: b.delta.count, sparse: true)
-                return [tag, (try? Array(enc.encode(Envelope(type: m.typeName, body: head, epoch: epoch)))) ?? []] + frames(packSparse(b.delta, nonZero))
+                return [tag, sparseHead()] + frames(packSparse(b.delta, nonZero))
             }
             return [tag, e(b)] + frames(packDoubles(b.delta))
         case .modelUpdate(let b): return [tag, e(b)] + frames(packDoubles(b.parameters))
@@ -101,7 +105,14 @@ public enum WireCodec {
         case "model_delta":
             var m = try d(ModelDelta.self)
             let head = try d(SparseDeltaHead.self)
-            m.delta = head.sparse == true ? try unpackSparse(frames, width: head.width ?? -1) : try unpackDoubles(frames)
+            if head.sparse == true {
+                let width = head.width ?? -1
+                (m.indices, m.delta) = try unpackPairs(frames, width: width)
+                m.width = width
+            } else {
+                m.delta = try unpackDoubles(frames)
+                m.width = m.delta.count
+            }
             return .modelDelta(m)
         case "model_update":
             var m = try d(ModelUpdate.self)
@@ -168,29 +179,68 @@ public enum WireCodec {
         return out
     }
 
+    static func packPairs(_ indices: [UInt32], _ values: [Double]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: indices.count * 12)
+        out.withUnsafeMutableBytes { buf in
+            for k in indices.indices {
+                buf.storeBytes(of: indices[k].littleEndian, toByteOffset: k * 12, as: UInt32.self)
+                buf.storeBytes(of: values[k].bitPattern.littleEndian, toByteOffset: k * 12 + 4, as: UInt64.self)
+            }
+        }
+        return out
+    }
+
     /// Indices must be below `width` and strictly increasing (each coordinate once).
-    static func unpackSparse(_ frames: ArraySlice<[UInt8]>, width: Int) throws(WireError) -> [Double] {
+    static func unpackPairs(_ frames: ArraySlice<[UInt8]>, width: Int) throws(WireError) -> ([UInt32], [Double]) {
         guard width >= 0 && width <= 1 << 28 else { throw .malformed("sparse delta width \(width) out of range") }
         let f = try payload(frames)
         guard f.count % 12 == 0 else { throw .malformed("sparse delta frame of \(f.count) bytes is not whole (index, value) pairs") }
-        var out = [Double](repeating: 0, count: width)
+        let n = f.count / 12
+        var indices = [UInt32](repeating: 0, count: n)
+        var values = [Double](repeating: 0, count: n)
         var last = -1
         let ok: Bool = f.withUnsafeBytes { buf in
-            for k in 0..<(f.count / 12) {
-                let i = Int(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: k * 12, as: UInt32.self)))
-                guard i > last, i < width else { return false }
-                out[i] = Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: k * 12 + 4, as: UInt64.self)))
-                last = i
+            for k in 0..<n {
+                let i = UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: k * 12, as: UInt32.self))
+                guard Int(i) > last, Int(i) < width else { return false }
+                indices[k] = i
+                values[k] = Double(bitPattern: UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: k * 12 + 4, as: UInt64.self)))
+                last = Int(i)
             }
             return true
         }
         guard ok else { throw .malformed("sparse delta indices must increase and stay below the width \(width)") }
-        return out
+        return (indices, values)
     }
 
+    /// Straight from the frames into the doubles (joining them first cost a second 8 MiB
+    /// allocation and copy per 2^20-weight delta: `tributary bench-scale`).
     static func unpackDoubles(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> [Double] {
-        let f = try payload(frames)
-        guard f.count % 8 == 0 else { throw .malformed("parameter frame of \(f.count) bytes is not a whole number of float64") }
-        return LittleEndianDoubles.doubles(f, count: f.count / 8)
+        guard frames.count >= 3 else { throw .malformed("model parameters frame missing") }
+        let parts = frames[(frames.startIndex + 2)...]
+        if parts.count == 1 {
+            let f = parts.first!
+            guard f.count % 8 == 0 else { throw .malformed("parameter frame of \(f.count) bytes is not a whole number of float64") }
+            return LittleEndianDoubles.doubles(f, count: f.count / 8)
+        }
+        var total = 0
+        for f in parts {
+            guard f.count <= maxFrameBytes else { throw .malformed("parameter frame of \(f.count) bytes (at most \(maxFrameBytes) when split)") }
+            total += f.count
+        }
+        guard total <= maxParameterBytes else { throw .malformed("parameters of \(total) bytes") }
+        guard total % 8 == 0 else { throw .malformed("parameter frame of \(total) bytes is not a whole number of float64") }
+        return [Double](unsafeUninitializedCapacity: total / 8) { out, initialized in
+            let raw = UnsafeMutableRawBufferPointer(out)
+            var at = 0
+            for f in parts {
+                f.withUnsafeBytes { raw.baseAddress!.advanced(by: at).copyMemory(from: $0.baseAddress!, byteCount: f.count) }
+                at += f.count
+            }
+            #if !_endian(little)
+            for i in 0..<(total / 8) { out[i] = Double(bitPattern: UInt64(littleEndian: out[i].bitPattern)) }
+            #endif
+            initialized = total / 8
+        }
     }
 }

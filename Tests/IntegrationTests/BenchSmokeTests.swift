@@ -56,6 +56,35 @@ struct BenchSmokeTests {
         #expect((obj["broker"] as? String ?? "").contains("mock cluster"))
     }
 
+    @Test("tributary bench-scale drives the real membership and merge code with many simulated workers")
+    func benchScale() throws {
+        let b = try Proc("bench-scale", ["bench-scale", "--workers", "60", "--partitions", "600", "--rounds", "1",
+                                         "--aggregator-workers", "12", "--weights", "65536", "--touched", "1,0.01",
+                                         "--shards", "1,2", "--aggregator-rounds", "2"])
+        #expect(b.wait(seconds: 120) == 0, "\(b.log)")
+        let out = b.remainingOutput()
+        let line = try #require(out.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(out)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any])
+        let m = try #require(obj["membership"] as? [String: Any], "\(out)")
+        let waves = try #require(m["waves"] as? [[String: Any]])
+        #expect(waves.map { $0["change"] as? String ?? "" } == ["start", "6 leave", "6 crash", "12 join"])
+        for w in waves {
+            // Every partition owned, balanced, and no more moves than the change needs
+            // (what a user of the cluster sees; the timings are the bench's to report).
+            #expect(w["unassigned"] as? Int == 0 && (w["balance"] as? Int ?? 9) <= 1, "\(w)")
+            #expect(w["moves"] as? Int == w["minimumMoves"] as? Int, "\(w)")
+        }
+        #expect((m["p99Us"] as? Double ?? 0) > 0)
+        let aggregator = try #require(obj["aggregator"] as? [[String: Any]], "\(out)")
+        #expect(aggregator.count == 4)
+        for a in aggregator {
+            #expect((a["roundMs"] as? Double ?? 0) > 0 && (a["cpuMs"] as? Double ?? -1) >= 0, "\(a)")
+            // A dense delta is the whole vector; a 1 % one about 1.5 % of it (12-byte pairs).
+            let bytes = a["deltaBytesPerWorker"] as? Int ?? 0
+            #expect((a["touched"] as? Double ?? 0) >= 1 ? bytes >= 65536 * 8 : bytes < 65536 * 8 / 40, "\(a)")
+        }
+    }
+
     @Test("tributary bench --broker tansu runs the bare and Tributary runs on a real Kafka-protocol broker")
     func benchOnTansu() throws {
         let b = try Proc("bench-tansu", ["bench", "--broker", "tansu", "--events", "10000", "--partitions", "4", "--only", "bare,tributary", "--peer", ""])

@@ -1,0 +1,89 @@
+import Dispatch
+import Foundation
+import Coordinator
+import Models
+import Wire
+
+/// The real `ModelAggregator` and `WireCodec` driven in process by many simulated workers
+/// sending deltas of one model (issue 28): one sync round is every worker's delta decoded and
+/// received, then the merge and the encoding of the new version. Dense deltas, or hashed-sparse
+/// ones with a share of the coordinates touched.
+struct AggregatorLoad {
+    struct Result: Codable {
+        var workers: Int
+        var weights: Int
+        /// 1 = dense; else the share of coordinates each delta touches.
+        var touched: Double
+        var shards: Int
+        var rounds: Int
+        /// Per round, wall ms: receiving every delta (decode, validation, norm) and the
+        /// merge with the new version's encoding (the loop's stall at the interval's end).
+        var receiveMs: Double
+        var mergeMs: Double
+        var roundMs: Double
+        /// Coordinator CPU per round (all threads).
+        var cpuMs: Double
+        var deltaBytesPerWorker: Int
+        var updateBytesPerWorker: Int
+    }
+
+    /// Distinct deltas cycled over the workers (each worker's decode still makes its own
+    /// copy, as from a socket).
+    static let patterns = 8
+
+    /// This process's CPU seconds, all threads (getrusage: finer than /proc's ticks).
+    static func cpuNow() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+    }
+
+    static func run(workers: Int, weights: Int, touched: Double, shards: Int, rounds: Int) -> Result {
+        var rng = SystemRandomNumberGenerator()
+        let frames: [[[UInt8]]] = (0..<patterns).map { p in
+            var delta = [Double](repeating: 0, count: weights)
+            if touched >= 1 {
+                for i in delta.indices { delta[i] = Double.random(in: -1e-3...1e-3, using: &rng) }
+            } else {
+                for _ in 0..<Int(Double(weights) * touched) { delta[Int.random(in: 0..<weights, using: &rng)] = Double.random(in: -1e-3...1e-3, using: &rng) }
+            }
+            return WireCodec.encode(.modelDelta(ModelDelta(workerId: "w\(p)", seq: 1, baseVersion: 0, samples: 100 + p, delta: delta)))
+        }
+        // Each worker's own head (its id), the pattern's parameter frames.
+        let heads: [[UInt8]] = (0..<workers).map { w in
+            var f = WireCodec.encode(.modelDelta(ModelDelta(workerId: "w\(w)", seq: 1, baseVersion: 0, samples: 100 + w % patterns, delta: [])))
+            if touched < 1 {
+                let p = frames[w % patterns][1]
+                f[1] = Array(String(decoding: p, as: UTF8.self).replacingOccurrences(of: "\"workerId\":\"w\(w % patterns)\"", with: "\"workerId\":\"w\(w)\"").utf8)
+            }
+            return f[1]
+        }
+        var agg = ModelAggregator(parameterCount: weights, syncIntervalMs: 1, now: 0, shards: shards)
+        var receive = 0.0, merge = 0.0, cpu = 0.0, updateBytes = 0
+        for r in 0..<rounds {
+            let c0 = cpuNow()
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for w in 0..<workers {
+                var f = frames[w % patterns]
+                f[1] = heads[w]
+                guard case .modelDelta(let d)? = try? WireCodec.decode(f[...]) else { fatalError("bench delta did not decode") }
+                let out = agg.receive(d)
+                precondition(out.isEmpty, "bench delta rejected: \(out)")
+            }
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            var published = false
+            for d in agg.tick(now: Int64(r + 1) * 10) {
+                if case .publish(let u) = d { updateBytes = WireCodec.encode(.modelUpdate(u)).reduce(0) { $0 + $1.count }; published = true }
+            }
+            precondition(published, "no version published")
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            receive += Double(t1 - t0) / 1e6
+            merge += Double(t2 - t1) / 1e6
+            cpu += (cpuNow() - c0) * 1000
+        }
+        let n = Double(rounds)
+        return Result(workers: workers, weights: weights, touched: touched, shards: shards, rounds: rounds,
+                      receiveMs: receive / n, mergeMs: merge / n, roundMs: (receive + merge) / n, cpuMs: cpu / n,
+                      deltaBytesPerWorker: frames[0].dropFirst().reduce(0) { $0 + $1.count }, updateBytesPerWorker: updateBytes)
+    }
+}
