@@ -65,6 +65,10 @@ extension ModelSpec {
         syncIntervalMs = try t.int("sync_interval_ms", syncIntervalMs, min: 0, max: 3_600_000)
         if mode == "inference" { syncIntervalMs = 0 }
         mergeRule = .init(rawValue: try t.string("merge", mergeRule.rawValue, oneOf: MergeRule.allCases.map(\.rawValue)))!
+        if t.table["delta_compression"] != nil {
+            deltaCompression = .init(rawValue: try t.string("delta_compression", (deltaCompression ?? .none).rawValue,
+                                                            oneOf: DeltaCompression.allCases.map(\.rawValue)))
+        }
         checkpointFile = try t.string("checkpoint_file", checkpointFile)
         keepVersions = try t.int("keep_versions", keepVersions, min: 2, max: 100_000)
         robustAveraging = try t.string("robust_averaging", robustAveraging, oneOf: ["clip", "reject", "off"])

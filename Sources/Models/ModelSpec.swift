@@ -40,6 +40,8 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var syncIntervalMs = 1000
     /// How deltas are combined: "average" (sample-weighted) or "sum" (docs/ARCHITECTURE.md).
     public var mergeRule = MergeRule.average
+    /// How dense deltas travel (`DeltaCompression`); nil (specs in older checkpoints) = none.
+    public var deltaCompression: DeltaCompression?
     /// Also write each global version to this file (binary, atomically); "" = Kafka topic only.
     public var checkpointFile = ""
     /// The model topic keeps this many newest versions (snapshot slots reused in a ring), so

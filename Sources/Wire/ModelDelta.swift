@@ -17,6 +17,10 @@ public struct ModelDelta: Sendable, Codable, Equatable {
     public var indices: [UInt32]?
     /// The dense width (the model's parameter count).
     public var width: Int
+    /// A dense delta sent compressed: `delta` holds the values `compressed` decodes to (what
+    /// the coordinator merges; the worker keeps the rest for its next delta).
+    public var compression: DeltaCompression?
+    public var compressed: [UInt8]?
     /// What the worker's input scaler saw since its base: per dense feature, the change in
     /// (n, Σx, Σx²). Raw moments add up, so the coordinator sums them into one cluster-wide
     /// scaler (empty: the model has no online scaler).

@@ -1,6 +1,7 @@
 import Foundation
 
-/// The JSON head of a sparse model delta: the dense width the pairs belong to.
+/// The JSON head of a sparse or compressed model delta: the dense width the pairs or the
+/// compressed values belong to, and the compression (`DeltaCompression`) of the latter.
 struct SparseDeltaHead: Codable {
     var workerId: String
     var seq: Int
@@ -9,4 +10,5 @@ struct SparseDeltaHead: Codable {
     var scaler: [Double]?
     var width: Int?
     var sparse: Bool?
+    var compression: String?
 }

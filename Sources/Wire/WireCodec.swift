@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 public enum WireCodec {
     public static let tag: [UInt8] = Array("TRB1".utf8)
@@ -40,12 +41,14 @@ public enum WireCodec {
         case .modelDelta(let b):
             // Sparse models send only touched coordinates: (uint32 index, float64 value) pairs
             // when that is smaller than the dense vector.
-            func sparseHead() -> [UInt8] {
+            func sparseHead(compression: DeltaCompression? = nil) -> [UInt8] {
                 let head = SparseDeltaHead(workerId: b.workerId, seq: b.seq, baseVersion: b.baseVersion, samples: b.samples,
-                                           scaler: b.scaler, width: b.width, sparse: true)
+                                           scaler: b.scaler, width: b.width, sparse: compression == nil ? true : nil,
+                                           compression: compression?.rawValue)
                 return (try? Array(enc.encode(Envelope(type: m.typeName, body: head, epoch: epoch)))) ?? []
             }
             if let indices = b.indices { return [tag, sparseHead()] + frames(packPairs(indices, b.delta)) }
+            if let c = b.compression, let bytes = b.compressed { return [tag, sparseHead(compression: c)] + frames(bytes) }
             var nonZero = 0
             for v in b.delta where v != 0 { nonZero += 1 }
             if nonZero * 12 < b.delta.count * 8 && b.delta.count <= Int(UInt32.max) {
@@ -105,7 +108,18 @@ public enum WireCodec {
         case "model_delta":
             var m = try d(ModelDelta.self)
             let head = try d(SparseDeltaHead.self)
-            if head.sparse == true {
+            if let name = head.compression {
+                guard let c = DeltaCompression(rawValue: name) else { throw .malformed("unknown delta compression '\(name.prefix(32))'") }
+                let width = head.width ?? -1
+                guard width >= 0 && width <= 1 << 28 else { throw .malformed("compressed delta width \(width) out of range") }
+                let bytes = try payload(frames)
+                guard let values = c.decode(bytes, count: width) else {
+                    throw .malformed("\(name) delta of \(bytes.count) bytes for \(width) values (expected \(c.byteCount(width)))")
+                }
+                m.delta = values
+                m.width = width
+                m.compression = c
+            } else if head.sparse == true {
                 let width = head.width ?? -1
                 (m.indices, m.delta) = try unpackPairs(frames, width: width)
                 m.width = width

@@ -37,6 +37,14 @@ public struct SyncState: Sendable, Equatable {
         return d
     }
 
+    /// The in-flight delta's coordinates from `start` on were sent as `values` (rounded by
+    /// compression): the coordinator merges those, so the rebase keeps the rest
+    /// (`current − base − values`) as progress still to send (error feedback).
+    public mutating func sent(_ values: [Double], from start: Int = 0) {
+        guard pending != nil, start >= 0, start + values.count <= snapshot.count else { return }
+        for (k, v) in values.enumerated() { snapshot[start + k] = base[start + k] + v }
+    }
+
     /// Gives up on the in-flight delta: its progress stays in `current − base` and its samples
     /// count again in the next delta.
     public mutating func abandonPending() {

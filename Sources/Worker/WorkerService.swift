@@ -129,7 +129,8 @@ public final class WorkerService: PartitionDriverHost {
 
     func sendDelta() {
         guard let m = driver.models, var d = session.makeDelta(parameters: m.parameters, scalerMoments: m.scalerMoments,
-                                                         worker: options.workerId, now: Clock.nowMs()) else { return }
+                                                         worker: options.workerId, now: Clock.nowMs(),
+                                                         compression: driver.config?.model.deltaCompression ?? .none) else { return }
         if let fault = options.deltaFault {
             log.warning("fault injection: model delta \(d.seq) poisoned (\(fault.poison(&d)))")
         }

@@ -1,3 +1,4 @@
+import Models
 import Wire
 
 /// The worker's side of the link to the coordinator, as a pure state machine: registration
@@ -150,11 +151,26 @@ public struct WorkerSession: Sendable, Equatable {
 
     /// The delta to send now, if any: `current − base` over the models' weights and scaler
     /// moments, split back into the two parts the wire carries.
-    public mutating func makeDelta(parameters: [Double], scalerMoments: [Double], worker: String, now: Int64) -> ModelDelta? {
+    /// With `compression`, the weights travel compressed unless exact sparse pairs are smaller;
+    /// the scaler moments (counts and sums) always exactly.
+    public mutating func makeDelta(parameters: [Double], scalerMoments: [Double], worker: String, now: Int64,
+                                   compression: DeltaCompression = .none) -> ModelDelta? {
         guard var d = sync.makeDelta(current: parameters + scalerMoments, worker: worker) else { return nil }
         let p = parameters.count
         d.scaler = Array(d.delta[p...])
         d.delta = Array(d.delta[..<p])
+        d.width = p
+        if compression != .none {
+            var nonZero = 0
+            for v in d.delta where v != 0 { nonZero += 1 }
+            if compression.byteCount(p) < nonZero * 12 {
+                let (bytes, decoded) = compression.encode(d.delta)
+                d.delta = decoded
+                d.compressed = bytes
+                d.compression = compression
+                sync.sent(decoded)
+            }
+        }
         pendingSince = now
         return d
     }
