@@ -14,6 +14,7 @@ struct AggregatorLoad {
         var weights: Int
         /// 1 = dense; else the share of coordinates each delta touches.
         var touched: Double
+        var compression: String
         var shards: Int
         var rounds: Int
         /// Per round, wall ms: receiving every delta (decode, validation, norm) and the
@@ -38,7 +39,7 @@ struct AggregatorLoad {
         return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
-    static func run(workers: Int, weights: Int, touched: Double, shards: Int, rounds: Int) -> Result {
+    static func run(workers: Int, weights: Int, touched: Double, compression: DeltaCompression, shards: Int, rounds: Int) -> Result {
         var rng = SystemRandomNumberGenerator()
         let frames: [[[UInt8]]] = (0..<patterns).map { p in
             var delta = [Double](repeating: 0, count: weights)
@@ -47,12 +48,14 @@ struct AggregatorLoad {
             } else {
                 for _ in 0..<Int(Double(weights) * touched) { delta[Int.random(in: 0..<weights, using: &rng)] = Double.random(in: -1e-3...1e-3, using: &rng) }
             }
-            return WireCodec.encode(.modelDelta(ModelDelta(workerId: "w\(p)", seq: 1, baseVersion: 0, samples: 100 + p, delta: delta)))
+            var d = ModelDelta(workerId: "w\(p)", seq: 1, baseVersion: 0, samples: 100 + p, delta: delta)
+            if compression != .none && touched >= 1 { (d.compressed, d.delta) = compression.encode(delta); d.compression = compression }
+            return WireCodec.encode(.modelDelta(d))
         }
         // Each worker's own head (its id), the pattern's parameter frames.
         let heads: [[UInt8]] = (0..<workers).map { w in
             var f = WireCodec.encode(.modelDelta(ModelDelta(workerId: "w\(w)", seq: 1, baseVersion: 0, samples: 100 + w % patterns, delta: [])))
-            if touched < 1 {
+            if touched < 1 || compression != .none {
                 let p = frames[w % patterns][1]
                 f[1] = Array(String(decoding: p, as: UTF8.self).replacingOccurrences(of: "\"workerId\":\"w\(w % patterns)\"", with: "\"workerId\":\"w\(w)\"").utf8)
             }
@@ -82,7 +85,7 @@ struct AggregatorLoad {
             cpu += (cpuNow() - c0) * 1000
         }
         let n = Double(rounds)
-        return Result(workers: workers, weights: weights, touched: touched, shards: shards, rounds: rounds,
+        return Result(workers: workers, weights: weights, touched: touched, compression: compression.rawValue, shards: shards, rounds: rounds,
                       receiveMs: receive / n, mergeMs: merge / n, roundMs: (receive + merge) / n, cpuMs: cpu / n,
                       deltaBytesPerWorker: frames[0].dropFirst().reduce(0) { $0 + $1.count }, updateBytesPerWorker: updateBytes)
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Models
 
 /// Scale without the hardware (issue 28): the coordinator's real decision code, in process,
 /// at sizes this machine cannot run as processes.
@@ -15,16 +16,22 @@ struct BenchScale: ParsableCommand {
     @Option(help: "Simulated workers of the aggregator part, comma-separated.") var aggregatorWorkers: String = "200,1000"
     @Option(help: "Weights of the aggregator part's model.") var weights: Int = 1 << 20
     @Option(help: "Shares of the coordinates a delta touches in the aggregator part, comma-separated (1 = dense).") var touched: String = "1,0.01"
+    @Option(help: "Compressions of the aggregator part's dense deltas, comma-separated: none, float16, int8.") var compressions: String = "none,int8"
     @Option(help: "Merge shards of the aggregator part, comma-separated (default: 1 and the cores).") var shards: String = ""
     @Option(help: "Sync rounds per aggregator case.") var aggregatorRounds: Int = 3
-    @Option(help: "Only these parts, comma-separated: membership, aggregator (default: both).") var only: String = "membership,aggregator"
+    @Option(help: "Only these parts, comma-separated: membership, aggregator, quality (default: all).") var only: String = "membership,aggregator,quality"
+    @Option(help: "River datasets of the quality part (written by tools/river_reference.py), comma-separated.") var datasets: String = "phishing,hyperplane"
+    @Option(help: "Events of the quality part's Hyperplane stream.") var hyperplaneEvents: Int = 50_000
+    @Option(help: "Workers of the quality part, comma-separated.") var qualityWorkers: String = "2,4"
+    @Option(help: "The quality part syncs every this many events of the stream.") var syncEvery: Int = 50
+    @Option(help: "Where tools/river_reference.py is.") var tools: String = "tools"
     @Option(help: "Write the JSON result here too.") var output: String?
 
     func runs(_ part: String) -> Bool { only.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == part } }
 
     func validate() throws {
-        for p in only.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !["membership", "aggregator"].contains(p) {
-            throw ValidationError("--only: unknown part '\(p)' (known: membership, aggregator)")
+        for p in only.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !["membership", "aggregator", "quality"].contains(p) {
+            throw ValidationError("--only: unknown part '\(p)' (known: membership, aggregator, quality)")
         }
         guard workers >= 1, partitions >= 1 else { throw ValidationError("--workers and --partitions must be at least 1") }
         guard churn > 0, churn < 0.5 else { throw ValidationError("--churn must be above 0 and below 0.5") }
@@ -33,6 +40,29 @@ struct BenchScale: ParsableCommand {
     struct Out: Codable {
         var membership: MembershipLoad.Result?
         var aggregator: [AggregatorLoad.Result] = []
+        var quality: [AveragingSimulation.Result] = []
+    }
+
+    /// River's stream as JSON lines (and its feature names), from tools/river_reference.py.
+    func riverStream(_ name: String) throws -> (lines: [String], features: [String]) {
+        let file = NSTemporaryDirectory() + "tributary-bench-scale-\(name)-\(getpid()).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", tools + "/river_reference.py", name, file] + (name == "hyperplane" ? ["--n", String(hyperplaneEvents)] : [])
+            + ["--keys", "64"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        struct Reference: Decodable { var features: [String] }
+        guard p.terminationStatus == 0, let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RESULT ") }) else {
+            throw ValidationError("tools/river_reference.py \(name) failed (is River installed? scripts/setup installs it)")
+        }
+        let features = try JSONDecoder().decode(Reference.self, from: Data(line.dropFirst(7).utf8)).features
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        return (lines, features)
     }
 
     static func list<T: LosslessStringConvertible>(_ text: String) -> [T] {
@@ -61,12 +91,33 @@ struct BenchScale: ParsableCommand {
                 for t in Self.list(touched) as [Double] {
                     // Dense deltas of many workers are held until the merge: 8 bytes × weights
                     // each (1,000 × 2^20 = 8 GiB).
+                    for c in (t >= 1 ? Self.list(compressions) : ["none"]).compactMap(DeltaCompression.init(rawValue:)) {
                     for s in shardCounts {
-                        let r = AggregatorLoad.run(workers: w, weights: weights, touched: t, shards: s, rounds: aggregatorRounds)
+                        let r = AggregatorLoad.run(workers: w, weights: weights, touched: t, compression: c, shards: s, rounds: aggregatorRounds)
                         say(String(format: "  %5d workers, %@, %d shard%@: receive %8.1f ms, merge %7.1f ms, round %8.1f ms, CPU %8.1f ms; bytes per worker: delta %9d, update %9d",
-                                   w, (t >= 1 ? "dense" : "\(t * 100) % touched") as NSString, s, (s == 1 ? "" : "s") as NSString,
+                                   w, (t >= 1 ? "dense \(c.rawValue)" : "\(t * 100) % touched") as NSString, s, (s == 1 ? "" : "s") as NSString,
                                    r.receiveMs, r.mergeMs, r.roundMs, r.cpuMs, r.deltaBytesPerWorker, r.updateBytesPerWorker))
                         out.aggregator.append(r)
+                    }
+                    }
+                }
+            }
+        }
+        if runs("quality") {
+            say("quality: averaging replayed in process, sync every \(syncEvery) events, 64 keys over 4 partitions")
+            for name in datasets.split(separator: ",").map(String.init) {
+                let (lines, features) = try riverStream(name)
+                let one = try AveragingSimulation.run(dataset: name, lines: lines, features: features, workers: 1, partitions: 4,
+                                                      syncEvery: syncEvery, compression: .none, merge: .average)
+                say(String(format: "  %-10@ 1 worker: accuracy %.4f, log loss %.4f (%d events)", name as NSString, one.accuracy, one.logLoss, one.events))
+                out.quality.append(one)
+                for w in Self.list(qualityWorkers) as [Int] {
+                    for c in DeltaCompression.allCases {
+                        let r = try AveragingSimulation.run(dataset: name, lines: lines, features: features, workers: w, partitions: 4,
+                                                            syncEvery: syncEvery, compression: c, merge: .average)
+                        say(String(format: "  %-10@ %d workers, %-7@: accuracy %.4f (%+.2f points vs 1 worker), log loss %.4f; %.0f bytes a delta",
+                                   name as NSString, w, c.rawValue as NSString, r.accuracy, (r.accuracy - one.accuracy) * 100, r.logLoss, r.deltaBytes))
+                        out.quality.append(r)
                     }
                 }
             }
