@@ -60,7 +60,9 @@ struct BenchSmokeTests {
     func benchScale() throws {
         let b = try Proc("bench-scale", ["bench-scale", "--workers", "60", "--partitions", "600", "--rounds", "1",
                                          "--aggregator-workers", "12", "--weights", "65536", "--touched", "1,0.01",
-                                         "--shards", "1,2", "--aggregator-rounds", "2"])
+                                         "--compressions", "none", "--shards", "1,2", "--aggregator-rounds", "2",
+                                         "--datasets", "phishing,hyperplane", "--hyperplane-events", "5000", "--quality-workers", "4",
+                                         "--tools", repoRoot + "/tools"])
         #expect(b.wait(seconds: 120) == 0, "\(b.log)")
         let out = b.remainingOutput()
         let line = try #require(out.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(out)")
@@ -82,6 +84,25 @@ struct BenchSmokeTests {
             // A dense delta is the whole vector; a 1 % one about 1.5 % of it (12-byte pairs).
             let bytes = a["deltaBytesPerWorker"] as? Int ?? 0
             #expect((a["touched"] as? Double ?? 0) >= 1 ? bytes >= 65536 * 8 : bytes < 65536 * 8 / 40, "\(a)")
+        }
+        // Averaging replayed in process: one worker is River's own figure on Phishing (the
+        // parity test's), and compressed deltas cost less than 0.2 accuracy points against
+        // full precision with 4 workers, in fewer bytes.
+        let quality = try #require(obj["quality"] as? [[String: Any]], "\(out)")
+        #expect(quality.count == 2 * 4)
+        func figure(_ dataset: String, _ workers: Int, _ compression: String) -> [String: Any]? {
+            quality.first { $0["dataset"] as? String == dataset && $0["workers"] as? Int == workers && $0["compression"] as? String == compression }
+        }
+        #expect(abs((figure("phishing", 1, "none")?["accuracy"] as? Double ?? 0) - 0.8928) < 0.0005, "\(quality)")
+        for dataset in ["phishing", "hyperplane"] {
+            let full = try #require(figure(dataset, 4, "none"))
+            var bytes = full["deltaBytes"] as? Double ?? 0
+            for c in ["float16", "int8"] {
+                let q = try #require(figure(dataset, 4, c))
+                #expect(abs((q["accuracy"] as? Double ?? 0) - (full["accuracy"] as? Double ?? 1)) <= 0.002, "\(dataset) \(c): \(q) vs \(full)")
+                #expect((q["deltaBytes"] as? Double ?? .infinity) < bytes, "\(dataset) \(c): \(q)")
+                bytes = q["deltaBytes"] as? Double ?? 0
+            }
         }
     }
 
