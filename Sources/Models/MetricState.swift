@@ -27,6 +27,53 @@ public struct MetricState: Sendable, Codable, Equatable {
     public static let aucBins = 256
     static let logitRange = 8.0
 
+    enum CodingKeys: String, CodingKey {
+        case task, count, correct, lossSum, positives, negatives, confusion, classes
+        case absErrorSum, squaredErrorSum, targetSum, targetSquaredSum
+    }
+
+    /// The count arrays travel packed (`PackedCounts`); plain JSON arrays are read too.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(task, forKey: .task)
+        try c.encode(count, forKey: .count)
+        try c.encode(correct, forKey: .correct)
+        try c.encode(lossSum, forKey: .lossSum)
+        try c.encode(PackedCounts.encode(positives), forKey: .positives)
+        try c.encode(PackedCounts.encode(negatives), forKey: .negatives)
+        try c.encode(PackedCounts.encode(confusion), forKey: .confusion)
+        try c.encode(classes, forKey: .classes)
+        try c.encode(absErrorSum, forKey: .absErrorSum)
+        try c.encode(squaredErrorSum, forKey: .squaredErrorSum)
+        try c.encode(targetSum, forKey: .targetSum)
+        try c.encode(targetSquaredSum, forKey: .targetSquaredSum)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func counts(_ key: CodingKeys) throws -> [Int64] {
+            if let text = try? c.decode(String.self, forKey: key) {
+                guard let v = PackedCounts.decode(text) else {
+                    throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not packed counts")
+                }
+                return v
+            }
+            return try c.decodeIfPresent([Int64].self, forKey: key) ?? []
+        }
+        task = try c.decode(ModelTask.self, forKey: .task)
+        count = try c.decodeIfPresent(Int64.self, forKey: .count) ?? 0
+        correct = try c.decodeIfPresent(Int64.self, forKey: .correct) ?? 0
+        lossSum = try c.decodeIfPresent(Double.self, forKey: .lossSum) ?? 0
+        positives = try counts(.positives)
+        negatives = try counts(.negatives)
+        confusion = try counts(.confusion)
+        classes = try c.decodeIfPresent(Int.self, forKey: .classes) ?? 0
+        absErrorSum = try c.decodeIfPresent(Double.self, forKey: .absErrorSum) ?? 0
+        squaredErrorSum = try c.decodeIfPresent(Double.self, forKey: .squaredErrorSum) ?? 0
+        targetSum = try c.decodeIfPresent(Double.self, forKey: .targetSum) ?? 0
+        targetSquaredSum = try c.decodeIfPresent(Double.self, forKey: .targetSquaredSum) ?? 0
+    }
+
     public init(task: ModelTask, classes: Int = 2) {
         self.task = task
         switch task {

@@ -75,8 +75,8 @@ struct BenchScale: ParsableCommand {
             say("membership: \(workers) workers, \(partitions) partitions, \(rounds) rounds of \(Int(churn * 100)) % churn")
             var load = MembershipLoad(partitions: partitions, rebalanceDelayMs: Int64(rebalanceDelayMs))
             let r = load.run(workers: workers, churn: churn, rounds: rounds)
-            say(String(format: "  %d decisions: p50 %.1f µs, p99 %.1f µs, max %.1f µs (heartbeats p99 %.1f µs; decoding one %.1f µs)",
-                       r.decisions, r.p50Us, r.p99Us, r.maxUs, r.heartbeatP99Us, r.heartbeatDecodeUs))
+            say(String(format: "  %d decisions: p50 %.1f µs, p99 %.1f µs, max %.1f µs (heartbeats p99 %.1f µs; decoding one of %d bytes %.1f µs)",
+                       r.decisions, r.p50Us, r.p99Us, r.maxUs, r.heartbeatP99Us, r.heartbeatBytes, r.heartbeatDecodeUs))
             for w in r.waves {
                 say(String(format: "  %-12@ %5d workers: %6d moves (minimum %6d), balance %d, unassigned %d, settled in %lld ms",
                            w.change as NSString, w.workers, w.moves, w.minimumMoves, w.balance, w.unassigned, w.settledMs))

@@ -32,18 +32,24 @@ struct MembershipLoad {
         /// Decoding one heartbeat off the wire (a worker with 10 partitions and its
         /// evaluation): the coordinator's other cost per heartbeat.
         var heartbeatDecodeUs: Double
+        var heartbeatBytes: Int
         var waves: [Wave]
     }
 
-    /// Mean µs to decode a realistic heartbeat, over 2,000.
-    static func heartbeatDecodeMicros() -> Double {
+    /// A realistic heartbeat on the wire.
+    static func heartbeat() -> [[UInt8]] {
         var r = WorkerReport(workerId: "w123")
         r.partitions = (0..<10).map { PartitionReport(partition: Int32($0), epoch: 3, position: 123_456, committed: 123_000, lag: 456, processed: 99_999, keys: 4_000) }
         r.evaluation = ClusterConfig().model.makeEvaluation().report
         r.metrics = ["accuracy": 0.93, "log_loss": 0.21, "roc_auc": 0.97]
         r.windowMetrics = r.metrics
         r.deadLettersByReason = ["not_json": 3]
-        let frames = WireCodec.encode(.heartbeat(r))
+        return WireCodec.encode(.heartbeat(r))
+    }
+
+    /// Mean µs to decode a realistic heartbeat, over 2,000.
+    static func heartbeatDecodeMicros() -> Double {
+        let frames = heartbeat()
         let n = 2_000
         let t0 = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<n { _ = try? WireCodec.decode(frames[...]) }
@@ -179,6 +185,7 @@ struct MembershipLoad {
         }
         return Result(workers: workers, partitions: membership.slots.count, decisions: timings.count,
                       p50Us: pct(timings, 0.5), p99Us: pct(timings, 0.99), maxUs: Double(timings.max() ?? 0) / 1000,
-                      heartbeatP99Us: pct(heartbeatTimings, 0.99), heartbeatDecodeUs: Self.heartbeatDecodeMicros(), waves: waves)
+                      heartbeatP99Us: pct(heartbeatTimings, 0.99), heartbeatDecodeUs: Self.heartbeatDecodeMicros(),
+                      heartbeatBytes: Self.heartbeat().reduce(0) { $0 + $1.count }, waves: waves)
     }
 }

@@ -1,5 +1,7 @@
 import Testing
 import Config
+import Models
+import Foundation
 @testable import Wire
 
 @Suite("Wire protocol")
@@ -64,5 +66,27 @@ struct WireTests {
     ])
     func garbage(frames: [[UInt8]]) {
         #expect(throws: WireError.self) { try WireCodec.decode(frames[...]) }
+    }
+
+    @Test("a heartbeat's metric counts travel packed and round-trip exactly; plain arrays from older workers still read")
+    func packedCounts() throws {
+        var e = ClusterConfig().model.makeEvaluation().report
+        e.whole.positives[3] = 1_234_567_890_123
+        e.whole.negatives[255] = 7
+        e.window.positives[0] = -2  // a window's removals never go below 0; the codec does not care
+        var r = WorkerReport(workerId: "w")
+        r.evaluation = e
+        let frames = WireCodec.encode(.heartbeat(r))
+        #expect(frames[1].count < 2_500, "\(frames[1].count) bytes")
+        guard case .heartbeat(let got) = try WireCodec.decode(frames[...]) else {
+            Issue.record("not a heartbeat")
+            return
+        }
+        #expect(got == r)
+        for v: [Int64] in [[], [0], [Int64.max, Int64.min, -1, 1, 300]] { #expect(PackedCounts.decode(PackedCounts.encode(v)) == v) }
+        #expect(PackedCounts.decode("gA==") == nil)  // a torn varint
+        let plain = #"{"task":"binary","count":2,"correct":1,"lossSum":0.5,"positives":[1,0],"negatives":[0,1],"confusion":[],"classes":0}"#
+        let m = try JSONDecoder().decode(MetricState.self, from: Data(plain.utf8))
+        #expect(m.positives == [1, 0] && m.negatives == [0, 1] && m.count == 2)
     }
 }
