@@ -59,14 +59,15 @@ public struct ModelAggregator: Sendable {
     public var width: Int { parameters.count }
 
     public mutating func receive(_ d: ModelDelta) -> [Directive] {
+        let norm: Double
         do {
-            try ModelAveraging.validate(d.parameterDelta, width: width)
+            norm = try ModelAveraging.validatedNorm(d.parameterDelta, width: width)
         } catch {
             rejected[d.workerId, default: 0] += 1
             return [.log("rejected model delta \(d.seq) from \(d.workerId): \(error)")]
         }
         pending[d.workerId] = d
-        if robust.mode != .off { pendingNorms[d.workerId] = ModelAveraging.norm(d.delta) }
+        pendingNorms[d.workerId] = norm
         return []
     }
 
@@ -75,7 +76,7 @@ public struct ModelAggregator: Sendable {
         guard syncIntervalMs > 0, now - lastMerge >= syncIntervalMs, !pending.isEmpty else { return [] }
         lastMerge = now
         let deltas = pending.values.sorted { $0.workerId < $1.workerId }
-        let norms = robust.mode == .off ? nil : deltas.map { pendingNorms[$0.workerId] ?? ModelAveraging.norm($0.delta) }
+        let norms = robust.mode == .off ? nil : deltas.map { pendingNorms[$0.workerId] ?? ModelAveraging.norm(of: $0.parameterDelta) }
         let (kept, actions) = ModelAveraging.robust(deltas.map(\.parameterDelta), history: (normHistory, samplesHistory),
                                                     policy: robust, norms: norms)
         var out: [Directive] = []
@@ -95,14 +96,14 @@ public struct ModelAggregator: Sendable {
         }
         for d in kept {
             // A clipped delta was scaled: its norm again; an accepted one's was taken on arrival.
-            if case .clipped? = actions[d.worker] { normHistory.append(ModelAveraging.norm(d.delta)) }
-            else { normHistory.append(pendingNorms[d.worker] ?? ModelAveraging.norm(d.delta)) }
+            if case .clipped? = actions[d.worker] { normHistory.append(ModelAveraging.norm(of: d)) }
+            else { normHistory.append(pendingNorms[d.worker] ?? ModelAveraging.norm(of: d)) }
             samplesHistory.append(Double(d.samples))
         }
         if normHistory.count > 32 { normHistory.removeFirst(normHistory.count - 32) }
         if samplesHistory.count > 32 { samplesHistory.removeFirst(samplesHistory.count - 32) }
         // Threads pay off from about a quarter million multiply-adds a round.
-        let work = kept.reduce(0) { $0 + $1.delta.count }
+        let work = kept.reduce(0) { $0 + $1.valueCount }
         parameters = ModelAveraging.merge(global: parameters, deltas: kept, rule: rule, shards: work >= 1 << 18 ? shards : 1)
         // Scaler moments add up (no averaging), each within the bounds of
         // `ModelAveraging.scalerRejection`, judged against the cluster's moments before this

@@ -15,11 +15,35 @@ public enum ModelAveraging {
                 guard Int(i) > last, Int(i) < width else { throw .malformedSparse }
                 last = Int(i)
             }
+        } else if let p = d.packed {
+            guard p.count == width else { throw .wrongDimension(expected: width, got: p.count) }
         } else {
             guard d.delta.count == width else { throw .wrongDimension(expected: width, got: d.delta.count) }
         }
         guard d.samples > 0 else { throw .noSamples }
-        guard d.delta.allSatisfy(\.isFinite) else { throw .notFinite }
+        if let p = d.packed {
+            guard p.squaresAndFinite().finite else { throw .notFinite }
+        } else {
+            guard d.delta.allSatisfy(\.isFinite) else { throw .notFinite }
+        }
+    }
+
+    /// Validation and the norm in one pass (the aggregator's work on arrival).
+    public static func validatedNorm(_ d: ParameterDelta, width: Int) throws(DeltaRejection) -> Double {
+        guard let p = d.packed else {
+            try validate(d, width: width)
+            return norm(d.delta)
+        }
+        guard p.count == width else { throw .wrongDimension(expected: width, got: p.count) }
+        guard d.samples > 0 else { throw .noSamples }
+        let (squares, finite) = p.squaresAndFinite()
+        guard finite else { throw .notFinite }
+        return squares.squareRoot()
+    }
+
+    /// The L2 norm of the change, however it is held.
+    public static func norm(of d: ParameterDelta) -> Double {
+        d.packed.map { $0.squaresAndFinite().sum.squareRoot() } ?? norm(d.delta)
     }
 
     /// New global parameters from the current ones and accepted deltas.
@@ -46,6 +70,10 @@ public enum ModelAveraging {
             @Sendable func mergeRange(_ s: Int) {
                 let lo = n * s / shards, hi = n * (s + 1) / shards
                 for (d, w) in zip(deltas, weights) {
+                    if let p = d.packed {
+                        p.forEach(lo..<hi) { i, v in target[i] += w * v }
+                        continue
+                    }
                     d.delta.withUnsafeBufferPointer { v in
                         if let idx = d.indices {
                             var k = firstIndex(in: idx, notBelow: lo)
@@ -87,7 +115,7 @@ extension ModelAveraging {
         guard policy.mode != .off, !deltas.isEmpty else {
             return (deltas, Dictionary(deltas.map { ($0.worker, .accepted) }, uniquingKeysWith: { a, _ in a }))
         }
-        let norms = known ?? deltas.map { norm($0.delta) }
+        let norms = known ?? deltas.map { norm(of: $0) }
         let refNorm = median(norms + history.norms)
         let refSamples = median(deltas.map { Double($0.samples) } + history.samples)
         let normLimit = policy.factor * refNorm
@@ -103,6 +131,10 @@ extension ModelAveraging {
                     continue
                 }
                 let scale = normLimit / n
+                if let p = d.packed {
+                    d.delta = p.decoded()
+                    d.packed = nil
+                }
                 for i in d.delta.indices { d.delta[i] *= scale }
                 action = .clipped(norm: n, limit: normLimit)
             }

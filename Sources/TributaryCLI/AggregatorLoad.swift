@@ -28,8 +28,8 @@ struct AggregatorLoad {
         var updateBytesPerWorker: Int
     }
 
-    /// Distinct deltas cycled over the workers (each worker's decode still makes its own
-    /// copy, as from a socket).
+    /// Distinct deltas cycled over the workers (each worker's frames are copied first, as a
+    /// socket receives them into fresh buffers).
     static let patterns = 8
 
     /// This process's CPU seconds, all threads (getrusage: finer than /proc's ticks).
@@ -67,7 +67,8 @@ struct AggregatorLoad {
             let c0 = cpuNow()
             let t0 = DispatchTime.now().uptimeNanoseconds
             for w in 0..<workers {
-                var f = frames[w % patterns]
+                // A copy of each frame, as a socket hands over fresh buffers.
+                var f = frames[w % patterns].map { Array($0) }
                 f[1] = heads[w]
                 guard case .modelDelta(let d)? = try? WireCodec.decode(f[...]) else { fatalError("bench delta did not decode") }
                 let out = agg.receive(d)

@@ -21,6 +21,8 @@ public struct ModelDelta: Sendable, Codable, Equatable {
     /// the coordinator merges; the worker keeps the rest for its next delta).
     public var compression: DeltaCompression?
     public var compressed: [UInt8]?
+    /// A dense delta as received: its values still in the frames (`delta` is then empty).
+    public var packed: PackedValues?
     /// What the worker's input scaler saw since its base: per dense feature, the change in
     /// (n, Σx, Σx²). Raw moments add up, so the coordinator sums them into one cluster-wide
     /// scaler (empty: the model has no online scaler).
@@ -45,6 +47,7 @@ public struct ModelDelta: Sendable, Codable, Equatable {
 
     /// Every coordinate, zeros included.
     public var dense: [Double] {
+        if let packed { return packed.decoded() }
         guard let indices else { return delta }
         var out = [Double](repeating: 0, count: width)
         for (k, i) in indices.enumerated() where Int(i) < width { out[Int(i)] = delta[k] }
@@ -53,13 +56,15 @@ public struct ModelDelta: Sendable, Codable, Equatable {
 
     /// The merge's view of it.
     public var parameterDelta: ParameterDelta {
-        ParameterDelta(worker: workerId, baseVersion: baseVersion, samples: samples, delta: delta, indices: indices, width: width)
+        ParameterDelta(worker: workerId, baseVersion: baseVersion, samples: samples, delta: delta, indices: indices, width: width,
+                       packed: packed)
     }
 
     /// Equal when they carry the same change, sparse or dense.
     public static func == (a: ModelDelta, b: ModelDelta) -> Bool {
         a.workerId == b.workerId && a.seq == b.seq && a.baseVersion == b.baseVersion && a.samples == b.samples
-            && a.scaler == b.scaler && a.width == b.width && (a.indices == b.indices ? a.delta == b.delta : a.dense == b.dense)
+            && a.scaler == b.scaler && a.width == b.width
+            && (a.indices == b.indices && a.packed == nil && b.packed == nil ? a.delta == b.delta : a.dense == b.dense)
     }
 
     enum CodingKeys: String, CodingKey { case workerId, seq, baseVersion, samples, scaler }

@@ -48,6 +48,9 @@ public enum WireCodec {
                 return (try? Array(enc.encode(Envelope(type: m.typeName, body: head, epoch: epoch)))) ?? []
             }
             if let indices = b.indices { return [tag, sparseHead()] + frames(packPairs(indices, b.delta)) }
+            if let p = b.packed {
+                return [tag, p.compression == .none ? e(b) : sparseHead(compression: p.compression)] + (p.chunks.isEmpty ? [[]] : p.chunks)
+            }
             if let c = b.compression, let bytes = b.compressed { return [tag, sparseHead(compression: c)] + frames(bytes) }
             var nonZero = 0
             for v in b.delta where v != 0 { nonZero += 1 }
@@ -108,24 +111,29 @@ public enum WireCodec {
         case "model_delta":
             var m = try d(ModelDelta.self)
             let head = try d(SparseDeltaHead.self)
-            if let name = head.compression {
-                guard let c = DeltaCompression(rawValue: name) else { throw .malformed("unknown delta compression '\(name.prefix(32))'") }
-                let width = head.width ?? -1
-                guard width >= 0 && width <= 1 << 28 else { throw .malformed("compressed delta width \(width) out of range") }
-                let bytes = try payload(frames)
-                guard let values = c.decode(bytes, count: width) else {
-                    throw .malformed("\(name) delta of \(bytes.count) bytes for \(width) values (expected \(c.byteCount(width)))")
+            if head.sparse != true {
+                // Dense, float64 or compressed: kept in its frames (`PackedValues`).
+                let c: DeltaCompression
+                if let name = head.compression {
+                    guard let known = DeltaCompression(rawValue: name) else { throw .malformed("unknown delta compression '\(name.prefix(32))'") }
+                    c = known
+                } else {
+                    c = .none
                 }
-                m.delta = values
+                let parts = try payloadFrames(frames)
+                let total = parts.reduce(0) { $0 + $1.count }
+                let width = c == .none ? total / 8 : head.width ?? -1
+                guard width >= 0 && width <= 1 << 28 else { throw .malformed("delta width \(width) out of range") }
+                guard let p = PackedValues(chunks: parts, chunkBytes: maxFrameBytes, compression: c, count: width) else {
+                    throw .malformed("\(c.rawValue) delta of \(total) bytes for \(width) values (expected \(c.byteCount(width)))")
+                }
+                m.packed = p
                 m.width = width
-                m.compression = c
+                m.compression = c == .none ? nil : c
             } else if head.sparse == true {
                 let width = head.width ?? -1
                 (m.indices, m.delta) = try unpackPairs(frames, width: width)
                 m.width = width
-            } else {
-                m.delta = try unpackDoubles(frames)
-                m.width = m.delta.count
             }
             return .modelDelta(m)
         case "model_update":
@@ -174,6 +182,21 @@ public enum WireCodec {
     static func frames(_ bytes: [UInt8]) -> [[UInt8]] {
         guard bytes.count > maxFrameBytes else { return [bytes] }
         return stride(from: 0, to: bytes.count, by: maxFrameBytes).map { Array(bytes[$0..<min(bytes.count, $0 + maxFrameBytes)]) }
+    }
+
+    /// Frames 2..., checked as `payload` checks them, not joined.
+    static func payloadFrames(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> [[UInt8]] {
+        guard frames.count >= 3 else { throw .malformed("model parameters frame missing") }
+        let parts = Array(frames[(frames.startIndex + 2)...])
+        var total = 0
+        for f in parts {
+            guard parts.count == 1 || f.count <= maxFrameBytes else {
+                throw .malformed("parameter frame of \(f.count) bytes (at most \(maxFrameBytes) when split)")
+            }
+            total += f.count
+        }
+        guard total <= maxParameterBytes else { throw .malformed("parameters of \(total) bytes") }
+        return parts
     }
 
     /// Frames 2... joined: the parameter payload.

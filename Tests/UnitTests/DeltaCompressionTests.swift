@@ -71,7 +71,7 @@ struct DeltaCompressionTests {
             Issue.record("not a delta")
             return
         }
-        #expect(got.delta == d.delta && got.scaler == d.scaler && got.samples == 10)
+        #expect(got.dense == d.delta && got.scaler == d.scaler && got.samples == 10)
         // A torn payload is a typed error.
         var torn = frames
         torn[2] = Array(torn[2].dropLast())

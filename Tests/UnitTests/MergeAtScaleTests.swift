@@ -99,4 +99,39 @@ struct MergeAtScaleTests {
         #expect(a.tick(now: 100).isEmpty)
         #expect(a.parameters == [Double](repeating: 0, count: 8))
     }
+
+    @Test("a dense delta merged from its received bytes equals the decoded vector's merge, for every encoding",
+          arguments: DeltaCompression.allCases)
+    func packedEqualsDecoded(c: DeltaCompression) throws {
+        let width = 3_001
+        let global = (0..<width).map { Double($0 % 17) * 0.01 }
+        var packed: [ParameterDelta] = [], plain: [ParameterDelta] = []
+        for k in 0..<3 {
+            let v = Self.deltas(width: width, count: 2, sparseEvery: 99, seed: UInt64(20 + k))[1].delta
+            let (bytes, decoded) = c.encode(v)
+            // Split into chunks as the wire splits payloads: at 808 bytes (a whole number of
+            // float64 and float16 values), and at an odd size, which is joined.
+            let size = k == 2 ? 777 : 808
+            let chunks = stride(from: 0, to: bytes.count, by: size).map { Array(bytes[$0..<min(bytes.count, $0 + size)]) }
+            let p = try #require(PackedValues(chunks: chunks, chunkBytes: size, compression: c, count: width))
+            #expect(p.decoded() == decoded)
+            #expect(c.decode(bytes, count: width) == decoded)
+            packed.append(ParameterDelta(worker: "w\(k)", baseVersion: 0, samples: 5 + k, delta: [], packed: p))
+            plain.append(ParameterDelta(worker: "w\(k)", baseVersion: 0, samples: 5 + k, delta: decoded))
+            #expect(ModelAveraging.norm(of: packed[k]) == ModelAveraging.norm(decoded))
+            #expect(try ModelAveraging.validatedNorm(packed[k], width: width) == ModelAveraging.norm(decoded))
+        }
+        for shards in [1, 3] {
+            #expect(Self.bits(ModelAveraging.merge(global: global, deltas: packed, shards: shards))
+                    == Self.bits(ModelAveraging.merge(global: global, deltas: plain)))
+        }
+        // The robust step clips a packed delta as it clips the vector.
+        let (kept, _) = ModelAveraging.robust(packed + [ParameterDelta(worker: "big", baseVersion: 0, samples: 5, delta: plain[0].delta.map { $0 * 100 })],
+                                              history: ([], []), policy: RobustPolicy())
+        let (keptPlain, _) = ModelAveraging.robust(plain + [ParameterDelta(worker: "big", baseVersion: 0, samples: 5, delta: plain[0].delta.map { $0 * 100 })],
+                                                   history: ([], []), policy: RobustPolicy())
+        #expect(Self.bits(ModelAveraging.merge(global: global, deltas: kept)) == Self.bits(ModelAveraging.merge(global: global, deltas: keptPlain)))
+        // Bytes that do not hold the values are refused.
+        #expect(PackedValues(chunks: [[1, 2, 3]], chunkBytes: 3, compression: c, count: 1) == nil)
+    }
 }
