@@ -17,6 +17,7 @@ struct AveragingSimulation {
         var dataset: String
         var workers: Int
         var compression: String
+        var merge: String
         var events: Int
         var accuracy: Double
         var logLoss: Double
@@ -104,7 +105,7 @@ struct AveragingSimulation {
         }
         var whole = ws[0].evaluation.report.whole
         for w in ws.dropFirst() { whole.merge(w.evaluation.report.whole) }
-        return Result(dataset: dataset, workers: workers, compression: compression.rawValue, events: lines.count,
+        return Result(dataset: dataset, workers: workers, compression: compression.rawValue, merge: merge.rawValue, events: lines.count,
                       accuracy: whole.accuracy, logLoss: whole.meanLoss, rounds: rounds,
                       deltaBytes: deltas > 0 ? Double(deltaBytes) / Double(deltas) : 0)
     }

@@ -24,6 +24,7 @@ struct BenchScale: ParsableCommand {
     @Option(help: "Events of the quality part's Hyperplane stream.") var hyperplaneEvents: Int = 50_000
     @Option(help: "Workers of the quality part, comma-separated.") var qualityWorkers: String = "2,4"
     @Option(help: "The quality part syncs every this many events of the stream.") var syncEvery: Int = 50
+    @Option(help: "Merge rules of the quality part, comma-separated (average, sum); compressions are compared under the first.") var merges: String = "average"
     @Option(help: "Where tools/river_reference.py is.") var tools: String = "tools"
     @Option(help: "Write the JSON result here too.") var output: String?
 
@@ -111,13 +112,17 @@ struct BenchScale: ParsableCommand {
                                                       syncEvery: syncEvery, compression: .none, merge: .average)
                 say(String(format: "  %-10@ 1 worker: accuracy %.4f, log loss %.4f (%d events)", name as NSString, one.accuracy, one.logLoss, one.events))
                 out.quality.append(one)
-                for w in Self.list(qualityWorkers) as [Int] {
-                    for c in DeltaCompression.allCases {
-                        let r = try AveragingSimulation.run(dataset: name, lines: lines, features: features, workers: w, partitions: 4,
-                                                            syncEvery: syncEvery, compression: c, merge: .average)
-                        say(String(format: "  %-10@ %d workers, %-7@: accuracy %.4f (%+.2f points vs 1 worker), log loss %.4f; %.0f bytes a delta",
-                                   name as NSString, w, c.rawValue as NSString, r.accuracy, (r.accuracy - one.accuracy) * 100, r.logLoss, r.deltaBytes))
-                        out.quality.append(r)
+                let rules = merges.split(separator: ",").compactMap { MergeRule(rawValue: String($0).trimmingCharacters(in: .whitespaces)) }
+                for (k, rule) in rules.enumerated() {
+                    for w in Self.list(qualityWorkers) as [Int] {
+                        for c in k == 0 ? DeltaCompression.allCases : [.none] {
+                            let r = try AveragingSimulation.run(dataset: name, lines: lines, features: features, workers: w, partitions: 4,
+                                                                syncEvery: syncEvery, compression: c, merge: rule)
+                            say(String(format: "  %-10@ %d workers, %@, %-7@: accuracy %.4f (%+.2f points vs 1 worker), log loss %.4f; %.0f bytes a delta",
+                                       name as NSString, w, rule.rawValue as NSString, c.rawValue as NSString, r.accuracy,
+                                       (r.accuracy - one.accuracy) * 100, r.logLoss, r.deltaBytes))
+                            out.quality.append(r)
+                        }
                     }
                 }
             }
