@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Coordinator
+import Features
 import Models
 import Wire
 
@@ -40,7 +41,7 @@ struct AggregatorLoad {
     }
 
     static func run(workers: Int, weights: Int, touched: Double, compression: DeltaCompression, shards: Int, rounds: Int) -> Result {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 42)  // setup only: the system generator made a syscall per number
         let frames: [[[UInt8]]] = (0..<patterns).map { p in
             var delta = [Double](repeating: 0, count: weights)
             if touched >= 1 {
