@@ -13,6 +13,10 @@ public enum DeltaFault: String, Sendable, CaseIterable {
     /// Returns a description for the log.
     func poison(_ d: inout ModelDelta) -> String {
         let nan = self == .nan || (self == .mixed && d.seq % 2 == 1)
+        // The poisoned values travel as float64 (a compressed delta's bytes would carry the
+        // honest ones).
+        d.compressed = nil
+        d.compression = nil
         if nan {
             if !d.delta.isEmpty { d.delta[0] = .nan }
         } else {

@@ -72,6 +72,12 @@ struct DeltaCompressionTests {
             return
         }
         #expect(got.dense == d.delta && got.scaler == d.scaler && got.samples == 10)
+        // Fault injection poisons what travels: the values go as float64, not the honest bytes.
+        var poisoned = d
+        _ = DeltaFault.nan.poison(&poisoned)
+        #expect(poisoned.compressed == nil && poisoned.compression == nil)
+        guard case .modelDelta(let bad) = try WireCodec.decode(WireCodec.encode(.modelDelta(poisoned))[...]) else { return }
+        #expect(bad.dense[0].isNaN)
         // A torn payload is a typed error.
         var torn = frames
         torn[2] = Array(torn[2].dropLast())
