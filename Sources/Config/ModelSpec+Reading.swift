@@ -63,8 +63,17 @@ extension ModelSpec {
         driftDelta = try t.double("drift_delta", driftDelta, min: 0)
         driftMinInstances = try t.int("drift_min_instances", driftMinInstances, min: 1)
         syncIntervalMs = try t.int("sync_interval_ms", syncIntervalMs, min: 0, max: 3_600_000)
-        if mode == "inference" { syncIntervalMs = 0 }
+        if t.table["sync_every_samples"] != nil {
+            syncEverySamples = try t.int("sync_every_samples", syncEverySamples ?? 0, min: 0, max: 100_000_000)
+        }
+        if mode == "inference" { syncIntervalMs = 0; syncEverySamples = nil }
         mergeRule = .init(rawValue: try t.string("merge", mergeRule.rawValue, oneOf: MergeRule.allCases.map(\.rawValue)))!
+        if t.table["server_learning_rate"] != nil {
+            serverLearningRate = try t.double("server_learning_rate", serverLearningRate ?? 1, min: 0.01, max: 100)
+        }
+        if t.table["server_momentum"] != nil {
+            serverMomentum = try t.double("server_momentum", serverMomentum ?? 0, min: 0, max: 0.99)
+        }
         if t.table["delta_compression"] != nil {
             deltaCompression = .init(rawValue: try t.string("delta_compression", (deltaCompression ?? .none).rawValue,
                                                             oneOf: DeltaCompression.allCases.map(\.rawValue)))

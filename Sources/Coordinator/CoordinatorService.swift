@@ -184,10 +184,12 @@ public final class CoordinatorService {
         store = ModelStore(slots: config.model.keepVersions)
         lifecycle = ModelLifecycle(layout: config.layout, features: config.features, rule: config.lifecycle)
         aggregator = ModelAggregator(parameterCount: lifecycle.geometry.parameterCount,
-                                     syncIntervalMs: config.model.syncIntervalMs, now: Clock.nowMs(),
+                                     syncIntervalMs: config.model.syncIntervalMs, eager: (config.model.syncEverySamples ?? 0) > 0,
+                                     now: Clock.nowMs(),
                                      robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
                                                           factor: config.model.robustFactor),
-                                     rule: config.model.mergeRule, shards: ProcessInfo.processInfo.activeProcessorCount)
+                                     rule: config.model.mergeRule, server: config.model.serverStep,
+                                     shards: ProcessInfo.processInfo.activeProcessorCount)
         // Per frame: parameters travel split into frames of 4 MiB (WireCodec.maxFrameBytes),
         // bodies are at most 16 MiB.
         router = try ZmqSocket(context, .router, maxMessageSize: Int64(WireCodec.maxBodyBytes))

@@ -38,8 +38,18 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var driftMinInstances = 30
     /// Workers send weight deltas this often; the coordinator averages them. 0 = off.
     public var syncIntervalMs = 1000
+    /// `[model] sync_every_samples`: a worker also sends its delta once it has learnt this
+    /// many labelled samples (and has none in flight), and the coordinator merges whatever
+    /// is pending without waiting for the interval. nil or 0 = by time only. Optional (as the
+    /// two below) so that specs in older checkpoints still decode.
+    public var syncEverySamples: Int?
     /// How deltas are combined: "average" (sample-weighted) or "sum" (docs/ARCHITECTURE.md).
     public var mergeRule = MergeRule.average
+    /// `[model] server_learning_rate` and `server_momentum`: the coordinator's step after the
+    /// merge (`ServerStep`); nil = 1 and 0 (the merged parameters as they are).
+    public var serverLearningRate: Double?
+    public var serverMomentum: Double?
+    public var serverStep: ServerStep { ServerStep(learningRate: serverLearningRate ?? 1, momentum: serverMomentum ?? 0) }
     /// How dense deltas travel (`DeltaCompression`); nil (specs in older checkpoints) = none.
     public var deltaCompression: DeltaCompression?
     /// Also write each global version to this file (binary, atomically); "" = Kafka topic only.

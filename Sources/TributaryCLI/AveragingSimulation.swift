@@ -24,6 +24,9 @@ struct AveragingSimulation {
         var rounds: Int
         /// Mean bytes of a delta's parameter frames (what crosses the network per worker per sync).
         var deltaBytes: Double
+        var seed: UInt64?
+        var serverStep: ServerStep?
+        var syncSamples: Int?
     }
 
     struct Worker {
@@ -50,9 +53,35 @@ struct AveragingSimulation {
         }
     }
 
+    /// How the replay interleaves and syncs.
+    struct Schedule {
+        /// Every this many events of the stream each worker sends its delta and the round merges
+        /// (time-based sync, one round per interval); unused when `syncSamples` > 0.
+        var syncEvery = 50
+        /// `sync_every_samples`: a worker sends when it has learnt this many samples and has no
+        /// delta in flight, and the coordinator merges it at once (the replay has no network
+        /// latency: a version reaches every worker before the next event).
+        var syncSamples = 0
+        /// nil: the stream's own order. A seed: partitions are read in batches of 1...`maxBatch`
+        /// events, the next partition drawn at random (as a consumer's fetches arrive). A seed
+        /// gives the same event order for any number of workers, so the worker counts differ
+        /// only in how the model is shared.
+        var seed: UInt64?
+        var maxBatch = 16
+        var merge = MergeRule.average
+        var server = ServerStep()
+        var compression = DeltaCompression.none
+    }
+
     /// `lines`: River's stream as `tools/river_reference.py` writes it (user, x, y).
     static func run(dataset: String, lines: [String], features: [String], workers: Int, partitions: Int, syncEvery: Int,
                     compression: DeltaCompression, merge: MergeRule) throws -> Result {
+        try run(dataset: dataset, lines: lines, features: features, workers: workers, partitions: partitions,
+                schedule: Schedule(syncEvery: syncEvery, merge: merge, compression: compression))
+    }
+
+    static func run(dataset: String, lines: [String], features: [String], workers: Int, partitions: Int, schedule: Schedule) throws -> Result {
+        let compression = schedule.compression, merge = schedule.merge
         let config = try ClusterConfig.parse("""
         [kafka]
         partitions = \(partitions)
@@ -73,35 +102,64 @@ struct AveragingSimulation {
                    models: ModelSet(layout: config.layout, features: config.features), evaluation: config.model.makeEvaluation())
         }
         for i in ws.indices { ws[i].session.resetSync(version: 0, base: ws[i].models.parameters + ws[i].models.scalerMoments) }
-        var agg = ModelAggregator(parameterCount: ws[0].models.geometry.parameterCount, syncIntervalMs: 1, now: 0,
+        var agg = ModelAggregator(parameterCount: ws[0].models.geometry.parameterCount,
+                                  syncIntervalMs: schedule.syncSamples > 0 ? 0 : 1, eager: schedule.syncSamples > 0, now: 0,
                                   robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
                                                        factor: config.model.robustFactor),
-                                  rule: config.model.mergeRule)
+                                  rule: config.model.mergeRule, server: schedule.server)
         var rounds = 0, deltas = 0, deltaBytes = 0
-        func sync() throws {
-            for i in ws.indices {
-                let m = ws[i].models
-                guard let d = ws[i].session.makeDelta(parameters: m.parameters, scalerMoments: m.scalerMoments,
-                                                      worker: "w\(i)", now: 0, compression: compression) else { continue }
-                let frames = WireCodec.encode(.modelDelta(d))
-                deltaBytes += frames.dropFirst(2).reduce(0) { $0 + $1.count }
-                deltas += 1
-                guard case .modelDelta(let got) = try WireCodec.decode(frames[...]) else { continue }
-                _ = agg.receive(got)
-            }
-            rounds += 1
-            for directive in agg.tick(now: Int64(rounds)) {
+        func send(_ i: Int) throws {
+            let m = ws[i].models
+            guard let d = ws[i].session.makeDelta(parameters: m.parameters, scalerMoments: m.scalerMoments,
+                                                  worker: "w\(i)", now: 0, compression: compression) else { return }
+            let frames = WireCodec.encode(.modelDelta(d))
+            deltaBytes += frames.dropFirst(2).reduce(0) { $0 + $1.count }
+            deltas += 1
+            guard case .modelDelta(let got) = try WireCodec.decode(frames[...]) else { return }
+            _ = agg.receive(got)
+        }
+        func close() throws {
+            for directive in agg.tick(now: Int64(rounds + 1)) {
                 guard case .publish(let u) = directive,
                       case .modelUpdate(let back) = try WireCodec.decode(WireCodec.encode(.modelUpdate(u))[...]) else { continue }
+                rounds += 1
                 for i in ws.indices { try ws[i].adopt(back, features: config.features, name: "w\(i)") }
             }
         }
-        for (n, line) in lines.enumerated() {
-            // Keys u0, u1, ... round-robin (the tool's --keys): partition by key, worker by partition.
+        // Keys u0, u1, ... round-robin (the tool's --keys): partition by key, worker by partition.
+        var queues = [[(line: String, user: Int)]](repeating: [], count: partitions)
+        for line in lines {
             let user = line.range(of: "\"user\": \"u").flatMap { r in Int(line[r.upperBound...].prefix { $0.isNumber }) } ?? 0
-            let w = (user % partitions) % workers
-            ws[w].feed(line, key: "u\(user)")
-            if workers > 1 && (n + 1) % syncEvery == 0 { try sync() }
+            queues[user % partitions].append((line, user))
+        }
+        var order: [(line: String, user: Int)] = []
+        if var rng = schedule.seed.map(SplitMix64.init(seed:)) {
+            var next = [Int](repeating: 0, count: partitions)
+            while true {
+                let open = (0..<partitions).filter { next[$0] < queues[$0].count }
+                guard !open.isEmpty else { break }
+                let p = open[Int(rng.next() % UInt64(open.count))]
+                let n = 1 + Int(rng.next() % UInt64(max(1, schedule.maxBatch)))
+                let end = min(queues[p].count, next[p] + n)
+                order += queues[p][next[p]..<end]
+                next[p] = end
+            }
+        } else {
+            order = lines.map { line in
+                (line, line.range(of: "\"user\": \"u").flatMap { r in Int(line[r.upperBound...].prefix { $0.isNumber }) } ?? 0)
+            }
+        }
+        for (n, e) in order.enumerated() {
+            let w = (e.user % partitions) % workers
+            ws[w].feed(e.line, key: "u\(e.user)")
+            guard workers > 1 else { continue }
+            if schedule.syncSamples > 0 {
+                if ws[w].session.sync.samples >= schedule.syncSamples { try send(w) }
+                try close()
+            } else if (n + 1) % schedule.syncEvery == 0 {
+                for i in ws.indices { try send(i) }
+                try close()
+            }
         }
         var whole = ws[0].evaluation.report.whole
         for w in ws.dropFirst() { whole.merge(w.evaluation.report.whole) }

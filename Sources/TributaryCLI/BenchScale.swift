@@ -25,6 +25,9 @@ struct BenchScale: ParsableCommand {
     @Option(help: "Workers of the quality part, comma-separated.") var qualityWorkers: String = "2,4"
     @Option(help: "The quality part syncs every this many events of the stream.") var syncEvery: Int = 50
     @Option(help: "Merge rules of the quality part, comma-separated (average, sum); compressions are compared under the first.") var merges: String = "average"
+    @Option(help: "Seeds of the quality part: with N > 0, each case runs N times, partitions read in random batches (seeds 1...N), against one worker on the same order.") var seeds: Int = 0
+    @Option(help: "sync_every_samples values of the quality part, comma-separated (0: every --sync-every events of the stream).") var syncSamples: String = "0"
+    @Option(help: "Server steps of the quality part, comma-separated learning_rate:momentum pairs.") var serverSteps: String = "1:0"
     @Option(help: "Where tools/river_reference.py is.") var tools: String = "tools"
     @Option(help: "Write the JSON result here too.") var output: String?
 
@@ -105,33 +108,66 @@ struct BenchScale: ParsableCommand {
             }
         }
         if runs("quality") {
-            say("quality: averaging replayed in process, sync every \(syncEvery) events, 64 keys over 4 partitions")
-            for name in datasets.split(separator: ",").map(String.init) {
-                let (lines, features) = try riverStream(name)
-                let one = try AveragingSimulation.run(dataset: name, lines: lines, features: features, workers: 1, partitions: 4,
-                                                      syncEvery: syncEvery, compression: .none, merge: .average)
-                say(String(format: "  %-10@ 1 worker: accuracy %.4f, log loss %.4f (%d events)", name as NSString, one.accuracy, one.logLoss, one.events))
-                out.quality.append(one)
-                let rules = merges.split(separator: ",").compactMap { MergeRule(rawValue: String($0).trimmingCharacters(in: .whitespaces)) }
-                for (k, rule) in rules.enumerated() {
-                    for w in Self.list(qualityWorkers) as [Int] {
-                        for c in k == 0 ? DeltaCompression.allCases : [.none] {
-                            let r = try AveragingSimulation.run(dataset: name, lines: lines, features: features, workers: w, partitions: 4,
-                                                                syncEvery: syncEvery, compression: c, merge: rule)
-                            say(String(format: "  %-10@ %d workers, %@, %-7@: accuracy %.4f (%+.2f points vs 1 worker), log loss %.4f; %.0f bytes a delta",
-                                       name as NSString, w, rule.rawValue as NSString, c.rawValue as NSString, r.accuracy,
-                                       (r.accuracy - one.accuracy) * 100, r.logLoss, r.deltaBytes))
-                            out.quality.append(r)
-                        }
-                    }
-                }
-            }
+            try quality(into: &out)
         }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         if let data = try? enc.encode(out) {
             say("RESULT " + String(decoding: data, as: UTF8.self))
             if let output { try? data.write(to: URL(fileURLWithPath: output)) }
+        }
+    }
+
+    func quality(into out: inout Out) throws {
+        let rules = merges.split(separator: ",").compactMap { MergeRule(rawValue: String($0).trimmingCharacters(in: .whitespaces)) }
+        let steps: [ServerStep] = serverSteps.split(separator: ",").map {
+            let f = $0.split(separator: ":").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            return ServerStep(learningRate: f.first ?? 1, momentum: f.count > 1 ? f[1] : 0)
+        }
+        let samples: [Int] = Self.list(syncSamples)
+        let seedList: [UInt64?] = seeds > 0 ? (1...seeds).map { UInt64($0) } : [nil]
+        say("quality: averaging replayed in process, 64 keys over 4 partitions"
+            + (seeds > 0 ? ", \(seeds) seeded orders (random batches of 1-16 events per partition)" : ", stream order"))
+        for name in datasets.split(separator: ",").map(String.init) {
+            let (lines, features) = try riverStream(name)
+            var ones: [Double] = []
+            for seed in seedList {
+                var one = try AveragingSimulation.run(dataset: name, lines: lines, features: features, workers: 1, partitions: 4,
+                                                      schedule: .init(syncEvery: syncEvery, seed: seed))
+                one.seed = seed
+                ones.append(one.accuracy)
+                out.quality.append(one)
+            }
+            say(String(format: "  %-10@ 1 worker: accuracy %.4f (min %.4f, max %.4f over %d orders)", name as NSString,
+                       ones.reduce(0, +) / Double(ones.count), ones.min()!, ones.max()!, ones.count))
+            for (k, rule) in rules.enumerated() {
+                for step in steps {
+                    for n in samples {
+                        for w in Self.list(qualityWorkers) as [Int] {
+                            for c in k == 0 && seeds == 0 && steps.count == 1 ? DeltaCompression.allCases : [.none] {
+                                var gaps: [Double] = [], rounds = 0, bytes = 0.0
+                                for (s, seed) in seedList.enumerated() {
+                                    var r = try AveragingSimulation.run(
+                                        dataset: name, lines: lines, features: features, workers: w, partitions: 4,
+                                        schedule: .init(syncEvery: syncEvery, syncSamples: n, seed: seed, merge: rule, server: step, compression: c))
+                                    r.seed = seed
+                                    r.serverStep = step
+                                    r.syncSamples = n
+                                    gaps.append((r.accuracy - ones[s]) * 100)
+                                    rounds += r.rounds
+                                    bytes = r.deltaBytes
+                                    out.quality.append(r)
+                                }
+                                let sync = n > 0 ? "every \(n) samples" : "every \(syncEvery) events"
+                                say(String(format: "  %-10@ %d workers, %@ lr %g m %g, %@, %-7@: %+.2f points vs 1 worker (min %+.2f, max %+.2f), %d rounds, %.0f bytes a delta",
+                                           name as NSString, w, rule.rawValue as NSString, step.learningRate, step.momentum, sync as NSString,
+                                           c.rawValue as NSString, gaps.reduce(0, +) / Double(gaps.count), gaps.min()!, gaps.max()!,
+                                           rounds / seedList.count, bytes))
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -267,7 +267,7 @@ public final class WorkerService: PartitionDriverHost {
         Log.format = LogFormat(rawValue: options.logFormat ?? w.settings.cluster.logFormat) ?? .text
         driver.log.logLevel = log.logLevel
         defer { session.welcome(heartbeatMs: Int64(w.heartbeatMs), leaseMs: Int64(w.leaseMs), syncMs: Int64(w.settings.model.syncIntervalMs),
-                                incarnation: w.incarnation, now: Clock.nowMs()) }
+                                syncSamples: w.settings.model.syncEverySamples ?? 0, incarnation: w.incarnation, now: Clock.nowMs()) }
         guard try driver.configure(w), let m = driver.models else { return }
         // Synced: the weights, then the scaler's raw moments (summed cluster-wide).
         session.resetSync(version: w.modelVersion, base: m.parameters + m.scalerMoments)

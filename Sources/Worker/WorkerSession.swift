@@ -29,6 +29,8 @@ public struct WorkerSession: Sendable, Equatable {
     public private(set) var heartbeatMs: Int64 = 500
     public private(set) var leaseMs: Int64 = 2000
     public private(set) var syncMs: Int64 = 0
+    /// `sync_every_samples`: also sync once this many labelled samples were learnt (0 = off).
+    public private(set) var syncSamples = 0
     public private(set) var lastHeardMs: Int64 = 0
     public private(set) var lastHeartbeatAt: Int64?
     private var lastHello: Int64 = Int64.min / 2
@@ -54,10 +56,12 @@ public struct WorkerSession: Sendable, Equatable {
     /// still in `local − base`, so it goes in the next delta) and the next sync is due now, so
     /// a new global version comes within a sync interval or two instead of after the 5
     /// intervals an unanswered delta waits.
-    public mutating func welcome(heartbeatMs: Int64, leaseMs: Int64, syncMs: Int64, incarnation: Int64? = nil, now: Int64 = 0) {
+    public mutating func welcome(heartbeatMs: Int64, leaseMs: Int64, syncMs: Int64, syncSamples: Int = 0,
+                                 incarnation: Int64? = nil, now: Int64 = 0) {
         self.heartbeatMs = heartbeatMs
         self.leaseMs = leaseMs
         self.syncMs = syncMs
+        self.syncSamples = syncSamples
         welcomed = true
         if let incarnation {
             if let known = coordinatorIncarnation, known != incarnation {
@@ -119,12 +123,18 @@ public struct WorkerSession: Sendable, Equatable {
             welcomed = false
         }
         if heartbeatDue(now: now) { out.append(.heartbeat) }
-        if welcomed && syncMs > 0 && now - lastSync >= syncMs {
-            lastSync = now
+        let byTime = syncMs > 0 && now - lastSync >= syncMs
+        // By samples: checked every turn, so a fast stream sends as soon as a version came back.
+        let bySamples = syncSamples > 0 && sync.samples >= syncSamples
+        if welcomed && (byTime || bySamples) {
             // A delta never merged (coordinator restarted, delta rejected) is abandoned after
-            // 5 intervals; its progress is still in `local − base`, so none is lost.
-            if sync.pending != nil && now - pendingSince > 5 * syncMs { sync.abandonPending() }
-            out.append(.sync)
+            // 5 intervals (5 s when syncing by samples alone); its progress is still in
+            // `local − base`, so none is lost.
+            if sync.pending != nil && now - pendingSince > 5 * (syncMs > 0 ? syncMs : 1000) { sync.abandonPending() }
+            if byTime || sync.pending == nil {
+                lastSync = now
+                out.append(.sync)
+            }
         }
         return out
     }

@@ -3,6 +3,7 @@ import Testing
 @testable import Worker
 import Wire
 import Models
+import Config
 
 @Suite("Parameter averaging")
 struct SyncTests {
@@ -18,6 +19,38 @@ struct SyncTests {
         #expect(d == [.publish(ModelUpdate(version: 1, contributions: ["a": 1, "b": 4], parameters: [0, 3, 0]))])
         let idle = a.tick(now: 2500)
         #expect(idle.isEmpty)  // nothing pending: no empty versions
+    }
+
+    @Test("sync_every_samples: an eager aggregator merges what is pending at every tick, the interval not awaited")
+    func eagerAggregator() throws {
+        let c = try ClusterConfig.parse("[model]\nsync_every_samples = 5\nsync_interval_ms = 0")
+        #expect(c.model.syncEverySamples == 5 && c.model.syncIntervalMs == 0)
+        var a = ModelAggregator(parameterCount: 2, syncIntervalMs: c.model.syncIntervalMs, eager: (c.model.syncEverySamples ?? 0) > 0, now: 0)
+        #expect(a.tick(now: 1).isEmpty)  // nothing pending: no empty versions
+        _ = a.receive(ModelDelta(workerId: "a", seq: 1, baseVersion: 0, samples: 5, delta: [1, 0]))
+        #expect(a.tick(now: 1) == [.publish(ModelUpdate(version: 1, contributions: ["a": 1], parameters: [1, 0]))])
+        _ = a.receive(ModelDelta(workerId: "a", seq: 2, baseVersion: 1, samples: 5, delta: [1, 0]))
+        _ = a.receive(ModelDelta(workerId: "b", seq: 1, baseVersion: 0, samples: 15, delta: [0, 2.5]))
+        #expect(a.tick(now: 1) == [.publish(ModelUpdate(version: 2, contributions: ["a": 2, "b": 1], parameters: [1.25, 1.875]))])
+    }
+
+    @Test("server step: v = momentum * v + merged change, w += learning_rate * v (FedAvgM); the defaults keep the merge as it is")
+    func serverStep() throws {
+        let c = try ClusterConfig.parse("[model]\nserver_learning_rate = 2\nserver_momentum = 0.5")
+        #expect(c.model.serverStep == ServerStep(learningRate: 2, momentum: 0.5))
+        #expect(try ClusterConfig.parse("").model.serverStep.isPlain)
+        var a = ModelAggregator(parameterCount: 2, syncIntervalMs: 10, now: 0, server: c.model.serverStep)
+        _ = a.receive(ModelDelta(workerId: "a", seq: 1, baseVersion: 0, samples: 1, delta: [1, -2]))
+        _ = a.tick(now: 10)
+        #expect(a.parameters == [2, -4])  // v = (1, -2), w = 0 + 2v
+        _ = a.receive(ModelDelta(workerId: "a", seq: 2, baseVersion: 1, samples: 1, delta: [1, 0]))
+        _ = a.tick(now: 20)
+        #expect(a.parameters == [5.0, -6.0])  // v = 0.5 (1, -2) + (1, 0) = (1.5, -1); w = (2, -4) + 2v
+        // A reset (import, rollback) forgets the velocity: the next step is the merge alone again.
+        _ = a.replace(with: [0, 0])
+        _ = a.receive(ModelDelta(workerId: "a", seq: 3, baseVersion: 3, samples: 1, delta: [1, 1]))
+        _ = a.tick(now: 30)
+        #expect(a.parameters == [2, 2])
     }
 
     @Test("aggregator rejects a NaN or wrong-sized delta and counts it against its worker")

@@ -124,4 +124,29 @@ struct WorkerSessionTests {
         // Nothing of ours merged: g + (local − base) = [1, 1] + ([1.5, 0.5] − [0.5, 0.5]).
         #expect(kept.parameters == [2, 1] && kept.scalerMoments == [7])
     }
+
+    @Test("sync_every_samples: a delta is due once that many samples were learnt and none is in flight; the next waits for the version")
+    func syncBySamples() {
+        var s = WorkerSession(now: 0)
+        s.welcome(heartbeatMs: 250, leaseMs: 1000, syncMs: 0, syncSamples: 5)
+        s.heard(now: 0)
+        s.resetSync(version: 0, base: [0])
+        s.learnt(4)
+        #expect(!s.timers(now: 1, holding: true).contains(.sync))
+        s.learnt(1)
+        #expect(s.timers(now: 2, holding: true).contains(.sync))
+        #expect(s.makeDelta(parameters: [1], scalerMoments: [], worker: "w", now: 2) != nil)
+        s.learnt(50)
+        #expect(!s.timers(now: 3, holding: true).contains(.sync), "one delta in flight at a time")
+        _ = s.rebase(parameters: [1], scalerMoments: [], onto: ModelUpdate(version: 1, contributions: ["w": 1], parameters: [1]), worker: "w")
+        #expect(s.timers(now: 4, holding: true).contains(.sync), "the version came back: the 50 samples learnt meanwhile go now")
+        // Never merged (a rejected delta): abandoned after 5 s when syncing by samples alone.
+        _ = s.makeDelta(parameters: [2], scalerMoments: [], worker: "w", now: 4)
+        s.learnt(5)
+        s.heard(now: 4000)
+        #expect(!s.timers(now: 4000, holding: true).contains(.sync))
+        s.heard(now: 5005)
+        #expect(s.timers(now: 5005, holding: true).contains(.sync))
+        #expect(s.sync.pending == nil && s.sync.samples == 55)
+    }
 }
