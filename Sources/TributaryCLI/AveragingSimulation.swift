@@ -59,8 +59,8 @@ struct AveragingSimulation {
         /// (time-based sync, one round per interval); unused when `syncSamples` > 0.
         var syncEvery = 50
         /// `sync_every_samples`: a worker sends when it has learnt this many samples and has no
-        /// delta in flight, and the coordinator merges it at once (the replay has no network
-        /// latency: a version reaches every worker before the next event).
+        /// delta in flight, and the coordinator merges what is pending whenever no version is
+        /// in flight.
         var syncSamples = 0
         /// nil: the stream's own order. A seed: partitions are read in batches of 1...`maxBatch`
         /// events, the next partition drawn at random (as a consumer's fetches arrive). A seed
@@ -68,6 +68,8 @@ struct AveragingSimulation {
         /// only in how the model is shared.
         var seed: UInt64?
         var maxBatch = 16
+        /// Events read between a merge and its version reaching the workers (0: at once).
+        var latency = 0
         var merge = MergeRule.average
         var server = ServerStep()
         var compression = DeltaCompression.none
@@ -118,12 +120,23 @@ struct AveragingSimulation {
             guard case .modelDelta(let got) = try WireCodec.decode(frames[...]) else { return }
             _ = agg.receive(got)
         }
-        func close() throws {
+        // A version in flight (checkpoint, then broadcast): it reaches the workers `latency`
+        // events later, and the coordinator merges again only then (as it waits for the
+        // checkpoint's delivery report).
+        var inFlight: (due: Int, update: ModelUpdate)?
+        func deliver(at n: Int) throws {
+            guard let f = inFlight, f.due <= n else { return }
+            inFlight = nil
+            for i in ws.indices { try ws[i].adopt(f.update, features: config.features, name: "w\(i)") }
+        }
+        func close(at n: Int) throws {
+            guard inFlight == nil else { return }
             for directive in agg.tick(now: Int64(rounds + 1)) {
                 guard case .publish(let u) = directive,
                       case .modelUpdate(let back) = try WireCodec.decode(WireCodec.encode(.modelUpdate(u))[...]) else { continue }
                 rounds += 1
-                for i in ws.indices { try ws[i].adopt(back, features: config.features, name: "w\(i)") }
+                inFlight = (n + schedule.latency, back)
+                try deliver(at: n)
             }
         }
         // Keys u0, u1, ... round-robin (the tool's --keys): partition by key, worker by partition.
@@ -153,12 +166,13 @@ struct AveragingSimulation {
             let w = (e.user % partitions) % workers
             ws[w].feed(e.line, key: "u\(e.user)")
             guard workers > 1 else { continue }
+            try deliver(at: n)
             if schedule.syncSamples > 0 {
                 if ws[w].session.sync.samples >= schedule.syncSamples { try send(w) }
-                try close()
+                try close(at: n)
             } else if (n + 1) % schedule.syncEvery == 0 {
                 for i in ws.indices { try send(i) }
-                try close()
+                try close(at: n)
             }
         }
         var whole = ws[0].evaluation.report.whole

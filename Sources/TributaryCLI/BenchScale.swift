@@ -27,6 +27,7 @@ struct BenchScale: ParsableCommand {
     @Option(help: "Merge rules of the quality part, comma-separated (average, sum); compressions are compared under the first.") var merges: String = "average"
     @Option(help: "Seeds of the quality part: with N > 0, each case runs N times, partitions read in random batches (seeds 1...N), against one worker on the same order.") var seeds: Int = 0
     @Option(help: "sync_every_samples values of the quality part, comma-separated (0: every --sync-every events of the stream).") var syncSamples: String = "0"
+    @Option(help: "Events of the quality part's stream read between a merge and its version reaching the workers.") var latency: Int = 0
     @Option(help: "Server steps of the quality part, comma-separated learning_rate:momentum pairs.") var serverSteps: String = "1:0"
     @Option(help: "Where tools/river_reference.py is.") var tools: String = "tools"
     @Option(help: "Write the JSON result here too.") var output: String?
@@ -149,7 +150,8 @@ struct BenchScale: ParsableCommand {
                                 for (s, seed) in seedList.enumerated() {
                                     var r = try AveragingSimulation.run(
                                         dataset: name, lines: lines, features: features, workers: w, partitions: 4,
-                                        schedule: .init(syncEvery: syncEvery, syncSamples: n, seed: seed, merge: rule, server: step, compression: c))
+                                        schedule: .init(syncEvery: syncEvery, syncSamples: n, seed: seed, latency: latency,
+                                                       merge: rule, server: step, compression: c))
                                     r.seed = seed
                                     r.serverStep = step
                                     r.syncSamples = n

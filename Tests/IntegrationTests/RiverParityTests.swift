@@ -175,7 +175,7 @@ struct RiverParityTests {
         // its delta and the coordinator merges at once (the seeded replay in BenchSmokeTests
         // shows why this holds within 0.5 points; live runs add the order's luck).
         let (s, _) = try learnAll(ref, file: file, config: Self.clusterConfig(ref, syncMs: small ? 1000 : 200, syncSamples: small ? 5 : nil),
-                                  workers: (1...workers).map { ("q\($0)", []) }, rate: small ? 250 : 8000)
+                                  workers: (1...workers).map { ("q\($0)", []) }, rate: small ? 60 : 8000)
         #expect(s.workers.compactMap(\.report).allSatisfy { $0.skippedOffsets == 0 })
         #expect(s.modelVersion > 1, "averaging happened")
         #expect(s.rejectedDeltas == 0 && s.rejectedScalers == 0, "honest workers' deltas or scaler parts rejected")
