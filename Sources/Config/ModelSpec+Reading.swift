@@ -71,6 +71,13 @@ extension ModelSpec {
         if t.table["server_learning_rate"] != nil {
             serverLearningRate = try t.double("server_learning_rate", serverLearningRate ?? 1, min: 0.01, max: 100)
         }
+        if t.table["reference_sample"] != nil {
+            referenceSample = try t.double("reference_sample", referenceSample ?? 0, min: 0, max: 1)
+        }
+        if t.table["reference_warn"] != nil {
+            referenceWarn = try t.double("reference_warn", referenceWarn ?? Self.defaultReferenceWarn, min: 0)
+        }
+        if mode == "inference" { referenceSample = nil }
         if t.table["server_momentum"] != nil {
             serverMomentum = try t.double("server_momentum", serverMomentum ?? 0, min: 0, max: 0.99)
         }

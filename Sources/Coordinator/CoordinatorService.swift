@@ -22,6 +22,8 @@ public final class CoordinatorService {
     private var admin: KafkaProducer?
     private var membership: Membership
     private var aggregator: ModelAggregator
+    /// The N-vs-1 monitor (`[model] reference_sample`), for the champion it was built for.
+    private var reference: (champion: String, monitor: ReferenceMonitor)?
     /// The models the cluster runs now (champion, challengers) and their lifecycle.
     private var lifecycle: ModelLifecycle
     private var lastRuleCheck: Int64 = 0
@@ -538,6 +540,7 @@ public final class CoordinatorService {
                 return
             }
             for dir in aggregator.receive(d) { executeModel(dir) }
+            if d.reference != nil || d.referenceDropped != nil { observeReference(d.reference ?? [], dropped: d.referenceDropped ?? 0) }
             return
         }
         let from = printable(identity)
@@ -813,6 +816,13 @@ public final class CoordinatorService {
               Double(forbiddenMessages), [("result", "forbidden")])
         p.add("tributary_connections_refused_total", .counter, "Connections refused by CURVE authentication (unknown key).",
               Double(zap?.refused ?? 0))
+        if let r = reference?.monitor.report {
+            p.add("tributary_reference_samples", .gauge, "Sampled labelled events the N-vs-1 monitor scored (reference_sample).", Double(r.samples))
+            p.add("tributary_reference_loss", .gauge, "Progressive mean loss on the sampled events: the cluster's model, and one learner that saw only them.",
+                  r.clusterLoss, [("model", "cluster")])
+            p.add("tributary_reference_loss", .gauge, "Progressive mean loss on the sampled events: the cluster's model, and one learner that saw only them.",
+                  r.referenceLoss, [("model", "reference")])
+        }
         let reports = membership.members.values.compactMap(\.report)
         for r in reports {
             for part in r.partitions where part.lag >= 0 {
@@ -830,6 +840,19 @@ public final class CoordinatorService {
         }
         p.addProcess()
         return p.finish()
+    }
+
+    /// Sampled inputs into the reference learner, rebuilt for a new champion (its inputs and
+    /// model differ).
+    private func observeReference(_ samples: [ReferenceSample], dropped: Int) {
+        guard (config.model.referenceSample ?? 0) > 0 else { return }
+        let layout = lifecycle.layout, i = layout.championIndex
+        if reference?.champion != layout.champion {
+            let part = lifecycle.geometry.parts[i]
+            reference = (layout.champion, ReferenceMonitor(spec: layout.models[i].spec, dense: part.dense, hashed: part.hashed,
+                                                           warnGap: config.model.referenceWarn ?? ModelSpec.defaultReferenceWarn))
+        }
+        if let warning = reference?.monitor.observe(samples, dropped: max(0, dropped), now: Clock.nowMs()) { log.warning("\(warning)") }
     }
 
     func status() -> ClusterStatus {
@@ -864,6 +887,7 @@ public final class CoordinatorService {
         s.models = lifecycle.statuses(liveReports)
         s.lifecycleLog = lifecycle.decisions
         s.checkpointProblem = checkpointStatus
+        s.reference = reference?.monitor.report
         return s
     }
 }

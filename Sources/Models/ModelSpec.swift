@@ -49,6 +49,13 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     /// merge (`ServerStep`); nil = 1 and 0 (the merged parameters as they are).
     public var serverLearningRate: Double?
     public var serverMomentum: Double?
+    /// `[model] reference_sample`: the share of keys (by a stable key hash) whose labelled
+    /// inputs workers send with their deltas, for the coordinator's single-learner reference
+    /// model (the N-vs-1 monitor); nil or 0 = off. `reference_warn`: the progressive-loss gap,
+    /// cluster minus reference, that warns (nil = `defaultReferenceWarn`).
+    public var referenceSample: Double?
+    public var referenceWarn: Double?
+    public static let defaultReferenceWarn = 0.05
     public var serverStep: ServerStep { ServerStep(learningRate: serverLearningRate ?? 1, momentum: serverMomentum ?? 0) }
     /// How dense deltas travel (`DeltaCompression`); nil (specs in older checkpoints) = none.
     public var deltaCompression: DeltaCompression?

@@ -68,6 +68,13 @@ func formatStatus(_ s: ClusterStatus) -> String {
         let l = labels.reduce(LabelStats(), +)
         out += "labels: joined \(l.joined)  waiting \(l.pending) (\(l.pendingBytes / 1024) KiB; early labels \(l.earlyLabels))  expired \(l.expired) (early \(l.evicted))  late \(l.late)\(l.lateLearnt > 0 ? " (learnt \(l.lateLearnt))" : "")  duplicate \(l.duplicate)  unknown id \(l.unknown)  no id \(l.noId)  handed on \(l.handedOn)  dead letters \(l.deadLetters)  delay p50 \(String(format: "%.1f", l.delayP50))s p99 \(String(format: "%.1f", l.delayP99))s\n"
     }
+    if let r = s.reference {
+        var line = "N-vs-1 (\(r.samples) sampled events): cluster loss \(String(format: "%.4f", r.clusterLoss)), one learner \(String(format: "%.4f", r.referenceLoss))"
+        if let a = r.clusterAccuracy, let b = r.referenceAccuracy { line += "; accuracy \(String(format: "%.4f", a)) vs \(String(format: "%.4f", b))" }
+        if r.refused > 0 { line += "; \(r.refused) samples refused" }
+        if r.gap > r.warnGap { line += "  WARNING: gap \(String(format: "%.4f", r.gap)) > reference_warn \(r.warnGap)" }
+        out += line + "\n"
+    }
     if !s.checkpointProblem.isEmpty { out += "checkpoint: \(s.checkpointProblem) (retrying; workers keep the last version)\n" }
     if !s.task.isEmpty, let n = s.metrics["count"], n > 0 {
         func line(_ d: [String: Double]) -> String {

@@ -44,6 +44,8 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     public var checkpointProblem: String = ""
     /// The quality over time, oldest first, when the request asked for it.
     public var history: [QualitySample]?
+    /// The N-vs-1 monitor (`[model] reference_sample`); nil when off.
+    public var reference: ReferenceReport?
     /// With an election (issue 23): "active" or "standby", this coordinator's epoch (active)
     /// or the active one's (standby), and the active one's address (standby).
     public var role: String?

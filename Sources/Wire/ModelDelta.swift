@@ -27,6 +27,10 @@ public struct ModelDelta: Sendable, Codable, Equatable {
     /// (n, Σx, Σx²). Raw moments add up, so the coordinator sums them into one cluster-wide
     /// scaler (empty: the model has no online scaler).
     public var scaler: [Double] = []
+    /// Labelled inputs sampled for the coordinator's reference model (`reference_sample`).
+    public var reference: [ReferenceSample]?
+    /// Samples the worker could not keep since its last delta (over `ReferenceSample.perDelta`).
+    public var referenceDropped: Int?
     public init(workerId: String, seq: Int, baseVersion: Int, samples: Int, delta: [Double], scaler: [Double] = []) {
         self.scaler = scaler
         self.workerId = workerId
@@ -67,7 +71,7 @@ public struct ModelDelta: Sendable, Codable, Equatable {
             && (a.indices == b.indices && a.packed == nil && b.packed == nil ? a.delta == b.delta : a.dense == b.dense)
     }
 
-    enum CodingKeys: String, CodingKey { case workerId, seq, baseVersion, samples, scaler }
+    enum CodingKeys: String, CodingKey { case workerId, seq, baseVersion, samples, scaler, reference, referenceDropped }
     public init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
         scaler = try c.decodeIfPresent([Double].self, forKey: .scaler) ?? []
@@ -75,6 +79,8 @@ public struct ModelDelta: Sendable, Codable, Equatable {
         seq = try c.decode(Int.self, forKey: .seq)
         baseVersion = try c.decode(Int.self, forKey: .baseVersion)
         samples = try c.decode(Int.self, forKey: .samples)
+        reference = try c.decodeIfPresent([ReferenceSample].self, forKey: .reference)
+        referenceDropped = try c.decodeIfPresent(Int.self, forKey: .referenceDropped)
         delta = []
         width = 0
     }

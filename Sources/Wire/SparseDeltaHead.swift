@@ -11,4 +11,6 @@ struct SparseDeltaHead: Codable {
     var width: Int?
     var sparse: Bool?
     var compression: String?
+    var reference: [ReferenceSample]?
+    var referenceDropped: Int?
 }

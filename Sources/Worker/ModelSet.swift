@@ -27,6 +27,14 @@ public struct ModelSet: Sendable {
     /// `on_bad_value = "missing"`: dense features may be NaN; online models read them as 0.
     private let zeroMissing: Bool
     private var zeroed: [Double] = []
+    /// `[model] reference_sample`: labelled champion inputs kept for the coordinator's
+    /// reference model, sent (and emptied) with the next delta; at most
+    /// `ReferenceSample.perDelta` wait, the rest are counted in `referenceDropped`.
+    public let referenceShare: Double
+    public private(set) var referenceSamples: [ReferenceSample] = []
+    public private(set) var referenceDropped = 0
+    /// Delayed labels carry no key: every (1 / share)-th of them is kept instead.
+    private var referenceStride = 0.0
 
     /// - previous: a model in both keeps what it learnt (scaler, optimizer state), so a
     ///   deploy or retire does not restart the others.
@@ -54,6 +62,10 @@ public struct ModelSet: Sendable {
         self.served = served
         inputs = geometry.parts.map { [Double](repeating: 0, count: $0.denseIndices == nil ? 0 : $0.dense) }
         zeroMissing = features.onBadValue == .missing
+        // Only [model] may set it (a challenger's table refuses the key): the cluster's share,
+        // whichever model is champion now.
+        referenceShare = layout.models[layout.championIndex].spec.learns ? layout.models.compactMap(\.spec.referenceSample).max() ?? 0 : 0
+        referenceSamples = previous?.referenceSamples ?? []
         readsEvents = layout.models.contains { $0.spec.pipeline != nil }
         sparseIndices = geometry.parts.map { _ in [] }
         champion = layout.championIndex
@@ -155,6 +167,36 @@ public struct ModelSet: Sendable {
             let (x, sp) = zeroMissing ? input(i, zeroingMissing(dense), sparse) : input(i, dense, sparse)
             models[i].learn(x, sparse: sp, label: label)
         }
+    }
+
+    /// Keeps the champion's input of this labelled record for the reference model when its
+    /// key is in the sample; `output`: the champion's prediction of it (before learning).
+    public mutating func sampleReference(key: String?, dense: [Double], sparse: SparseInput, label: Double, output: [Double]) {
+        guard referenceShare > 0, models[champion].predictor == nil else { return }
+        if let key {
+            guard Self.unitHash(key) < referenceShare else { return }
+        } else {
+            referenceStride += referenceShare
+            guard referenceStride >= 1 else { return }
+            referenceStride -= 1
+        }
+        guard referenceSamples.count < ReferenceSample.perDelta else {
+            referenceDropped += 1
+            return
+        }
+        let (x, sp) = zeroMissing ? input(champion, zeroingMissing(dense), sparse) : input(champion, dense, sparse)
+        guard label.isFinite, x.allSatisfy(\.isFinite), sp.values.allSatisfy(\.isFinite), output.allSatisfy(\.isFinite) else { return }
+        referenceSamples.append(ReferenceSample(dense: x, indices: sp.indices.map { UInt32($0) }, values: sp.values,
+                                                label: label, output: output))
+    }
+
+    /// The samples for the next delta and how many were dropped since the last (both reset).
+    public mutating func takeReference() -> (samples: [ReferenceSample]?, dropped: Int?) {
+        defer {
+            referenceSamples.removeAll(keepingCapacity: true)
+            referenceDropped = 0
+        }
+        return (referenceSamples.isEmpty ? nil : referenceSamples, referenceDropped > 0 ? referenceDropped : nil)
     }
 
     /// `dense` with its missing (NaN) features as 0, in a reused buffer.

@@ -117,7 +117,12 @@ extension PartitionDriver {
             let s = l.snapshot
             models!.learn(s.dense, sparse: SparseInput(indices: s.sparseIndices.map(Int.init), values: s.sparseValues), label: l.label)
             if !s.targets.isEmpty { runner!.pipeline.learnTargets(values: s.targets, label: l.label, time: l.time, state: &run.state) }
-            let o = models!.observeLater(s.outputs(widths: widths), served: Int(s.served), label: l.label)
+            let outputs = s.outputs(widths: widths)
+            let o = models!.observeLater(outputs, served: Int(s.served), label: l.label)
+            if models!.referenceShare > 0 {
+                models!.sampleReference(key: nil, dense: s.dense, sparse: SparseInput(indices: s.sparseIndices.map(Int.init), values: s.sparseValues),
+                                        label: l.label, output: outputs[models!.champion])
+            }
             _ = evaluation!.observe(o)
             report.labelled += 1
             if models!.learns { learnt += 1 }

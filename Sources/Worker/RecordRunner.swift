@@ -85,6 +85,10 @@ public struct RecordRunner: Sendable {
             drift = evaluation.observe(models.observation(of: served, label: y))
             models.observeAll(label: y)
             if models.learns { learnt() }
+            if models.referenceShare > 0 {
+                models.sampleReference(key: event.key, dense: features, sparse: SparseInput(indices: sparse.indices, values: sparse.values),
+                                       label: y, output: models.championModel.output)
+            }
         }
         return .scored(served: served, drift: drift)
     }

@@ -131,6 +131,7 @@ public final class WorkerService: PartitionDriverHost {
         guard let m = driver.models, var d = session.makeDelta(parameters: m.parameters, scalerMoments: m.scalerMoments,
                                                          worker: options.workerId, now: Clock.nowMs(),
                                                          compression: driver.config?.model.deltaCompression ?? .none) else { return }
+        if let taken = driver.models?.takeReference() { (d.reference, d.referenceDropped) = taken }
         if let fault = options.deltaFault {
             log.warning("fault injection: model delta \(d.seq) poisoned (\(fault.poison(&d)))")
         }

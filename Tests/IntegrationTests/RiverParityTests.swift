@@ -148,7 +148,7 @@ struct RiverParityTests {
     // deltas (rounding put inputs that stayed 0 a few ulps below 0: 4 workers 0.8776–0.8824);
     // with the tolerance, 2 workers 0.8888–0.8904 and 4 workers 0.8872–0.8888, none refused.
     /// A 4-partition cluster learning the reference dataset's numeric features, stateless.
-    static func clusterConfig(_ ref: Reference, syncMs: Int, merge: String? = nil, syncSamples: Int? = nil) -> String {
+    static func clusterConfig(_ ref: Reference, syncMs: Int, merge: String? = nil, syncSamples: Int? = nil, referenceSample: Double? = nil) -> String {
         let numeric = ref.features.map { "\"\($0)\"" }.joined(separator: ", ")
         return """
         [kafka]
@@ -161,6 +161,7 @@ struct RiverParityTests {
         sync_interval_ms = \(syncMs)
         \(merge.map { "merge = \"\($0)\"" } ?? "")
         \(syncSamples.map { "sync_every_samples = \($0)" } ?? "")
+        \(referenceSample.map { "reference_sample = \($0)" } ?? "")
         """
     }
 
@@ -174,8 +175,23 @@ struct RiverParityTests {
         // A small stream syncs by samples (issue 25): every 5 labelled samples a worker sends
         // its delta and the coordinator merges at once (the seeded replay in BenchSmokeTests
         // shows why this holds within 0.5 points; live runs add the order's luck).
-        let (s, _) = try learnAll(ref, file: file, config: Self.clusterConfig(ref, syncMs: small ? 1000 : 200, syncSamples: small ? 5 : nil),
-                                  workers: (1...workers).map { ("q\($0)", []) }, rate: small ? 60 : 8000)
+        // Every key sampled for the N-vs-1 monitor on the small stream: the coordinator's one
+        // learner then sees every event, in the order the deltas brought them.
+        let (s, _) = try learnAll(ref, file: file, config: Self.clusterConfig(ref, syncMs: small ? 1000 : 200, syncSamples: small ? 5 : nil,
+                                                                             referenceSample: small ? 1 : nil),
+                                  workers: (1...workers).map { ("q\($0)", []) }, rate: small ? 60 : 8000,
+                                  // The last few samples travel with the deltas of the next sync interval.
+                                  also: { !small || $0.reference?.samples == ref.n })
+        if small {
+            // The monitor scored the cluster's own predictions of every event (its accuracy on
+            // them is the workers' progressive accuracy), and one learner on the same events
+            // lands near River's single learner (same events, arrival order).
+            let r = try #require(s.reference, "no N-vs-1 report in status")
+            print("N-vs-1 on \(dataset), \(workers) workers: \(r)")
+            #expect(r.samples == ref.n && r.refused == 0, "\(r)")
+            #expect(abs((r.clusterAccuracy ?? 0) - s.accuracy) < 1e-9, "\(r) vs status accuracy \(s.accuracy)")
+            #expect(abs((r.referenceAccuracy ?? 0) - ref.accuracy) <= 0.01, "\(r) vs River \(ref.accuracy)")
+        }
         #expect(s.workers.compactMap(\.report).allSatisfy { $0.skippedOffsets == 0 })
         #expect(s.modelVersion > 1, "averaging happened")
         #expect(s.rejectedDeltas == 0 && s.rejectedScalers == 0, "honest workers' deltas or scaler parts rejected")
@@ -187,7 +203,7 @@ struct RiverParityTests {
     /// file at `rate` events/s. Returns the status once every event was learnt, and the
     /// workers, stopped by SIGTERM (each must exit 0), for their logs.
     func learnAll(_ ref: Reference, file: String, config: String, workers: [(String, [String])],
-                  rate: Int) throws -> (ClusterStatus, [Proc]) {
+                  rate: Int, also: @escaping (ClusterStatus) -> Bool = { _ in true }) throws -> (ClusterStatus, [Proc]) {
         let cluster = try Cluster.start(config: config)
         let ws = try workers.map { try cluster.worker($0.0, args: $0.1) }
         try cluster.waitFor(seconds: 20, "\(ws.count) workers sharing 4 partitions") { s in
@@ -196,7 +212,7 @@ struct RiverParityTests {
         let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--file", file, "--rate", String(rate)])
         #expect(gen.wait(seconds: 180) == 0, "\(gen.log)")
         let s = try cluster.waitFor(seconds: 60, "all \(ref.n) events learnt") { s in
-            s.workers.compactMap(\.report).reduce(0) { $0 + $1.labelled } >= Int64(ref.n)
+            s.workers.compactMap(\.report).reduce(0) { $0 + $1.labelled } >= Int64(ref.n) && also(s)
         }
         for w in ws { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0, "\(w.name) did not exit 0") }
         return (s, ws)

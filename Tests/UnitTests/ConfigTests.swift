@@ -73,6 +73,7 @@ struct ConfigTests {
         ("[model]\nsync_every_samples = -5", "line 2: 'model.sync_every_samples': -5 is too small (at least 0)"),
         ("[model]\nserver_momentum = 1", "line 2: 'model.server_momentum': 1"),
         ("[model]\nserver_learning_rate = 0", "line 2: 'model.server_learning_rate': 0"),
+        ("[model]\nreference_sample = 1.5", "line 2: 'model.reference_sample': 1.5"),
         ("[kafka]\nguarantee = \"at_most_once\"", "line 2: 'kafka.guarantee': 'at_most_once' is not one of \"at_least_once\", \"exactly_once\""),
         ("[security]\ncurve = true", "line 2: 'security.secret_key_file': is required with curve = true"),
         ("[security]\ncurve = true\nsecret_key_file = \"c.key\"", "line 2: 'security.worker_keys': is empty"),
