@@ -94,9 +94,12 @@ struct Bench: ParsableCommand {
             results.append(bareConsume(broker: broker, conf: conf, produce: true))
             say(line(results.last!))
         }
-        for (workers, sync, challenger) in [(1, 0, false), (1, 1000, false), (2, 1000, false), (1, 1000, true)] {
+        // The last run: the N-vs-1 monitor on 0.5 % of the keys (about what one delta a second
+        // may carry at this rate: `ReferenceSample.perDelta`).
+        for (workers, sync, challenger, reference) in [(1, 0, false, 0.0), (1, 1000, false, 0), (2, 1000, false, 0), (1, 1000, true, 0),
+                                                       (1, 1000, false, 0.005)] {
             guard !Signals.shouldStop, runs("tributary") else { break }
-            let r = tributaryRun(broker: broker, workers: workers, syncMs: sync, conf: conf, challenger: challenger)
+            let r = tributaryRun(broker: broker, workers: workers, syncMs: sync, conf: conf, challenger: challenger, reference: reference)
             results.append(r)
             say(line(r))
         }
@@ -271,9 +274,9 @@ struct Bench: ParsableCommand {
     enum LabelRun { case none, unlabelled, waiting }
 
     func tributaryRun(broker: BenchBroker, workers: Int, syncMs: Int, conf: [String: String], challenger: Bool = false,
-                      labels: LabelRun = .none, served: ServedModel? = nil) -> RunResult {
+                      labels: LabelRun = .none, served: ServedModel? = nil, reference: Double = 0) -> RunResult {
         let bootstrap = broker.bootstrap
-        let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(labels)-\(served?.name ?? "")-\(getpid())"
+        let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(labels)-\(served?.name ?? "")-\(reference)-\(getpid())"
         // The mock broker answers no CreateTopics: the feature changelog (one partition per
         // input partition) is made here, as for every other topic of the run.
         do { try broker.createTopic("\(group).features", partitions: partitions) } catch { fail("\(error)") }
@@ -296,6 +299,7 @@ struct Bench: ParsableCommand {
         failure_timeout_ms = 3000
         [model]
         sync_interval_ms = \(syncMs)
+        \(reference > 0 ? "reference_sample = \(reference)" : "")
         \(served?.model ?? "")
         \(served?.features ?? "")
         \(challenger ? "[challengers.shadow]\nlearning_rate = 0.05" : "")
@@ -305,6 +309,7 @@ struct Bench: ParsableCommand {
         let path = NSTemporaryDirectory() + "tributary-bench-\(getpid()).conf"
         do { try cfg.write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("\(error)") }
         let name = "tributary \(workers) worker\(workers > 1 ? "s" : ""), sync \(syncMs > 0 ? "\(syncMs / 1000) s" : "off")\(challenger ? " + challenger" : "")"
+            + (reference > 0 ? " + N-vs-1 monitor" : "")
             + (labels == .unlabelled ? ", unlabelled" : labels == .waiting ? ", unlabelled + waiting for labels" : "")
             + (served.map { ", \($0.name)" } ?? "")
         do {
@@ -623,6 +628,9 @@ struct Bench: ParsableCommand {
             if let forest = rate("tributary 1 worker, sync off, pre-trained 100-tree forest") { ratios["pretrained_forest_over_default"] = forest / t }
             if let synced = rate("tributary 1 worker, sync 1 s"), let both = rate("tributary 1 worker, sync 1 s + challenger") {
                 ratios["challenger_cost_fraction"] = 1 - both / synced
+            }
+            if let synced = rate("tributary 1 worker, sync 1 s"), let monitored = rate("tributary 1 worker, sync 1 s + N-vs-1 monitor") {
+                ratios["reference_monitor_cost_fraction"] = 1 - monitored / synced
             }
         }
         say("\nratios (same run, same broker, same records):")

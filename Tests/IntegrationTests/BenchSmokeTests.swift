@@ -42,6 +42,7 @@ struct BenchSmokeTests {
         let ratios = try #require(obj["ratios"] as? [String: Double])
         #expect(ratios["tributary_1w_over_bare_librdkafka"] != nil)
         #expect(ratios["challenger_cost_fraction"] != nil, "the run with a challenger beside the champion")
+        #expect(ratios["reference_monitor_cost_fraction"] != nil, "the run with the N-vs-1 monitor")
         #expect(ratios["label_snapshot_cost_fraction"] != nil, "the runs with and without predictions waiting for labels")
         // Models trained offline (scikit-learn), served: a text model and a 100-tree forest.
         #expect(ratios["pretrained_text_over_default"] != nil && ratios["pretrained_forest_over_default"] != nil, "\(ratios)")
