@@ -187,7 +187,9 @@ public final class CoordinatorService {
         lifecycle = ModelLifecycle(layout: config.layout, features: config.features, rule: config.lifecycle)
         aggregator = ModelAggregator(parameterCount: lifecycle.geometry.parameterCount,
                                      syncIntervalMs: config.model.syncIntervalMs, eager: (config.model.syncEverySamples ?? 0) > 0,
-                                     now: Clock.nowMs(),
+                                     // The first deltas (after a start or a restart) merge at once:
+                                     // averaging resumes as soon as workers re-register.
+                                     now: Clock.nowMs() - Int64(config.model.syncIntervalMs),
                                      robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
                                                           factor: config.model.robustFactor),
                                      rule: config.model.mergeRule, server: config.model.serverStep,

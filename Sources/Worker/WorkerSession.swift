@@ -37,6 +37,10 @@ public struct WorkerSession: Sendable, Equatable {
     private var unansweredSince: Int64?
     private var lastUnansweredWarning: Int64 = Int64.min / 2
     private var lastSync: Int64
+    /// A new coordinator process welcomed us: sync as soon as there is anything to send (the
+    /// welcome resets the sync state, so right after it there may be nothing yet), not an
+    /// interval later.
+    private var syncOwed = false
     private var pendingSince: Int64 = 0
     /// Parameter averaging: the global version adopted and the delta in flight.
     public private(set) var sync = SyncState()
@@ -67,6 +71,7 @@ public struct WorkerSession: Sendable, Equatable {
             if let known = coordinatorIncarnation, known != incarnation {
                 sync.abandonPending()
                 lastSync = now - syncMs
+                syncOwed = true
             }
             coordinatorIncarnation = incarnation
         }
@@ -123,7 +128,7 @@ public struct WorkerSession: Sendable, Equatable {
             welcomed = false
         }
         if heartbeatDue(now: now) { out.append(.heartbeat) }
-        let byTime = syncMs > 0 && now - lastSync >= syncMs
+        let byTime = syncMs > 0 && (now - lastSync >= syncMs || (syncOwed && sync.samples > 0))
         // By samples: checked every turn, so a fast stream sends as soon as a version came back.
         let bySamples = syncSamples > 0 && sync.samples >= syncSamples
         if welcomed && (byTime || bySamples) {
@@ -182,6 +187,7 @@ public struct WorkerSession: Sendable, Equatable {
             }
         }
         pendingSince = now
+        syncOwed = false
         return d
     }
 

@@ -149,4 +149,24 @@ struct WorkerSessionTests {
         #expect(s.timers(now: 5005, holding: true).contains(.sync))
         #expect(s.sync.pending == nil && s.sync.samples == 55)
     }
+
+    @Test("after a new coordinator's welcome the next delta goes as soon as anything is learnt, not an interval later")
+    func syncOwedAfterRestart() {
+        var s = WorkerSession(now: 0)
+        s.welcome(heartbeatMs: 250, leaseMs: 5000, syncMs: 1000, incarnation: 1, now: 0)
+        s.heard(now: 100)
+        s.resetSync(version: 0, base: [0])
+        s.welcome(heartbeatMs: 250, leaseMs: 5000, syncMs: 1000, incarnation: 2, now: 100)
+        // The shell resets the sync state after the welcome: nothing to send yet.
+        s.resetSync(version: 3, base: [0])
+        #expect(s.timers(now: 100, holding: true).contains(.sync), "due at once")
+        #expect(s.makeDelta(parameters: [0], scalerMoments: [], worker: "w", now: 100) == nil)
+        #expect(!s.timers(now: 150, holding: true).contains(.sync))
+        s.learnt(1)
+        #expect(s.timers(now: 160, holding: true).contains(.sync), "owed: the first sample goes now")
+        #expect(s.makeDelta(parameters: [1], scalerMoments: [], worker: "w", now: 160) != nil)
+        _ = s.rebase(parameters: [1], scalerMoments: [], onto: ModelUpdate(version: 4, contributions: ["w": 1], parameters: [1]), worker: "w")
+        s.learnt(1)
+        #expect(!s.timers(now: 200, holding: true).contains(.sync), "then by the interval again")
+    }
 }
