@@ -48,9 +48,9 @@ public struct ReferenceMonitor: Sendable {
                 refused += 1
                 continue
             }
-            _ = cluster.observe(Self.observation(model.model.kind, s.o, s.y))
+            _ = cluster.observe(model.model.kind.observation(s.o, label: s.y))
             model.predictThenLearn(s.x, sparse: SparseInput(indices: indices.map { Int($0) }, values: values), label: s.y)
-            _ = reference.observe(Self.observation(model.model.kind, model.output, s.y))
+            _ = reference.observe(model.model.kind.observation(model.output, label: s.y))
         }
         let r = report
         guard r.samples >= minSamples, r.gap > warnGap, now - lastWarning >= 60_000 else { return nil }
@@ -64,16 +64,5 @@ public struct ReferenceMonitor: Sendable {
         return ReferenceReport(samples: Int(c.count), clusterLoss: c.meanLoss, referenceLoss: r.meanLoss,
                                clusterAccuracy: classifies ? c.accuracy : nil, referenceAccuracy: classifies ? r.accuracy : nil,
                                refused: refused, warnGap: warnGap)
-    }
-
-    static func observation(_ kind: ModelKind, _ o: [Double], _ y: Double) -> Observation {
-        switch kind {
-        case .logisticRegression: return .binary(probability: o[0], label: y)
-        case .softmaxRegression:
-            var best = 0
-            for k in o.indices where o[k] > o[best] { best = k }
-            return .multiclass(probabilities: o, predicted: best, label: Int(y))
-        case .linearRegression: return .regression(prediction: o[0], target: y)
-        }
     }
 }

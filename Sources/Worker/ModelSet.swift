@@ -241,17 +241,7 @@ public struct ModelSet: Sendable {
     /// The observation model `i` made with `output` (kept from when it was served), now that
     /// its label `y` is known; every model's own metrics too (several models).
     public mutating func observeLater(_ outputs: [[Double]], served: Int, label y: Double) -> Observation {
-        func observation(_ i: Int) -> Observation {
-            let o = outputs[i]
-            switch models[i].model.kind {
-            case .logisticRegression: return .binary(probability: o[0], label: y)
-            case .softmaxRegression:
-                var best = 0
-                for k in o.indices where o[k] > o[best] { best = k }
-                return .multiclass(probabilities: o, predicted: best, label: Int(y))
-            case .linearRegression: return .regression(prediction: o[0], target: y)
-            }
-        }
+        func observation(_ i: Int) -> Observation { models[i].model.kind.observation(outputs[i], label: y) }
         if models.count > 1 { for i in models.indices { _ = evaluations[i].observe(observation(i)) } }
         return observation(served)
     }
