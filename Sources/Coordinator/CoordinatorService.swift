@@ -187,9 +187,7 @@ public final class CoordinatorService {
         lifecycle = ModelLifecycle(layout: config.layout, features: config.features, rule: config.lifecycle)
         aggregator = ModelAggregator(parameterCount: lifecycle.geometry.parameterCount,
                                      syncIntervalMs: config.model.syncIntervalMs, eager: (config.model.syncEverySamples ?? 0) > 0,
-                                     // The first deltas (after a start or a restart) merge at once:
-                                     // averaging resumes as soon as workers re-register.
-                                     now: Clock.nowMs() - Int64(config.model.syncIntervalMs),
+                                     now: Clock.nowMs(),
                                      robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
                                                           factor: config.model.robustFactor),
                                      rule: config.model.mergeRule, server: config.model.serverStep,
@@ -546,6 +544,7 @@ public final class CoordinatorService {
             return
         }
         let from = printable(identity)
+        if case .hello(let h) = msg, !h.held.isEmpty { aggregator.mergeSoon(now: Clock.nowMs()) }
         execute(membership.handle(.message(from: from, msg), now: Clock.nowMs()))
     }
 

@@ -162,6 +162,13 @@ public struct ModelAggregator: Sendable {
         return out + [.publish(ModelUpdate(version: version, contributions: contributions, parameters: parameters, scaler: scaler))]
     }
 
+    /// A worker that held partitions under an earlier coordinator registered (a restart or a
+    /// takeover): what it sends merges at the next tick, not a whole interval after this
+    /// process started, so averaging resumes within the interval of the re-registration.
+    public mutating func mergeSoon(now: Int64) {
+        lastMerge = min(lastMerge, now - syncIntervalMs)
+    }
+
     /// Makes `p` the next version outright (import, rollback); pending deltas, taken against
     /// what is being replaced, are dropped.
     public mutating func replace(with p: [Double]) -> ModelUpdate? {

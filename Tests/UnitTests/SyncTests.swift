@@ -53,6 +53,17 @@ struct SyncTests {
         #expect(a.parameters == [2, 2])
     }
 
+    @Test("after a restart, a worker that held partitions re-registering makes the next merge due at once")
+    func mergeSoonAfterRestart() {
+        var a = ModelAggregator(parameterCount: 1, syncIntervalMs: 1000, now: 10_000)
+        _ = a.receive(ModelDelta(workerId: "a", seq: 1, baseVersion: 0, samples: 1, delta: [1]))
+        #expect(a.tick(now: 10_200).isEmpty, "an interval from the start, as usual")
+        a.mergeSoon(now: 10_200)
+        #expect(a.tick(now: 10_201).count == 1)
+        _ = a.receive(ModelDelta(workerId: "a", seq: 2, baseVersion: 1, samples: 1, delta: [1]))
+        #expect(a.tick(now: 10_400).isEmpty, "then by the interval again")
+    }
+
     @Test("aggregator rejects a NaN or wrong-sized delta and counts it against its worker")
     func rejects() {
         var a = ModelAggregator(parameterCount: 2, syncIntervalMs: 10, now: 0)
