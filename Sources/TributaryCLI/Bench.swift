@@ -37,9 +37,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Partitions of the latency run's topics. Measured on the mock: at 35,000 events/s with 32 partitions the latency crept from 20 to 400 ms within 6 s in 2 runs of 3; with 4 or 8 it stayed flat.")
     var latencyPartitions: Int = 8
     @Option(help: "Only these parts, comma-separated: bare, tributary, python, latency, sync, pipeline (default: all). latency without tributary needs --latency-rate; pipeline alone needs no broker.")
-    var only: String = "bare,tributary,python,latency,sync,pipeline,labels,pretrained"
-    @Option(help: "Where tools/bench_models.py is (the pretrained part trains its models with scikit-learn; \"\" skips it).")
+    var only: String = "bare,tributary,python,latency,sync,pipeline,labels,pretrained,workloads"
+    @Option(help: "Where tools/bench_models.py is (the pretrained part trains its models with scikit-learn; \"\" skips it) and tools/bench_peer.py (the workloads' Python peer).")
     var tools: String = "tools"
+    @Option(help: "Where the examples are (the workloads part runs examples/tweets and examples/fraud with their generators and configs).")
+    var examples: String = "examples"
     @Option(help: "Append the coordinator's and workers' logs to this file (default: discarded).") var logFile: String?
     @Option(help: "Write every latency sample here: event time (ms since the run started), end to end, event -> worker produces (ms).")
     var latencyTrace: String?
@@ -56,9 +58,9 @@ struct Bench: ParsableCommand {
     func runs(_ part: String) -> Bool { only.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == part } }
 
     func validate() throws {
-        let known: Set = ["bare", "tributary", "python", "latency", "sync", "pipeline", "labels", "pretrained"]
+        let known: Set = ["bare", "tributary", "python", "latency", "sync", "pipeline", "labels", "pretrained", "workloads"]
         for p in only.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !known.contains(p) {
-            throw ValidationError("--only: unknown part '\(p)' (known: bare, tributary, python, latency, sync, pipeline, labels, pretrained)")
+            throw ValidationError("--only: unknown part '\(p)' (known: bare, tributary, python, latency, sync, pipeline, labels, pretrained, workloads)")
         }
         if runs("latency") && !runs("tributary") && latencyRate == nil {
             throw ValidationError("--only latency without tributary needs --latency-rate (the default is half the measured 1-worker rate)")
@@ -77,7 +79,7 @@ struct Bench: ParsableCommand {
             if self.broker == "tansu" { try BenchBroker.reexecForTansuIfNeeded() }
             broker = try BenchBroker(self.broker, embeddedBrokers: brokers)
             for t in ["events", "predictions", "events.dlq", "tributary.models", "events-latency", "predictions-latency", "labels-bench",
-                      "tweets", "tweets.dlq"] {
+                      "tweets", "tweets.dlq", "tweets-online", "tweets-online.dlq", "payments", "payments.dlq"] {
                 try broker.createTopic(t, partitions: t == "tributary.models" ? 1 : t.hasSuffix("-latency") ? latencyPartitions : partitions)
             }
         } catch { fail("\(error)") }
@@ -131,6 +133,9 @@ struct Bench: ParsableCommand {
                 say("pretrained: \(tools)/bench_models.py failed (scikit-learn installed?); skipped")
             }
         }
+        if runs("workloads") && !examples.isEmpty && !Signals.shouldStop {
+            results += workloads(bootstrap: bootstrap, broker: broker, conf: conf)
+        }
         var pendingBytes: Double?
         if runs("labels") {
             pendingBytes = Self.labelPendingBytes()
@@ -171,10 +176,10 @@ struct Bench: ParsableCommand {
         return s
     }
 
-    /// Sends a JSON-lines file to `topic`, each line keyed by its "user".
-    func produceFile(_ file: String, topic: String, bootstrap: String) {
+    /// Sends a JSON-lines file to `topic`, each line keyed by its field `key`.
+    func produceFile(_ file: String, topic: String, bootstrap: String, key: String = "user") {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
-        let keys = EventParser(keyPath: "user", timestampPath: "", labelPath: "", numericPaths: [])
+        let keys = EventParser(keyPath: key, timestampPath: "", labelPath: "", numericPaths: [])
         var event = keys.makeEvent()
         produce(file, topic: topic, bootstrap: bootstrap) { send in
             for line in text.split(separator: "\n") {
@@ -363,31 +368,89 @@ struct Bench: ParsableCommand {
             say("python peer: \(dir)/baseline.py not found; skipped")
             return nil
         }
+        return runPeer("python peer (confluent-kafka + River)", in: dir,
+                       ["baseline.py", "--group", "bench-py-\(getpid())", "--max-messages", String(peerEvents), "--bootstrap", bootstrap],
+                       conf: conf)
+    }
+
+    /// Runs a Python peer (`python3 arguments...` in `dir`, the consumer settings in
+    /// KAFKA_CONSUMER_CONF) and reads its `RESULT {json}` line.
+    func runPeer(_ name: String, in dir: String, _ arguments: [String], conf: [String: String]) -> RunResult? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "baseline.py", "--group", "bench-py-\(getpid())", "--max-messages", String(peerEvents),
-                       "--bootstrap", bootstrap]
+        p.arguments = ["python3"] + arguments
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         var env = ProcessInfo.processInfo.environment
         env["KAFKA_CONSUMER_CONF"] = conf.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         p.environment = env
         let out = Pipe()
         p.standardOutput = out
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        do { try p.run() } catch { say("python peer: \(error)"); return nil }
+        p.standardError = childLog() ?? FileHandle(forWritingAtPath: "/dev/null")
+        do { try p.run() } catch { say("\(name): \(error)"); return nil }
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("RESULT ") }),
               let obj = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any],
               let rate = obj["events_per_s"] as? Double, let n = obj["n"] as? Int else {
-            say("python peer failed (is `pip install confluent-kafka river` done?): \(text.suffix(300))")
+            say("\(name) failed (is `pip install confluent-kafka river` done?): \(text.suffix(300))")
             return nil
         }
-        return RunResult(name: "python peer (confluent-kafka + River)", events: n, seconds: obj["elapsed_s"] as? Double ?? 0,
+        return RunResult(name: name, events: n, seconds: obj["elapsed_s"] as? Double ?? 0,
                          eventsPerSecond: rate,
                          cpuMicrosPerEvent: (obj["cpu_s"] as? Double).map { $0 * 1e6 / Double(n) },
                          peakRSSMiB: (obj["maxrss_kb"] as? Double).map { $0 / 1024 } ?? (obj["maxrss_kb"] as? Int).map { Double($0) / 1024 },
                          accuracy: obj["accuracy"] as? Double)
+    }
+
+    /// Two workloads beside the default, each learnt online by 1 worker and by a Python peer
+    /// doing the same work with River (`tools/bench_peer.py`) on the same records: tweets
+    /// (hashed unigrams and bigrams in 2^18, examples/tweets) and card payments (per-card
+    /// sliding, tumbling and session windows, distinct merchants, a target encoding,
+    /// examples/fraud, labels inline).
+    func workloads(bootstrap: String, broker: BenchBroker, conf: [String: String]) -> [RunResult] {
+        let dir = NSTemporaryDirectory() + "tributary-bench-workloads-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func generate(_ script: String, _ arguments: [String], stdout: String? = nil) -> Bool {
+            let py = Process()
+            py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            py.arguments = ["python3", script] + arguments
+            if let stdout {
+                FileManager.default.createFile(atPath: stdout, contents: nil)
+                py.standardOutput = FileHandle(forWritingAtPath: stdout)
+            }
+            py.standardError = childLog()
+            guard (try? py.run()) != nil else { return false }
+            py.waitUntilExit()
+            return py.terminationStatus == 0
+        }
+        let jobs: [(workload: String, example: String, topic: String, key: String, file: String, ok: Bool)] = [
+            ("text", "tweets", "tweets-online", "author", dir + "/tweets.jsonl",
+             generate(examples + "/tweets/generate.py", [String(events)], stdout: dir + "/tweets.jsonl")),
+            ("fraud", "fraud", "payments", "card", dir + "/payments.jsonl",
+             generate(examples + "/fraud/generate.py", [String(events), dir + "/payments.jsonl", dir + "/chargebacks.jsonl", "--inline-labels"])),
+        ]
+        var results: [RunResult] = []
+        for job in jobs where !Signals.shouldStop {
+            guard job.ok else { say("workloads: \(examples)/\(job.example)/generate.py failed; \(job.workload) skipped"); continue }
+            let served: ServedModel
+            do {
+                served = try ServedModel.example(examples + "/" + job.example, name: "\(job.workload) workload", topic: job.topic)
+            } catch { say("workloads: \(error); \(job.workload) skipped"); continue }
+            produceFile(job.file, topic: job.topic, bootstrap: bootstrap, key: job.key)
+            let r = tributaryRun(broker: broker, workers: 1, syncMs: 0, conf: conf, served: served)
+            results.append(r)
+            say(line(r))
+            guard !Signals.shouldStop, !tools.isEmpty else { continue }
+            let script = URL(fileURLWithPath: tools + "/bench_peer.py").standardizedFileURL.path
+            if let py = runPeer("python peer, \(job.workload) workload", in: FileManager.default.currentDirectoryPath,
+                                [script, "--workload", job.workload, "--topic", job.topic, "--group", "bench-py-\(job.workload)-\(getpid())",
+                                 "--max-messages", String(peerEvents), "--bootstrap", bootstrap], conf: conf) {
+                results.append(py)
+                say(line(py))
+            }
+        }
+        return results
     }
 
     /// Percentiles of one latency, from an HDR histogram (microseconds, 3 significant digits).
@@ -615,8 +678,9 @@ struct Bench: ParsableCommand {
             results.first { $0.name == prefix }?.eventsPerSecond ?? results.first { $0.name.hasPrefix(prefix) }?.eventsPerSecond
         }
         var ratios: [String: Double] = [:]
-        if let t = rate("tributary 1 worker, sync off") {
-            if let py = rate("python peer") { ratios["tributary_1w_over_python"] = t / py }
+        // The default job's run by its exact name (the workloads' runs share its prefix).
+        if let t = results.first(where: { $0.name == "tributary 1 worker, sync off" })?.eventsPerSecond {
+            if let py = rate("python peer (") { ratios["tributary_1w_over_python"] = t / py }
             if let bare = rate("bare librdkafka") { ratios["tributary_1w_over_bare_librdkafka"] = t / bare }
             if let io = rate("bare consume + produce") { ratios["tributary_1w_over_bare_consume_produce"] = t / io }
             if let synced = rate("tributary 1 worker, sync 1 s") { ratios["sync_1s_cost_fraction"] = 1 - synced / t }
@@ -631,6 +695,14 @@ struct Bench: ParsableCommand {
             }
             if let synced = rate("tributary 1 worker, sync 1 s"), let monitored = rate("tributary 1 worker, sync 1 s + N-vs-1 monitor") {
                 ratios["reference_monitor_cost_fraction"] = 1 - monitored / synced
+            }
+        }
+        for w in ["text", "fraud"] {
+            let ours = results.first { $0.name == "tributary 1 worker, sync off, \(w) workload" }
+            let py = results.first { $0.name == "python peer, \(w) workload" }
+            if let ours, let py {
+                ratios["\(w)_workload_over_python"] = ours.eventsPerSecond / py.eventsPerSecond
+                if let a = ours.cpuMicrosPerEvent, let b = py.cpuMicrosPerEvent { ratios["\(w)_workload_python_cpu_over_ours"] = b / a }
             }
         }
         say("\nratios (same run, same broker, same records):")

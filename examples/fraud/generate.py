@@ -9,13 +9,17 @@ show all of it: payments 1-10 s apart, chargebacks 10 min to 2 h after their pay
 Timestamps in milliseconds, each file in event-time order.
 
 Writes PAYMENTS and CHARGEBACKS (JSON lines). Usage: generate.py N PAYMENTS CHARGEBACKS [SEED]
+[--inline-labels]; with --inline-labels each payment carries its label ("fraud": 0 or 1) and
+CHARGEBACKS stays empty (`tributary bench --only workloads` learns on the spot).
 """
 import json
 import random
 import sys
 
-n = int(sys.argv[1])
-rng = random.Random(int(sys.argv[4]) if len(sys.argv) > 4 else 5)
+inline = "--inline-labels" in sys.argv
+argv = [a for a in sys.argv if a != "--inline-labels"]
+n = int(argv[1])
+rng = random.Random(int(argv[4]) if len(argv) > 4 else 5)
 cards = [f"card-{i}" for i in range(400)]
 merchants = [f"m{i}" for i in range(200)]
 risky = merchants[:10]
@@ -32,13 +36,16 @@ while len(rows) < n:
             rows.append((t + rng.randint(0, 3_600_000), card, merchant, round(rng.uniform(200, 1500), 2), True))
 rows = sorted(rows)[:n]
 chargebacks = []
-with open(sys.argv[2], "w") as f:
+with open(argv[2], "w") as f:
     for i, (ts, card, merchant, amount, fraud) in enumerate(rows):
         pid = f"p{i}"
-        f.write(json.dumps({"payment_id": pid, "card": card, "merchant": merchant, "amount": amount, "ts": ts}) + "\n")
-        if fraud:
+        payment = {"payment_id": pid, "card": card, "merchant": merchant, "amount": amount, "ts": ts}
+        if inline:
+            payment["fraud"] = int(fraud)
+        f.write(json.dumps(payment) + "\n")
+        if fraud and not inline:
             chargebacks.append({"payment_id": pid, "card": card, "fraud": 1, "ts": ts + rng.randint(600_000, 7_200_000)})
-with open(sys.argv[3], "w") as f:
+with open(argv[3], "w") as f:
     for c in sorted(chargebacks, key=lambda c: c["ts"]):
         f.write(json.dumps(c) + "\n")
 print(f"generated: {len(rows)} payments, {len(chargebacks)} chargebacks", file=sys.stderr)
