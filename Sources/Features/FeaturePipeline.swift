@@ -178,11 +178,18 @@ public struct FeaturePipeline: Sendable {
             let defaultValue = spec.defaultValue
             var inserted = false
             var expired = false
+            var newlyDirty = false
             func newKeyState() -> KeyState { KeyState(lastSeen: t, windows: aggregates.map(WindowState.initial)) }
             func update(_ ks: inout KeyState, _ dense: inout [Double]) {
                 if !inserted && ttl > 0 && ks.lastSeen < streamTime - ttl {
                     expired = true
+                    let listed = ks.dirty
                     ks = newKeyState()
+                    ks.dirty = listed
+                }
+                if !ks.dirty {
+                    ks.dirty = true
+                    newlyDirty = true
                 }
                 ks.lastSeen = Swift.max(ks.lastSeen, t)
                 for (a, agg) in aggregates.enumerated() {
@@ -218,11 +225,12 @@ public struct FeaturePipeline: Sendable {
             // One hash lookup: the default (evaluated only for a new key) notes the insertion.
             update(&state.keys[e.key, default: { inserted = true; return newKeyState() }()], &dense)
             if expired { counters.expiredKeys += 1 }
-            state.dirtyKeys.insert(e.key)
+            if newlyDirty { state.dirtyKeys.append(e.key) }
         }
         let prior = state.labelCount > 0 ? state.labelSum / state.labelCount : 0.5
         for (i, te) in spec.targetEncoding.enumerated() {
-            let st = targetValue(i, e).map { targetStat(i, $0, state) } ?? TargetStat()
+            var st = TargetStat()
+            if let v = targetValue(i, e) { st = targetStat(i, v, state) }
             dense[o] = (st.sum + prior * te.smoothing) / (st.count + te.smoothing)
             o += 1
         }
@@ -230,6 +238,8 @@ public struct FeaturePipeline: Sendable {
         sparse.removeAll()
         if spec.hashedWidth > 0 {
             let mask = UInt64(spec.hashedWidth - 1)
+            // Bound here: the token closure reading `self.denseWidth` copied the pipeline per record.
+            let denseWidth = self.denseWidth
             for t in lastTokens { sparse.append(denseWidth + Int(mix(t) & mask), 1) }
             for (c, cat) in spec.categorical.enumerated() where cat.encoding == .hashed {
                 let slot = categoricalSlots[c]

@@ -10,7 +10,7 @@ extension PartitionState {
             let cutoff = streamTime - ttl
             for (k, ks) in keys where ks.lastSeen < cutoff {
                 keys[k] = nil
-                dirtyKeys.insert(k)
+                if !ks.dirty { dirtyKeys.append(k) }
             }
             for i in targets.indices {
                 for (v, st) in targets[i] where st.lastSeen < cutoff {
@@ -42,6 +42,7 @@ extension PartitionState {
                                                       labelCount: labelCount, labelSum: labelSum,
                                                       sideOffset: side?.offset ?? -1, sideEventTime: side?.eventTime ?? -.infinity,
                                                       sideTime: side?.sideTime ?? -.infinity)))
+        for k in dirtyKeys { keys[k]?.dirty = false }
         dirtyKeys.removeAll(keepingCapacity: true)
         for i in dirtyTargets.indices { dirtyTargets[i].removeAll(keepingCapacity: true) }
         if full {

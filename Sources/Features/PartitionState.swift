@@ -18,7 +18,9 @@ public struct PartitionState: Sendable {
     public internal(set) var side = SideState()
 
     // Changelog bookkeeping (not part of the features' value).
-    var dirtyKeys: Set<String> = []
+    /// Keys changed since the last capture, each once (their `KeyState.dirty` is set), and
+    /// keys dropped since (no state left to flag).
+    var dirtyKeys: [String] = []
     var dirtyTargets: [Set<String>]
     /// Whether the next capture must be a full snapshot, and bytes written since the last one.
     var needsFull = true

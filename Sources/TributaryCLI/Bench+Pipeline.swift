@@ -5,14 +5,12 @@ import Models
 import Worker
 
 extension Bench {
-    /// The per-record work of the default spec (as the Tributary runs use it), in process:
-    /// the same synthetic events, one partition state (every key), the best of 3 passes
-    /// over fresh state and models so a pass is neither warmed by the previous one's keys
-    /// nor slowed by a first-touch page fault alone.
-    func pipelineCost(events n: Int) -> PipelineCost {
-        var stream = SyntheticStream(seed: 42)
-        let records = (0..<n).map { _ in stream.next() }
-        let config = ClusterConfig()
+    /// The per-record work of a job (as the Tributary runs use it), in process: the same
+    /// records, one partition state (every key), the best of 3 passes over fresh state and
+    /// models so a pass is neither warmed by the previous one's keys nor slowed by a
+    /// first-touch page fault alone.
+    func pipelineCost(job: String, config: ClusterConfig, records: [(key: String, value: [UInt8])]) -> PipelineCost {
+        let n = max(records.count, 1)
         let pipeline = FeaturePipeline(spec: config.features, labelClasses: [])
         var best = (runner: Double.infinity, output: Double.infinity)
         var accuracy = 0.0
@@ -53,6 +51,6 @@ extension Bench {
             accuracy = evaluation.report.whole.accuracy
             precondition(learnt > 0 && writer.bytes.count > 0)
         }
-        return PipelineCost(events: n, runnerNs: best.runner, outputNs: best.output, accuracy: accuracy)
+        return PipelineCost(job: job, events: records.count, runnerNs: best.runner, outputNs: best.output, accuracy: accuracy)
     }
 }

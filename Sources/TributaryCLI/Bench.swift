@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Config
 import Histogram
 import Features
 import Kafka
@@ -69,8 +70,14 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         Signals.installStopHandlers()
+        // The workloads' records, made once for their Kafka runs and the in-process pipeline.
+        let dir = NSTemporaryDirectory() + "tributary-bench-workloads-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let jobs = (runs("workloads") || runs("pipeline")) && !examples.isEmpty
+            ? BenchWorkload.generate(examples: examples, events: events, into: dir, log: childLog(), say: { say($0) }) : []
         if only.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces) == "pipeline" }) {
-            report([], pipeline: pipelineRun())
+            let (main, more) = pipelineRun(jobs)
+            report([], pipeline: main, pipelineWorkloads: more)
             return
         }
         let conf = Self.pairs(consumerConf)
@@ -133,8 +140,8 @@ struct Bench: ParsableCommand {
                 say("pretrained: \(tools)/bench_models.py failed (scikit-learn installed?); skipped")
             }
         }
-        if runs("workloads") && !examples.isEmpty && !Signals.shouldStop {
-            results += workloads(bootstrap: bootstrap, broker: broker, conf: conf)
+        if runs("workloads") && !Signals.shouldStop {
+            results += workloads(jobs, bootstrap: bootstrap, broker: broker, conf: conf)
         }
         var pendingBytes: Double?
         if runs("labels") {
@@ -156,15 +163,29 @@ struct Bench: ParsableCommand {
                        p.workerDeltaMs, p.coordinatorMergeMs, p.workerRebaseMs))
             pause = p
         }
-        report(results, latency: latency, pause: pause, pipeline: runs("pipeline") ? pipelineRun() : nil, broker: broker.label,
+        let costs = runs("pipeline") ? pipelineRun(jobs) : nil
+        report(results, latency: latency, pause: pause, pipeline: costs?.main, pipelineWorkloads: costs?.workloads ?? [], broker: broker.label,
                labelPendingBytes: pendingBytes)
     }
 
-    func pipelineRun() -> PipelineCost {
-        let c = pipelineCost(events: min(events, 300_000))
-        say(String(format: "per-record work without Kafka (default spec, in process): %.0f ns/event (runner %.0f: parse, features, predict, learn, metrics; prediction record %.0f)",
-                   c.totalNs, c.runnerNs, c.outputNs))
-        return c
+    /// The per-record work without Kafka: the default job, then each workload's.
+    func pipelineRun(_ jobs: [BenchWorkload]) -> (main: PipelineCost, workloads: [PipelineCost]) {
+        func show(_ c: PipelineCost) {
+            say(String(format: "per-record work without Kafka (%@, in process): %.0f ns/event (runner %.0f: parse, features, predict, learn, metrics; prediction record %.0f)",
+                       c.job as NSString, c.totalNs, c.runnerNs, c.outputNs))
+        }
+        var stream = SyntheticStream(seed: 42)
+        let main = pipelineCost(job: "default spec", config: ClusterConfig(), records: (0..<min(events, 300_000)).map { _ in stream.next() })
+        show(main)
+        var more: [PipelineCost] = []
+        for job in jobs where !Signals.shouldStop {
+            do {
+                let c = pipelineCost(job: "\(job.name) workload", config: try job.config(examples: examples), records: Array(try job.records().prefix(300_000)))
+                show(c)
+                more.append(c)
+            } catch { say("pipeline, \(job.name) workload: \(error); skipped") }
+        }
+        return (main, more)
     }
 
     func line(_ r: RunResult) -> String {
@@ -178,14 +199,10 @@ struct Bench: ParsableCommand {
 
     /// Sends a JSON-lines file to `topic`, each line keyed by its field `key`.
     func produceFile(_ file: String, topic: String, bootstrap: String, key: String = "user") {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
-        let keys = EventParser(keyPath: key, timestampPath: "", labelPath: "", numericPaths: [])
-        var event = keys.makeEvent()
+        let records: [(key: String, value: [UInt8])]
+        do { records = try BenchWorkload.records(file: file, key: key) } catch { fail("\(error)") }
         produce(file, topic: topic, bootstrap: bootstrap) { send in
-            for line in text.split(separator: "\n") {
-                let value = Array(line.utf8)
-                send((try? keys.parse(value, into: &event)) != nil ? Array(event.key.utf8) : [], value)
-            }
+            for r in records { send(Array(r.key.utf8), r.value) }
         }
     }
 
@@ -407,44 +424,19 @@ struct Bench: ParsableCommand {
     /// (hashed unigrams and bigrams in 2^18, examples/tweets) and card payments (per-card
     /// sliding, tumbling and session windows, distinct merchants, a target encoding,
     /// examples/fraud, labels inline).
-    func workloads(bootstrap: String, broker: BenchBroker, conf: [String: String]) -> [RunResult] {
-        let dir = NSTemporaryDirectory() + "tributary-bench-workloads-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        func generate(_ script: String, _ arguments: [String], stdout: String? = nil) -> Bool {
-            let py = Process()
-            py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            py.arguments = ["python3", script] + arguments
-            if let stdout {
-                FileManager.default.createFile(atPath: stdout, contents: nil)
-                py.standardOutput = FileHandle(forWritingAtPath: stdout)
-            }
-            py.standardError = childLog()
-            guard (try? py.run()) != nil else { return false }
-            py.waitUntilExit()
-            return py.terminationStatus == 0
-        }
-        let jobs: [(workload: String, example: String, topic: String, key: String, file: String, ok: Bool)] = [
-            ("text", "tweets", "tweets-online", "author", dir + "/tweets.jsonl",
-             generate(examples + "/tweets/generate.py", [String(events)], stdout: dir + "/tweets.jsonl")),
-            ("fraud", "fraud", "payments", "card", dir + "/payments.jsonl",
-             generate(examples + "/fraud/generate.py", [String(events), dir + "/payments.jsonl", dir + "/chargebacks.jsonl", "--inline-labels"])),
-        ]
+    func workloads(_ jobs: [BenchWorkload], bootstrap: String, broker: BenchBroker, conf: [String: String]) -> [RunResult] {
         var results: [RunResult] = []
         for job in jobs where !Signals.shouldStop {
-            guard job.ok else { say("workloads: \(examples)/\(job.example)/generate.py failed; \(job.workload) skipped"); continue }
             let served: ServedModel
-            do {
-                served = try ServedModel.example(examples + "/" + job.example, name: "\(job.workload) workload", topic: job.topic)
-            } catch { say("workloads: \(error); \(job.workload) skipped"); continue }
+            do { served = try job.served(examples: examples) } catch { say("workloads: \(error); \(job.name) skipped"); continue }
             produceFile(job.file, topic: job.topic, bootstrap: bootstrap, key: job.key)
             let r = tributaryRun(broker: broker, workers: 1, syncMs: 0, conf: conf, served: served)
             results.append(r)
             say(line(r))
             guard !Signals.shouldStop, !tools.isEmpty else { continue }
             let script = URL(fileURLWithPath: tools + "/bench_peer.py").standardizedFileURL.path
-            if let py = runPeer("python peer, \(job.workload) workload", in: FileManager.default.currentDirectoryPath,
-                                [script, "--workload", job.workload, "--topic", job.topic, "--group", "bench-py-\(job.workload)-\(getpid())",
+            if let py = runPeer("python peer, \(job.name) workload", in: FileManager.default.currentDirectoryPath,
+                                [script, "--workload", job.name, "--topic", job.topic, "--group", "bench-py-\(job.name)-\(getpid())",
                                  "--max-messages", String(peerEvents), "--bootstrap", bootstrap], conf: conf) {
                 results.append(py)
                 say(line(py))
@@ -672,7 +664,8 @@ struct Bench: ParsableCommand {
         return grown
     }
 
-    func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil, pipeline: PipelineCost? = nil, broker: String? = nil,
+    func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil, pipeline: PipelineCost? = nil,
+                pipelineWorkloads: [PipelineCost] = [], broker: String? = nil,
                 labelPendingBytes: Double? = nil) {
         func rate(_ prefix: String) -> Double? {
             results.first { $0.name == prefix }?.eventsPerSecond ?? results.first { $0.name.hasPrefix(prefix) }?.eventsPerSecond
@@ -708,12 +701,13 @@ struct Bench: ParsableCommand {
         say("\nratios (same run, same broker, same records):")
         for (k, v) in ratios.sorted(by: { $0.key < $1.key }) { say(String(format: "  %-36@ %.3f", k as NSString, v)) }
         struct Out: Codable { var results: [RunResult]; var ratios: [String: Double]; var cores: Int
-                              var latency: Latency?; var syncPause: SyncPause?; var pipeline: PipelineCost?; var broker: String?
+                              var latency: Latency?; var syncPause: SyncPause?; var pipeline: PipelineCost?
+                              var pipelineWorkloads: [PipelineCost]; var broker: String?
                               var labelPendingBytes: Double? }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         if let data = try? enc.encode(Out(results: results, ratios: ratios, cores: ProcessInfo.processInfo.activeProcessorCount,
-                                          latency: latency, syncPause: pause, pipeline: pipeline, broker: broker,
+                                          latency: latency, syncPause: pause, pipeline: pipeline, pipelineWorkloads: pipelineWorkloads, broker: broker,
                                           labelPendingBytes: labelPendingBytes)) {
             say("RESULT " + String(decoding: data, as: UTF8.self))
             if let output { try? data.write(to: URL(fileURLWithPath: output)) }

@@ -3,6 +3,8 @@
 /// progressive metrics) and the prediction record it writes, on the bench's events, in
 /// process. The Kafka runs add the I/O; this is the "ML work" of issue 24 alone.
 struct PipelineCost: Codable {
+    /// "default spec", or a workload's name.
+    var job: String
     var events: Int
     /// Best of several passes, ns per event.
     var runnerNs: Double

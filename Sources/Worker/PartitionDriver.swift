@@ -22,6 +22,10 @@ final class PartitionDriver: OutputHost {
 
     // Set by the coordinator's welcome (`configure`).
     var config: WorkerSettings?
+    /// What every record reads of `config`, kept apart: reading `config!.kafka.outputTopic`
+    /// per record copied the whole optional `WorkerSettings` (perf, issue 24).
+    var outputTopic = ""
+    var classes: [String] = []
     var bootstrap = ""
     var consumer: KafkaConsumer?
     var producer: KafkaProducer?
@@ -175,6 +179,8 @@ final class PartitionDriver: OutputHost {
         models = set
         if evaluation?.report.whole.task != m.type.task { evaluation = m.makeEvaluation() }
         config = w.settings
+        outputTopic = w.settings.kafka.outputTopic
+        classes = m.classes
         bootstrap = w.bootstrap
         log.info("registered; Kafka at \(w.bootstrap), input \(w.settings.kafka.inputTopic)\(w.settings.features.repartition ? " re-keyed by \(w.settings.features.key) into \(w.settings.kafka.repartitionTopic)" : ""), \(p.width) features")
         return true
@@ -305,13 +311,13 @@ final class PartitionDriver: OutputHost {
                 log.warning("drift detected in the running loss after \(e.whole.count) labelled predictions (Page-Hinkley > \(e.driftThreshold)); recent \(e.window.figures.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))")
             }
             if runner!.event.label != nil { report.labelled += 1 }
-            if let error = emit(served, run, offset, producer, config!.kafka.outputTopic, tag: tag, withFeatures: runner!.pipeline.spec.emit) {
+            if let error = emit(served, run, offset, producer, outputTopic, tag: tag, withFeatures: runner!.pipeline.spec.emit) {
                 // A failed transaction aborts and replays this record (`transactionFailed`).
                 if run.txn === producer { return }
                 // The prediction can never be queued (too large for message.max.bytes, or its
                 // topic is unknown): the input goes to the dead letters with the reason instead.
                 out.deadLetter(rec, run, producer: producer, kafka: config!.kafka, reason: "undeliverable-prediction",
-                               error: "the prediction could not be produced to \(config!.kafka.outputTopic): \(error)", tag: tag)
+                               error: "the prediction could not be produced to \(outputTopic): \(error)", tag: tag)
                 return
             }
             models!.countServed(served)
@@ -334,8 +340,9 @@ final class PartitionDriver: OutputHost {
 
     /// Model `i`'s prediction of the record just run (see `RecordOutput.prediction`).
     func emit(_ i: Int, _ run: PartitionRun, _ offset: Int64, _ producer: KafkaProducer, _ topic: String, tag: Int, withFeatures: Bool) -> KafkaError? {
-        // Not `let set = models`: a copy of the whole set per record would retain every buffer in it.
-        out.prediction(by: models!.models[i], named: models!.layout.models[i].name, of: runner!, classes: config!.model.classes,
+        // The runner and the models are lent in place (inout): passed by value, each was
+        // copied out of this object per record, a retain and release of every buffer in it.
+        out.prediction(by: i, of: &models!, runner: &runner!, classes: classes,
                        version: report.modelVersion, run: run, offset: offset, producer: producer, topic: topic, tag: tag, withFeatures: withFeatures)
     }
 

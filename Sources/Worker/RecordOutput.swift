@@ -24,19 +24,20 @@ final class RecordOutput {
     /// How much of an input that is too large to dead-letter whole goes to the dead letters.
     static let truncatedDeadLetterBytes = 64 << 10
 
-    /// A model's prediction of the record the runner just ran, to `topic` (the output
+    /// Model `i`'s prediction of the record the runner just ran, to `topic` (the output
     /// topic, delivery tracked by `tag`, or the shadow topic). Returns the error when it can
-    /// never be queued (too large for message.max.bytes, or its topic is unknown).
-    func prediction(by m: OnlineModel, named name: String, of runner: borrowing RecordRunner, classes: [String], version: Int,
+    /// never be queued (too large for message.max.bytes, or its topic is unknown). `models`
+    /// and `runner` are inout only to be read in place, not copied (the caller's are stored
+    /// properties of a class).
+    func prediction(by i: Int, of models: inout ModelSet, runner: inout RecordRunner, classes: [String], version: Int,
                     run: PartitionRun, offset: Int64, producer: KafkaProducer, topic: String, tag: Int, withFeatures: Bool) -> KafkaError? {
-        let e = runner.event
-        writer.prediction(partition: run.life.partition, offset: offset, key: e.key, score: m.score, label: e.label,
-                          model: name, modelVersion: version, worker: workerId,
-                          epoch: run.life.epoch, timestamp: e.timestamp, features: withFeatures ? runner.features : nil,
-                          classes: m.model.kind == .softmaxRegression ? classes : nil,
-                          predicted: m.predictedClass, probabilities: m.output)
+        writer.prediction(partition: run.life.partition, offset: offset, key: runner.event.key, score: models.models[i].score,
+                          label: runner.event.label, model: models.layout.models[i].name, modelVersion: version, worker: workerId,
+                          epoch: run.life.epoch, timestamp: runner.event.timestamp, features: withFeatures ? runner.features : nil,
+                          classes: models.models[i].model.kind == .softmaxRegression ? classes : nil,
+                          predicted: models.models[i].predictedClass, probabilities: models.models[i].output)
         return writer.bytes.withUnsafeBytes { v in
-            var key = e.key
+            var key = runner.event.key
             return key.withUTF8 { k in
                 produce(producer, run: run, topic: topic, key: UnsafeRawBufferPointer(k), value: v, headers: [], tag: tag, permanent: .giveUp)
             }
