@@ -7,6 +7,15 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <stdint.h>
 #include <string.h>
+#include <malloc.h>
+
+/// Keep up to `trim` bytes of freed heap instead of giving it back to the kernel, and grow
+/// the heap by `pad` bytes more than asked (glibc mallopt; malloc.h is not in Swift's Glibc
+/// module). For processes that produce: see `KafkaProducer.keepFreedHeap`.
+static inline void tb_keep_freed_heap(int trim, int pad) {
+    mallopt(M_TRIM_THRESHOLD, trim);
+    mallopt(M_TOP_PAD, pad);
+}
 
 /// Produce one record by topic name (librdkafka copies key and value), with optional
 /// headers (ownership passes to librdkafka on success) and a per-message opaque that

@@ -23,6 +23,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var injectDeltaFault: String?
 
     func run() async throws {
+        KafkaProducer.keepFreedHeap()
         var o = WorkerOptions(coordinator: coordinator, workerId: id)
         if let f = injectDeltaFault {
             guard let fault = DeltaFault(rawValue: f) else { fail("--inject-delta-fault must be nan, huge or mixed; got '\(f)'") }
