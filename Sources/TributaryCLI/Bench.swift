@@ -245,6 +245,8 @@ struct Bench: ParsableCommand {
         let bootstrap = broker.bootstrap
         do {
             var c = KafkaClientConfig(conf)
+            // The worker's consumer defaults too: the limit is measured with the same client.
+            for (key, v) in KafkaConsumer.defaults where c[key] == nil { c[key] = v }
             c["bootstrap.servers"] = bootstrap
             c["group.id"] = "bench-bare-\(getpid())"
             let consumer = try KafkaConsumer(config: c)
@@ -398,7 +400,8 @@ struct Bench: ParsableCommand {
         p.arguments = ["python3"] + arguments
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         var env = ProcessInfo.processInfo.environment
-        env["KAFKA_CONSUMER_CONF"] = conf.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        // The worker's consumer defaults too (the peers' confluent-kafka wheel carries librdkafka 2.16).
+        env["KAFKA_CONSUMER_CONF"] = conf.merging(KafkaConsumer.defaults) { mine, _ in mine }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         p.environment = env
         let out = Pipe()
         p.standardOutput = out

@@ -15,6 +15,7 @@ struct WorkerKafkaSettings {
             // The mock broker answers fetches slowly with librdkafka's default (500 ms).
             cc["fetch.wait.max.ms"] = "5"
         }
+        for (key, v) in KafkaConsumer.defaults where cc[key] == nil { cc[key] = v }
         cc["group.id"] = k.groupId
         for (key, v) in k.consumer { cc[key] = v }
         var pc = common
