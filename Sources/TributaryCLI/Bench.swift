@@ -520,6 +520,7 @@ struct Bench: ParsableCommand {
                 usleep(100_000)
             }
             var rc = KafkaClientConfig(conf)
+            for (key, v) in KafkaConsumer.defaults where rc[key] == nil { rc[key] = v }
             rc["bootstrap.servers"] = bootstrap
             rc["group.id"] = "bench-latency-reader-\(getpid())"
             let reader = try KafkaConsumer(config: rc)
