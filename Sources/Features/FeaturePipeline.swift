@@ -192,14 +192,16 @@ public struct FeaturePipeline: Sendable {
                     newlyDirty = true
                 }
                 ks.lastSeen = Swift.max(ks.lastSeen, t)
-                for (a, agg) in aggregates.enumerated() {
+                // By index: `enumerated()` copied each aggregate's spec (its strings and
+                // stats array: a retain and release apiece) per event.
+                for a in aggregates.indices {
                     let stats: RunningStats
                     // A string where strings are taken: its hash is the value (distinct counts
                     // strings; count and since_last ignore the value).
                     let text = aggregateTextSlots[a].flatMap { e.textStatus[$0] == .present ? $0 : nil }
                     if let slot = aggregateSlots[a], e.status[slot] != .present, text == nil, policy != .default {
                         // skip: read the window without this value.
-                        stats = ks.windows[a].read(at: t, spec: agg)
+                        stats = ks.windows[a].read(at: t, spec: aggregates[a])
                     } else {
                         var x = aggregateSlots[a].map { e.status[$0] == .present ? e.values[$0] : defaultValue } ?? 0
                         if let slot = aggregateSlots[a], e.status[slot] != .present, let text {
@@ -207,9 +209,9 @@ public struct FeaturePipeline: Sendable {
                             let h = v.withUTF8 { fnv1a($0, 0xCBF2_9CE4_8422_2325) }
                             x = stringLastSeeds[a] != nil ? FeaturePipeline.stringLast(h) : Double(h >> 11)
                         }
-                        stats = ks.windows[a].add(x, at: t, spec: agg, watermark: wm)
+                        stats = ks.windows[a].add(x, at: t, spec: aggregates[a], watermark: wm)
                     }
-                    for s in agg.stats {
+                    for s in aggregates[a].stats {
                         let v = stats.value(s)
                         if s == .last, v.isNaN, let seed = stringLastSeeds[a] {
                             let payload = v.bitPattern & FeaturePipeline.stringLastMask

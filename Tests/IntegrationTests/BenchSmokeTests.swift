@@ -9,7 +9,7 @@ struct BenchSmokeTests {
     func benchRuns() throws {
         let peer = repoRoot + "/../shared/peers/python-river"
         let b = try Proc("bench", ["bench", "--events", "20000", "--partitions", "8", "--peer-events", "5000", "--peer", peer,
-                                   "--tools", repoRoot + "/tools"])
+                                   "--tools", repoRoot + "/tools", "--examples", repoRoot + "/examples"])
         #expect(b.wait(seconds: 240) == 0, "\(b.log)")
         let out = b.remainingOutput()
         let line = try #require(out.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(out)")
@@ -50,10 +50,22 @@ struct BenchSmokeTests {
             #expect(names.contains { $0.hasPrefix("python peer") }, "python peer did not run: \(out)")
             #expect(ratios["tributary_1w_over_python"] != nil)
         }
+        // The text and fraud workloads: Tributary and the Python peer each learn them on the
+        // same records (the peer's events are the first 5,000), both above 0.9 accuracy.
+        for w in ["text", "fraud"] {
+            let ours = try #require(results.first { $0["name"] as? String == "tributary 1 worker, sync off, \(w) workload" }, "\(names)")
+            #expect((ours["accuracy"] as? Double ?? 0) > 0.9, "\(ours)")
+            let py = try #require(results.first { $0["name"] as? String == "python peer, \(w) workload" }, "\(names)")
+            #expect(py["events"] as? Int == 5000 && (py["accuracy"] as? Double ?? 0) > 0.9, "\(py)")
+            #expect(ratios["\(w)_workload_over_python"] != nil, "\(ratios)")
+        }
         // The per-record work without Kafka, on the same events; the broker is named.
         let pipeline = try #require(obj["pipeline"] as? [String: Any], "no pipeline part: \(out)")
         #expect((pipeline["runnerNs"] as? Double ?? 0) > 0 && (pipeline["outputNs"] as? Double ?? 0) > 0)
         #expect((pipeline["accuracy"] as? Double ?? 0) > 0.8)
+        let jobs = try #require(obj["pipelineWorkloads"] as? [[String: Any]], "\(out)")
+        #expect(jobs.compactMap { $0["job"] as? String } == ["text workload", "fraud workload"], "\(jobs)")
+        for j in jobs { #expect((j["runnerNs"] as? Double ?? 0) > 0 && (j["accuracy"] as? Double ?? 0) > 0.9, "\(j)") }
         #expect((obj["broker"] as? String ?? "").contains("mock cluster"))
     }
 
