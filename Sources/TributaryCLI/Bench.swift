@@ -17,7 +17,10 @@ struct Bench: ParsableCommand {
     @Option(help: "The Python peer's folder (confluent-kafka + River); \"\" skips it.")
     var peer: String = "../shared/peers/python-river"
     @Option(help: "Events the Python peer processes (it is ~20k/s; its rate is per event).") var peerEvents: Int = 100_000
-    @Option(help: "librdkafka consumer settings used by every side, key=value,...") var consumerConf: String = "fetch.wait.max.ms=1"
+    @Option(help: "librdkafka consumer settings used by every side, key=value,... (default: fetch.wait.max.ms=1 on the embedded broker, whose fetches are slow otherwise; fetch.wait.max.ms=50 on a real one, where 1 ms made the consumers flood Tansu with empty fetches: p99 latency of seconds at 5,000 events/s)")
+    var consumerConf: String?
+    /// `--consumer-conf`, or the default for the broker measured.
+    var consumerSettings: String { consumerConf ?? (broker == "embedded" ? "fetch.wait.max.ms=1" : "fetch.wait.max.ms=50") }
     @Option(help: "librdkafka producer settings of the throughput runs' output producers (bare consume + produce and the workers), key=value,... (default: the worker's, linger.ms=20)")
     var producerConf: String = ""
 
@@ -80,13 +83,13 @@ struct Bench: ParsableCommand {
             report([], pipeline: main, pipelineWorkloads: more)
             return
         }
-        let conf = Self.pairs(consumerConf)
+        let conf = Self.pairs(consumerSettings)
         let broker: BenchBroker
         do {
             if self.broker == "tansu" { try BenchBroker.reexecForTansuIfNeeded() }
             broker = try BenchBroker(self.broker, embeddedBrokers: brokers)
             for t in ["events", "predictions", "events.dlq", "tributary.models", "events-latency", "predictions-latency", "labels-bench",
-                      "tweets", "tweets.dlq", "tweets-online", "tweets-online.dlq", "payments", "payments.dlq"] {
+                      "events-bare-latency", "tweets", "tweets.dlq", "tweets-online", "tweets-online.dlq", "payments", "payments.dlq"] {
                 try broker.createTopic(t, partitions: t == "tributary.models" ? 1 : t.hasSuffix("-latency") ? latencyPartitions : partitions)
             }
         } catch { fail("\(error)") }
@@ -155,6 +158,8 @@ struct Bench: ParsableCommand {
         let one = results.first(where: { $0.name == "tributary 1 worker, sync off" })
         if runs("latency"), let rate = latencyRate ?? one.map({ $0.eventsPerSecond / 2 }), !Signals.shouldStop {
             latency = latencyRun(broker: broker, conf: conf, rate: rate)
+            // The floor: the same rate through the broker alone, no worker between.
+            if let bare = latencyRun(broker: broker, conf: conf, rate: rate, bare: true) { latency?.kafkaAlone = bare.endToEnd }
         }
         var pause: SyncPause?
         if runs("sync") {
@@ -478,6 +483,8 @@ struct Bench: ParsableCommand {
         /// The worker's produce call to readable downstream: its producer's linger and
         /// delivery, the broker, the reader's fetch.
         var afterWorker: Percentiles
+        /// The same rate produced and read back with no worker between: the broker's share.
+        var kafkaAlone: Percentiles?
         /// The largest end-to-end latency in the warm-up (2 s at the same rate, drained before
         /// the measured 7.5 s: the consumers' first fetches after assignment), not counted above.
         var warmupMaxMs: Double
@@ -494,30 +501,37 @@ struct Bench: ParsableCommand {
     /// produced; a concurrent reader of the predictions takes the time each becomes readable
     /// (event time -> prediction delivered and fetched downstream: conservative). The
     /// prediction's own Kafka timestamp (set by the worker's producer) splits the path in two.
-    func latencyRun(broker: BenchBroker, conf: [String: String], rate: Double) -> Latency? {
+    /// `bare`: no worker; the reader reads the input itself, so the figure is the Kafka round
+    /// trip alone (produce at the rate → readable), the floor under the run with a worker.
+    func latencyRun(broker: BenchBroker, conf: [String: String], rate: Double, bare: Bool = false) -> Latency? {
         let bootstrap = broker.bootstrap
-        let outTopic = "predictions-latency"
+        let inTopic = bare ? "events-bare-latency" : "events-latency"
+        let outTopic = bare ? inTopic : "predictions-latency"
         let seconds = 7.5
         let warmupMs = 2000.0
+        var stopChildren: () -> Void = {}
+        defer { stopChildren() }
         do {
-            try broker.createTopic("bench-latency-\(getpid()).features", partitions: latencyPartitions)
-            let path = NSTemporaryDirectory() + "tributary-bench-latency-\(getpid()).conf"
-            var cfg = "[kafka]\npartitions = \(latencyPartitions)\ninput_topic = \"events-latency\"\noutput_topic = \"\(outTopic)\"\n"
-            cfg += "group_id = \"bench-latency-\(getpid())\"\n[kafka.consumer]\n"
-            for (k, v) in conf { cfg += "\"\(k)\" = \"\(v)\"\n" }
-            cfg += "[kafka.producer]\n\"linger.ms\" = \"\(latencyLingerMs)\"\n"
-            try cfg.write(toFile: path, atomically: true, encoding: .utf8)
-            let log = childLog()
-            let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*", "--bootstrap", bootstrap], logTo: log)
-            guard let l = coord.firstLine() else { return nil }
-            let endpoint = String(l.split(separator: " ")[1])
-            let w = try Child("w", ["worker", "--coordinator", endpoint, "--id", "bench-latency"], logTo: log)
-            defer { w.terminate(); _ = w.wait(seconds: 20); coord.terminate(); _ = coord.wait(seconds: 10) }
-            // Ready: the worker owns every partition.
-            let ready = Clock.nowMs() + 20_000
-            while Clock.nowMs() < ready {
-                if let s = try? fetchStatus(endpoint, timeoutMs: 500, retries: 1), s.unassigned.isEmpty, s.workers.count == 1 { break }
-                usleep(100_000)
+            if !bare {
+                try broker.createTopic("bench-latency-\(getpid()).features", partitions: latencyPartitions)
+                let path = NSTemporaryDirectory() + "tributary-bench-latency-\(getpid()).conf"
+                var cfg = "[kafka]\npartitions = \(latencyPartitions)\ninput_topic = \"events-latency\"\noutput_topic = \"\(outTopic)\"\n"
+                cfg += "group_id = \"bench-latency-\(getpid())\"\n[kafka.consumer]\n"
+                for (k, v) in conf { cfg += "\"\(k)\" = \"\(v)\"\n" }
+                cfg += "[kafka.producer]\n\"linger.ms\" = \"\(latencyLingerMs)\"\n"
+                try cfg.write(toFile: path, atomically: true, encoding: .utf8)
+                let log = childLog()
+                let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*", "--bootstrap", bootstrap], logTo: log)
+                guard let l = coord.firstLine() else { return nil }
+                let endpoint = String(l.split(separator: " ")[1])
+                let w = try Child("w", ["worker", "--coordinator", endpoint, "--id", "bench-latency"], logTo: log)
+                stopChildren = { w.terminate(); _ = w.wait(seconds: 20); coord.terminate(); _ = coord.wait(seconds: 10) }
+                // Ready: the worker owns every partition.
+                let ready = Clock.nowMs() + 20_000
+                while Clock.nowMs() < ready {
+                    if let s = try? fetchStatus(endpoint, timeoutMs: 500, retries: 1), s.unassigned.isEmpty, s.workers.count == 1 { break }
+                    usleep(100_000)
+                }
             }
             var rc = KafkaClientConfig(conf)
             for (key, v) in KafkaConsumer.defaults where rc[key] == nil { rc[key] = v }
@@ -546,7 +560,7 @@ struct Bench: ParsableCommand {
                     let total = max(0, now - ts)
                     guard ts >= measuredFrom else { warmupMax = max(warmupMax, total); return }
                     _ = endToEnd.record(UInt64(total))
-                    if r.timestampMs > 0 {
+                    if r.timestampMs > 0 && !bare {
                         let produced = r.timestampMs * 1000
                         _ = toWorker.record(UInt64(max(0, produced - ts)))
                         _ = afterWorker.record(UInt64(max(0, now - produced)))
@@ -564,7 +578,7 @@ struct Bench: ParsableCommand {
                     let due = Int(Double(Clock.nowMs() - start) / 1000 * rate)
                     while sent - first < min(due, n) {
                         let ev = stream.next(timestamp: Double(Self.wallMicros()) / 1e6)
-                        try? producer.produce(topic: "events-latency", key: Array(ev.key.utf8), value: ev.value, tag: sent)
+                        try? producer.produce(topic: inTopic, key: Array(ev.key.utf8), value: ev.value, tag: sent)
                         sent += 1
                     }
                     producer.poll(timeoutMs: 0) { _ in }
@@ -589,6 +603,10 @@ struct Bench: ParsableCommand {
             func show(_ p: Percentiles) -> String {
                 String(format: "p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  max %.1f ms", p.p50Ms, p.p99Ms, p.p999Ms, p.maxMs)
             }
+            if bare {
+                say(String(format: "Kafka alone at %.0f events/s (produce -> readable, no worker; %d events): ", lat.rate, lat.events) + show(lat.endToEnd))
+                return lat
+            }
             say(String(format: "latency at %.0f events/s, %d partitions, worker linger.ms %d (%d events after a 2 s warm-up; warm-up max %.0f ms):",
                        lat.rate, latencyPartitions, latencyLingerMs, lat.events, lat.warmupMaxMs))
             say("  end to end:                 " + show(lat.endToEnd))
@@ -605,7 +623,7 @@ struct Bench: ParsableCommand {
     static func eventTime(_ value: UnsafeRawBufferPointer) -> Int64? {
         let text = String(decoding: value, as: UTF8.self)
         guard let range = text.range(of: "\"ts\":"),
-              let ts = Double(text[range.upperBound...].prefix { $0 != "}" && $0 != "," }) else { return nil }
+              let ts = Double(text[range.upperBound...].drop { $0 == " " }.prefix { $0 != "}" && $0 != "," }) else { return nil }
         return Int64((ts * 1e6).rounded())
     }
 
