@@ -73,6 +73,9 @@ final class PartitionDriver: OutputHost {
     var learnt = 0
     var lastCommit: Int64 = 0
     var emptyPolls = 0
+    /// The latest drift warning logged, and the detections since that were not (one a minute).
+    var driftWarnedAt: Int64 = 0
+    var driftsUnsaid = 0
     /// When the model version in use was adopted (status shows its age).
     var modelAdoptedAt = Clock.nowMs()
     /// Latest Kafka client error (broker down, ...), for status; logged once per kind per 10 s.
@@ -307,8 +310,17 @@ final class PartitionDriver: OutputHost {
         case .scored(let served, let drift):
             if drift {
                 report.lastDriftWallMs = Clock.wallMs()
-                let e = evaluation!.report
-                log.warning("drift detected in the running loss after \(e.whole.count) labelled predictions (Page-Hinkley > \(e.driftThreshold)); recent \(e.window.figures.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))")
+                // At most one warning a minute: at 100,000 events/s a drifting stream fires the
+                // detector every few hundred ms. Status shows the latest detection regardless.
+                if report.lastDriftWallMs - driftWarnedAt >= 60_000 {
+                    let e = evaluation!.report
+                    let more = driftsUnsaid > 0 ? " (and \(driftsUnsaid) more detections since the last warning)" : ""
+                    log.warning("drift detected in the running loss after \(e.whole.count) labelled predictions (Page-Hinkley > \(e.driftThreshold)); recent \(e.window.figures.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))\(more)")
+                    driftWarnedAt = report.lastDriftWallMs
+                    driftsUnsaid = 0
+                } else {
+                    driftsUnsaid += 1
+                }
             }
             if runner!.event.label != nil { report.labelled += 1 }
             if let error = emit(served, run, offset, producer, outputTopic, tag: tag, withFeatures: runner!.pipeline.spec.emit) {
