@@ -16,10 +16,6 @@ public final class KafkaProducer {
     /// Whether each record's delivery comes back from `poll` (and counts in `inFlight`).
     public let deliveryReports: Bool
 
-    /// - deliveryReports: false for a transactional producer. Its records count as one
-    ///   transaction (the commit fails if any failed), and librdkafka's blocking calls
-    ///   (commit, abort, flush) wait for reports to be served: with no one else serving them,
-    ///   they would wait forever.
     /// For a process that produces a record per input, once at start. librdkafka copies every
     /// produced record into the heap and frees it after delivery, so the heap's top grows and
     /// shrinks all the time: glibc gave the top back to the kernel (trim) and faulted it in
@@ -30,6 +26,10 @@ public final class KafkaProducer {
         tb_keep_freed_heap(Int32(trimBytes), Int32(padBytes))
     }
 
+    /// - deliveryReports: false for a transactional producer. Its records count as one
+    ///   transaction (the commit fails if any failed), and librdkafka's blocking calls
+    ///   (commit, abort, flush) wait for reports to be served: with no one else serving them,
+    ///   they would wait forever.
     public init(config: KafkaClientConfig, deliveryReports: Bool = true) throws(KafkaError) {
         self.deliveryReports = deliveryReports
         let conf = try config.makeConf()
