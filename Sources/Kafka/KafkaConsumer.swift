@@ -18,6 +18,13 @@ public final class KafkaConsumer {
         rd_kafka_version() >= 0x0201_0000 ? ["fetch.queue.backoff.ms": "10"] : [:]
     }
 
+    /// `config` with `defaults` added where it does not set them.
+    public static func withDefaults(_ config: KafkaClientConfig) -> KafkaClientConfig {
+        var c = config
+        for (key, v) in defaults where c[key] == nil { c[key] = v }
+        return c
+    }
+
     /// Internal: the transactional producer reads its group metadata.
     let rk: OpaquePointer
     private let queue: OpaquePointer

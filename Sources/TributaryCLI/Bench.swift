@@ -249,9 +249,8 @@ struct Bench: ParsableCommand {
     func bareConsume(broker: BenchBroker, conf: [String: String], produce: Bool = false) -> RunResult {
         let bootstrap = broker.bootstrap
         do {
-            var c = KafkaClientConfig(conf)
             // The worker's consumer defaults too: the limit is measured with the same client.
-            for (key, v) in KafkaConsumer.defaults where c[key] == nil { c[key] = v }
+            var c = KafkaConsumer.withDefaults(KafkaClientConfig(conf))
             c["bootstrap.servers"] = bootstrap
             c["group.id"] = "bench-bare-\(getpid())"
             let consumer = try KafkaConsumer(config: c)
@@ -533,8 +532,7 @@ struct Bench: ParsableCommand {
                     usleep(100_000)
                 }
             }
-            var rc = KafkaClientConfig(conf)
-            for (key, v) in KafkaConsumer.defaults where rc[key] == nil { rc[key] = v }
+            var rc = KafkaConsumer.withDefaults(KafkaClientConfig(conf))
             rc["bootstrap.servers"] = bootstrap
             rc["group.id"] = "bench-latency-reader-\(getpid())"
             let reader = try KafkaConsumer(config: rc)

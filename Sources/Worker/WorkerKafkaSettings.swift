@@ -10,12 +10,11 @@ struct WorkerKafkaSettings {
     init(_ k: ClusterConfig.KafkaSection, bootstrap: String) {
         var common = KafkaClientConfig(k.client)
         common["bootstrap.servers"] = bootstrap
-        var cc = common
+        var cc = KafkaConsumer.withDefaults(common)
         if k.isEmbedded && cc["fetch.wait.max.ms"] == nil && k.consumer["fetch.wait.max.ms"] == nil {
             // The mock broker answers fetches slowly with librdkafka's default (500 ms).
             cc["fetch.wait.max.ms"] = "5"
         }
-        for (key, v) in KafkaConsumer.defaults where cc[key] == nil { cc[key] = v }
         cc["group.id"] = k.groupId
         for (key, v) in k.consumer { cc[key] = v }
         var pc = common
