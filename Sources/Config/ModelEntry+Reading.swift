@@ -11,7 +11,7 @@ extension ModelEntry {
     init(reading t: inout TableReader, name: String, syncIntervalMs: Int) throws(ConfigError) {
         // Sync, merge and checkpoints are the cluster's (one parameter vector for every
         // model), so they are set once, in [model].
-        for key in ["sync_interval_ms", "sync_every_samples", "merge", "server_learning_rate", "server_momentum", "reference_sample", "reference_warn", "delta_compression", "checkpoint_file", "keep_versions", "robust_averaging", "robust_factor", "weights_file", "mode"]
+        for key in ["sync_interval_ms", "sync_every_samples", "merge", "server_learning_rate", "server_momentum", "reference_sample", "reference_warn", "delta_compression", "version_compression", "checkpoint_file", "keep_versions", "robust_averaging", "robust_factor", "weights_file", "mode"]
         where t.table[key] != nil {
             throw ConfigError(line: t.table[key]!.line, key: t.full(key), "is set for the whole cluster in [model], not per model")
         }

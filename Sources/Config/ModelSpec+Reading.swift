@@ -85,6 +85,10 @@ extension ModelSpec {
             deltaCompression = .init(rawValue: try t.string("delta_compression", (deltaCompression ?? .none).rawValue,
                                                             oneOf: DeltaCompression.allCases.map(\.rawValue)))
         }
+        if t.table["version_compression"] != nil {
+            versionCompression = .init(rawValue: try t.string("version_compression", (versionCompression ?? .none).rawValue,
+                                                              oneOf: DeltaCompression.allCases.map(\.rawValue)))
+        }
         checkpointFile = try t.string("checkpoint_file", checkpointFile)
         keepVersions = try t.int("keep_versions", keepVersions, min: 2, max: 100_000)
         robustAveraging = try t.string("robust_averaging", robustAveraging, oneOf: ["clip", "reject", "off"])

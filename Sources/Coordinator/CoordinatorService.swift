@@ -51,6 +51,8 @@ public final class CoordinatorService {
     /// The newest version checkpointed and sent to workers.
     private var publishedVersion = 0
     private var published: ModelUpdate?
+    /// Which workers get a version as a difference from the one they hold.
+    private var broadcast: VersionBroadcast
     /// A merged version waiting for its checkpoint's delivery before it is sent.
     private var awaitingCheckpoint: ModelUpdate?
     private var checkpointRetryAt: Int64 = 0
@@ -185,6 +187,7 @@ public final class CoordinatorService {
         history = QualityHistory(intervalMs: Int64(config.coordinator.historyIntervalMs))
         store = ModelStore(slots: config.model.keepVersions)
         lifecycle = ModelLifecycle(layout: config.layout, features: config.features, rule: config.lifecycle)
+        broadcast = VersionBroadcast(compression: config.model.versionCompression ?? .none)
         aggregator = ModelAggregator(parameterCount: lifecycle.geometry.parameterCount,
                                      syncIntervalMs: config.model.syncIntervalMs, eager: (config.model.syncEverySamples ?? 0) > 0,
                                      now: Clock.nowMs(),
@@ -545,6 +548,11 @@ public final class CoordinatorService {
         }
         let from = printable(identity)
         if case .hello(let h) = msg, !h.held.isEmpty { aggregator.mergeSoon(now: Clock.nowMs()) }
+        if case .heartbeat(let r) = msg, let missed = r.modelMissed, let m = membership.members[from], m.state != .dead,
+           let whole = broadcast.missed(missed, by: from) {
+            log.info("\(from) lacks the version before \(missed): sending version \(whole.version) whole")
+            send(to: from, .modelUpdate(whole))
+        }
         execute(membership.handle(.message(from: from, msg), now: Clock.nowMs()))
     }
 
@@ -748,13 +756,26 @@ public final class CoordinatorService {
     private func publish(_ u: ModelUpdate) {
         publishedVersion = u.version
         published = u
-        let frames = WireCodec.encode(.modelUpdate(u), epoch: leaderEpoch)
+        let (whole, diff) = broadcast.next(u)
+        let diffFrames = diff.map { WireCodec.encode(.modelUpdate($0), epoch: leaderEpoch) }
+        var wholeFrames: [[UInt8]]?
         for (id, m) in membership.members where m.state != .dead {
+            let frames: [[UInt8]]
+            if let diffFrames, broadcast.takesDiff(id, diff) {
+                frames = diffFrames
+            } else {
+                if wholeFrames == nil { wholeFrames = WireCodec.encode(.modelUpdate(whole), epoch: leaderEpoch) }
+                frames = wholeFrames!
+            }
             do {
                 try router.send([Array(id.utf8)] + frames, dontWait: true)
+                broadcast.sent(u.version, to: id)
                 syncBytes += frames.reduce(0) { $0 + $1.count }
-            syncBytesTotal += frames.reduce(0) { $0 + $1.count }
-            } catch { log.debug("cannot reach \(id): \(error)") }
+                syncBytesTotal += frames.reduce(0) { $0 + $1.count }
+            } catch {
+                broadcast.forget(id)
+                log.debug("cannot reach \(id): \(error)")
+            }
         }
         // An import/rollback is answered once its version is checkpointed and sent.
         if let r = commandReply, r.version == u.version {
@@ -776,6 +797,8 @@ public final class CoordinatorService {
                                 modelVersion: aggregator.version, modelParameters: aggregator.parameters,
                                 layout: lifecycle.layout)
                 w.incarnation = incarnation
+                // Welcomed with the merged parameters, which a lossy difference was not taken from.
+                broadcast.forget(to)
                 if !config.coordinator.endpoints.isEmpty { w.coordinators = config.coordinator.endpoints }
                 send(to: to, .welcome(w))
             case .send(let to, let m): send(to: to, m)

@@ -59,6 +59,10 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var serverStep: ServerStep { ServerStep(learningRate: serverLearningRate ?? 1, momentum: serverMomentum ?? 0) }
     /// How dense deltas travel (`DeltaCompression`); nil (specs in older checkpoints) = none.
     public var deltaCompression: DeltaCompression?
+    /// How a global version's weights travel to workers that hold the one before
+    /// (`VersionBroadcast`): exact changed coordinates when few changed, else compressed
+    /// differences with this; nil = none (exact, whole when most changed).
+    public var versionCompression: DeltaCompression?
     /// Also write each global version to this file (binary, atomically); "" = Kafka topic only.
     public var checkpointFile = ""
     /// The model topic keeps this many newest versions (snapshot slots reused in a ring), so

@@ -27,6 +27,10 @@ struct AggregatorLoad {
         var cpuMs: Double
         var deltaBytesPerWorker: Int
         var updateBytesPerWorker: Int
+        /// A version as its difference from the one before (`VersionBroadcast`, compressed
+        /// as the deltas are), what a worker holding that one is sent; and the wall ms taking it.
+        var diffBytesPerWorker: Int?
+        var diffMs: Double?
     }
 
     /// Distinct deltas cycled over the workers (each worker's frames are copied first, as a
@@ -64,6 +68,8 @@ struct AggregatorLoad {
         }
         var agg = ModelAggregator(parameterCount: weights, syncIntervalMs: 1, now: 0, shards: shards)
         var receive = 0.0, merge = 0.0, cpu = 0.0, updateBytes = 0
+        var broadcast = VersionBroadcast(compression: compression)
+        var diffBytes: Int?, diffTime = 0.0, diffs = 0
         for r in 0..<rounds {
             let c0 = cpuNow()
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -77,11 +83,22 @@ struct AggregatorLoad {
             }
             let t1 = DispatchTime.now().uptimeNanoseconds
             var published = false
+            var update: ModelUpdate?
             for d in agg.tick(now: Int64(r + 1) * 10) {
-                if case .publish(let u) = d { updateBytes = WireCodec.encode(.modelUpdate(u)).reduce(0) { $0 + $1.count }; published = true }
+                if case .publish(let u) = d { updateBytes = WireCodec.encode(.modelUpdate(u)).reduce(0) { $0 + $1.count }; published = true; update = u }
             }
             precondition(published, "no version published")
             let t2 = DispatchTime.now().uptimeNanoseconds
+            if let update {
+                let (whole, diff) = broadcast.next(update)
+                if let diff {
+                    diffBytes = WireCodec.encode(.modelUpdate(diff)).reduce(0) { $0 + $1.count }
+                    diffTime += Double(DispatchTime.now().uptimeNanoseconds - t2) / 1e6
+                    diffs += 1
+                } else if r > 0 {
+                    diffBytes = WireCodec.encode(.modelUpdate(whole)).reduce(0) { $0 + $1.count }
+                }
+            }
             receive += Double(t1 - t0) / 1e6
             merge += Double(t2 - t1) / 1e6
             cpu += (cpuNow() - c0) * 1000
@@ -89,6 +106,7 @@ struct AggregatorLoad {
         let n = Double(rounds)
         return Result(workers: workers, weights: weights, touched: touched, compression: compression.rawValue, shards: shards, rounds: rounds,
                       receiveMs: receive / n, mergeMs: merge / n, roundMs: (receive + merge) / n, cpuMs: cpu / n,
-                      deltaBytesPerWorker: frames[0].dropFirst().reduce(0) { $0 + $1.count }, updateBytesPerWorker: updateBytes)
+                      deltaBytesPerWorker: frames[0].dropFirst().reduce(0) { $0 + $1.count }, updateBytesPerWorker: updateBytes,
+                      diffBytesPerWorker: diffBytes, diffMs: diffs > 0 ? diffTime / Double(diffs) : nil)
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Config
 import Coordinator
@@ -24,6 +25,10 @@ struct AveragingSimulation {
         var rounds: Int
         /// Mean bytes of a delta's parameter frames (what crosses the network per worker per sync).
         var deltaBytes: Double
+        /// How versions went back (`VersionBroadcast`), and the mean bytes of a version's
+        /// parameter frames.
+        var versionCompression: String?
+        var versionBytes: Double?
         var seed: UInt64?
         var serverStep: ServerStep?
         var syncSamples: Int?
@@ -49,7 +54,8 @@ struct AveragingSimulation {
         }
 
         mutating func adopt(_ u: ModelUpdate, features: FeatureSpec, name: String) throws {
-            _ = try models.adopt(u, features: features, session: &session, worker: name)
+            guard let whole = session.expand(u) else { throw ValidationError("\(name) cannot apply version \(u.version)'s difference") }
+            _ = try models.adopt(whole, features: features, session: &session, worker: name)
         }
     }
 
@@ -73,6 +79,7 @@ struct AveragingSimulation {
         var merge = MergeRule.average
         var server = ServerStep()
         var compression = DeltaCompression.none
+        var versionCompression = DeltaCompression.none
     }
 
     /// `lines`: River's stream as `tools/river_reference.py` writes it (user, x, y).
@@ -109,7 +116,9 @@ struct AveragingSimulation {
                                   robust: RobustPolicy(mode: .init(rawValue: config.model.robustAveraging) ?? .clip,
                                                        factor: config.model.robustFactor),
                                   rule: config.model.mergeRule, server: schedule.server)
-        var rounds = 0, deltas = 0, deltaBytes = 0
+        var rounds = 0, deltas = 0, deltaBytes = 0, versionBytes = 0
+        // Every worker holds every version, so each gets the difference when one is made.
+        var broadcast = VersionBroadcast(compression: schedule.versionCompression)
         func send(_ i: Int) throws {
             let m = ws[i].models
             guard let d = ws[i].session.makeDelta(parameters: m.parameters, scalerMoments: m.scalerMoments,
@@ -132,8 +141,11 @@ struct AveragingSimulation {
         func close(at n: Int) throws {
             guard inFlight == nil else { return }
             for directive in agg.tick(now: Int64(rounds + 1)) {
-                guard case .publish(let u) = directive,
-                      case .modelUpdate(let back) = try WireCodec.decode(WireCodec.encode(.modelUpdate(u))[...]) else { continue }
+                guard case .publish(let u) = directive else { continue }
+                let (whole, diff) = broadcast.next(u)
+                let frames = WireCodec.encode(.modelUpdate(diff ?? whole))
+                versionBytes += frames.dropFirst(2).reduce(0) { $0 + $1.count }
+                guard case .modelUpdate(let back) = try WireCodec.decode(frames[...]) else { continue }
                 rounds += 1
                 inFlight = (n + schedule.latency, back)
                 try deliver(at: n)
@@ -179,6 +191,8 @@ struct AveragingSimulation {
         for w in ws.dropFirst() { whole.merge(w.evaluation.report.whole) }
         return Result(dataset: dataset, workers: workers, compression: compression.rawValue, merge: merge.rawValue, events: lines.count,
                       accuracy: whole.accuracy, logLoss: whole.meanLoss, rounds: rounds,
-                      deltaBytes: deltas > 0 ? Double(deltaBytes) / Double(deltas) : 0)
+                      deltaBytes: deltas > 0 ? Double(deltaBytes) / Double(deltas) : 0,
+                      versionCompression: schedule.versionCompression.rawValue,
+                      versionBytes: rounds > 0 ? Double(versionBytes) / Double(rounds) : 0)
     }
 }

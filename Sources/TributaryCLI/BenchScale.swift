@@ -99,9 +99,10 @@ struct BenchScale: ParsableCommand {
                     for c in (t >= 1 ? Self.list(compressions) : ["none"]).compactMap(DeltaCompression.init(rawValue:)) {
                     for s in shardCounts {
                         let r = AggregatorLoad.run(workers: w, weights: weights, touched: t, compression: c, shards: s, rounds: aggregatorRounds)
-                        say(String(format: "  %5d workers, %@, %d shard%@: receive %8.1f ms, merge %7.1f ms, round %8.1f ms, CPU %8.1f ms; bytes per worker: delta %9d, update %9d",
+                        say(String(format: "  %5d workers, %@, %d shard%@: receive %8.1f ms, merge %7.1f ms, round %8.1f ms, CPU %8.1f ms; bytes per worker: delta %9d, version %9d whole, %9d as a difference (taken in %.1f ms)",
                                    w, (t >= 1 ? "dense \(c.rawValue)" : "\(t * 100) % touched") as NSString, s, (s == 1 ? "" : "s") as NSString,
-                                   r.receiveMs, r.mergeMs, r.roundMs, r.cpuMs, r.deltaBytesPerWorker, r.updateBytesPerWorker))
+                                   r.receiveMs, r.mergeMs, r.roundMs, r.cpuMs, r.deltaBytesPerWorker, r.updateBytesPerWorker,
+                                   r.diffBytesPerWorker ?? r.updateBytesPerWorker, r.diffMs ?? 0))
                         out.aggregator.append(r)
                     }
                     }
@@ -145,26 +146,30 @@ struct BenchScale: ParsableCommand {
                 for step in steps {
                     for n in samples {
                         for w in Self.list(qualityWorkers) as [Int] {
-                            for c in k == 0 && seeds == 0 && steps.count == 1 ? DeltaCompression.allCases : [.none] {
-                                var gaps: [Double] = [], rounds = 0, bytes = 0.0
+                            // Deltas compressed each way, then versions as well.
+                            let cases: [(DeltaCompression, DeltaCompression)] = k == 0 && seeds == 0 && steps.count == 1
+                                ? DeltaCompression.allCases.map { ($0, .none) } + [(.float16, .float16), (.int8, .int8)] : [(.none, .none)]
+                            for (c, vc) in cases {
+                                var gaps: [Double] = [], rounds = 0, bytes = 0.0, versionBytes = 0.0
                                 for (s, seed) in seedList.enumerated() {
                                     var r = try AveragingSimulation.run(
                                         dataset: name, lines: lines, features: features, workers: w, partitions: 4,
                                         schedule: .init(syncEvery: syncEvery, syncSamples: n, seed: seed, latency: latency,
-                                                       merge: rule, server: step, compression: c))
+                                                       merge: rule, server: step, compression: c, versionCompression: vc))
                                     r.seed = seed
                                     r.serverStep = step
                                     r.syncSamples = n
                                     gaps.append((r.accuracy - ones[s]) * 100)
                                     rounds += r.rounds
                                     bytes = r.deltaBytes
+                                    versionBytes = r.versionBytes ?? 0
                                     out.quality.append(r)
                                 }
                                 let sync = n > 0 ? "every \(n) samples" : "every \(syncEvery) events"
-                                say(String(format: "  %-10@ %d workers, %@ lr %g m %g, %@, %-7@: %+.2f points vs 1 worker (min %+.2f, max %+.2f), %d rounds, %.0f bytes a delta",
+                                say(String(format: "  %-10@ %d workers, %@ lr %g m %g, %@, deltas %-7@ versions %-7@: %+.3f points vs 1 worker (min %+.3f, max %+.3f), %d rounds, %.0f bytes a delta, %.0f a version",
                                            name as NSString, w, rule.rawValue as NSString, step.learningRate, step.momentum, sync as NSString,
-                                           c.rawValue as NSString, gaps.reduce(0, +) / Double(gaps.count), gaps.min()!, gaps.max()!,
-                                           rounds / seedList.count, bytes))
+                                           c.rawValue as NSString, vc.rawValue as NSString, gaps.reduce(0, +) / Double(gaps.count), gaps.min()!, gaps.max()!,
+                                           rounds / seedList.count, bytes, versionBytes))
                             }
                         }
                     }

@@ -59,7 +59,12 @@ public enum WireCodec {
                 return [tag, sparseHead()] + frames(packSparse(b.delta, nonZero))
             }
             return [tag, e(b)] + frames(packDoubles(b.delta))
-        case .modelUpdate(let b): return [tag, e(b)] + frames(packDoubles(b.parameters))
+        case .modelUpdate(let b):
+            switch b.diff {
+            case .changed(let indices, let values)?: return [tag, e(b)] + frames(packPairs(indices, values))
+            case .added(_, let bytes)?: return [tag, e(b)] + frames(bytes)
+            case nil: return [tag, e(b)] + frames(packDoubles(b.parameters))
+            }
         case .modelCommand(let b): return [tag, e(b)] + frames(packDoubles(b.parameters))
         case .welcome(var b):
             let parameters = b.modelParameters
@@ -139,7 +144,26 @@ public enum WireCodec {
             return .modelDelta(m)
         case "model_update":
             var m = try d(ModelUpdate.self)
-            m.parameters = try unpackDoubles(frames)
+            guard let kind = m.diffKind else {
+                m.parameters = try unpackDoubles(frames)
+                return .modelUpdate(m)
+            }
+            guard m.diffFrom != nil, let width = m.width, width >= 0 && width <= 1 << 28 else {
+                throw .malformed("model update diff '\(kind.prefix(16))' without diffFrom and a width (at most 2^28)")
+            }
+            if kind == "changed" {
+                let (indices, values) = try unpackPairs(frames, width: width)
+                m.diff = .changed(indices: indices, values: values)
+            } else if let c = DeltaCompression(rawValue: kind), c != .none {
+                let bytes = try payload(frames)
+                guard bytes.count == c.byteCount(width) else {
+                    throw .malformed("\(kind) model update diff of \(bytes.count) bytes for width \(width) (\(c.byteCount(width)) expected)")
+                }
+                m.diff = .added(c, bytes: bytes)
+            } else {
+                throw .malformed("unknown model update diff kind '\(kind.prefix(16))'")
+            }
+            m.diffKind = nil
             return .modelUpdate(m)
         case "model_command":
             var m = try d(ModelCommand.self)

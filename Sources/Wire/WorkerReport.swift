@@ -53,6 +53,9 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     public var modelVersion: Int = 0
     /// How long ago this worker adopted `modelVersion` (ms).
     public var modelAgeMs: Int64 = 0
+    /// A version sent as a difference from one this worker does not hold (a lost or skipped
+    /// message): the coordinator answers with the current version whole.
+    public var modelMissed: Int?
     public var inFlight: Int = 0
     /// Wall-clock ms of the first and the latest record processed (exact rates for benchmarks).
     public var firstRecordWallMs: Int64 = 0

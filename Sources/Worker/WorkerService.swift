@@ -244,8 +244,15 @@ public final class WorkerService: PartitionDriverHost {
 
     /// A new global version (see `ModelSet.adopt`), between two records, so every record is
     /// scored by exactly one champion.
-    func adopt(_ u: ModelUpdate) {
+    func adopt(_ sent: ModelUpdate) {
         guard driver.models != nil, let features = driver.config?.features else { return }
+        guard let u = session.expand(sent) else {
+            if driver.report.modelMissed == nil {
+                log.info("model version \(sent.version) came as a difference from version \(sent.diffFrom ?? 0), this worker holds \(session.sync.version): asking for it whole")
+            }
+            driver.report.modelMissed = sent.version
+            return
+        }
         do throws(ModelAdoptError) {
             for note in try driver.models!.adopt(u, features: features, session: &session, worker: options.workerId) { log.info("\(note)") }
         } catch {
@@ -254,6 +261,7 @@ public final class WorkerService: PartitionDriverHost {
         }
         driver.report.modelVersion = u.version
         driver.modelAdoptedAt = Clock.nowMs()
+        if let missed = driver.report.modelMissed, u.version >= missed { driver.report.modelMissed = nil }
     }
 
     func adopt(_ w: Welcome) throws {

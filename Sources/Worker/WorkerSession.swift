@@ -161,6 +161,23 @@ public struct WorkerSession: Sendable, Equatable {
         sync = SyncState(version: version, base: base)
     }
 
+    /// A version as its weights: a whole one as it is; one sent as a difference
+    /// (`ModelUpdate.diff`) applied to the weights of the version it was taken from, which our
+    /// base must be. nil: we do not hold that version (a message lost, or the base moved on):
+    /// the shell asks for the version whole (`WorkerReport.modelMissed`). An older version
+    /// than ours expands to itself, which the rebase ignores.
+    public func expand(_ u: ModelUpdate) -> ModelUpdate? {
+        guard let from = u.diffFrom, let diff = u.diff, u.version > sync.version else { return u }
+        guard from == sync.version, let width = u.width, width <= sync.base.count,
+              let weights = diff.apply(to: sync.base[..<width]) else { return nil }
+        var whole = u
+        whole.parameters = weights
+        whole.diff = nil
+        whole.diffFrom = nil
+        whole.width = nil
+        return whole
+    }
+
     /// `count` labelled records were learnt from.
     public mutating func learnt(_ count: Int = 1) { sync.samples += count }
 

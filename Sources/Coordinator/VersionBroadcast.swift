@@ -1,0 +1,73 @@
+import Models
+import Wire
+
+/// Which form of each global version goes to which worker (issue 28): a worker that holds the
+/// previous version gets the difference (`VersionDiff`), any other the version whole. Pure:
+/// the shell (`CoordinatorService`) says what it sent and what workers report.
+///
+/// With a lossy `compression` the weights workers hold (`view`) trail the merged parameters by
+/// the rounding of the last difference, which the next one carries (error feedback); the
+/// checkpoint and `model export` keep the merged parameters. Whole versions carry the view,
+/// so every worker holds the same weights at a version and a later difference fits them all.
+public struct VersionBroadcast: Sendable {
+    public let compression: DeltaCompression
+    /// The weights of `version` as workers hold them.
+    public private(set) var view: [Double] = []
+    public private(set) var version: Int?
+    /// The current version whole (the view as its parameters).
+    public private(set) var whole: ModelUpdate?
+    /// worker → the version of the view it was last sent (whole or as a difference).
+    private var holds: [String: Int] = [:]
+    /// worker → the version last sent whole because it reported a miss (one answer a miss).
+    private var resent: [String: Int] = [:]
+
+    public init(compression: DeltaCompression = .none) { self.compression = compression }
+
+    /// A version to send: whole, and as a difference from the previous one when that is
+    /// smaller. Imports, rollbacks and new layouts (`reset`, another width) go whole only.
+    public mutating func next(_ u: ModelUpdate) -> (whole: ModelUpdate, diff: ModelUpdate?) {
+        var full = u
+        var diffed: ModelUpdate?
+        if let from = version, !u.reset,
+           let (d, v) = VersionDiff.make(from: view, to: u.parameters, compression: compression) {
+            var m = u
+            m.parameters = []
+            m.diff = d
+            m.diffFrom = from
+            m.width = view.count
+            diffed = m
+            view = v
+            full.parameters = v
+        } else {
+            view = u.parameters
+        }
+        version = u.version
+        whole = full
+        return (full, diffed)
+    }
+
+    /// Whether `worker` gets `diff` (it holds the version the difference was taken from).
+    public func takesDiff(_ worker: String, _ diff: ModelUpdate?) -> Bool {
+        guard let from = diff?.diffFrom else { return false }
+        return holds[worker] == from
+    }
+
+    /// `worker` was sent `version` (whole or as a difference).
+    public mutating func sent(_ version: Int, to worker: String) { holds[worker] = version }
+
+    /// `worker` holds something else than a version we sent (welcomed with the merged
+    /// parameters, unreachable, gone): it gets the next version whole.
+    public mutating func forget(_ worker: String) {
+        holds[worker] = nil
+        resent[worker] = nil
+    }
+
+    /// `worker` could not apply version `missed` (it lacked the version before it): the
+    /// current version whole, once per miss (heartbeats repeat the report until it arrives).
+    public mutating func missed(_ missed: Int, by worker: String) -> ModelUpdate? {
+        guard let whole, let version, missed <= version, (resent[worker] ?? Int.min) < missed else { return nil }
+        resent[worker] = version
+        holds[worker] = version
+        return whole
+    }
+}
