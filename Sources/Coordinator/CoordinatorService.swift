@@ -537,10 +537,19 @@ public final class CoordinatorService {
         if case .modelDelta(let d) = msg {
             syncBytes += frames.reduce(0) { $0 + $1.count }
             syncBytesTotal += frames.reduce(0) { $0 + $1.count }
-            // Only members may move the model.
-            guard let m = membership.members[printable(identity)], m.state != .dead, d.workerId == m.id else {
-                log.warning("ignored a model delta from non-member \(printable(identity))")
-                return
+            // Only members may move the model: a worker itself, or a relay (`tributary relay`)
+            // whose combined delta holds only live members' deltas.
+            if let members = d.members {
+                let strangers = members.keys.filter { membership.members[$0].map { $0.state == .dead } ?? true }
+                guard !members.isEmpty, strangers.isEmpty, d.workerId == printable(identity) else {
+                    log.warning("ignored a combined model delta from relay \(printable(identity)): \(members.isEmpty ? "no members" : d.workerId != printable(identity) ? "it names itself \(d.workerId)" : "not live members: \(strangers.sorted().prefix(5))")")
+                    return
+                }
+            } else {
+                guard let m = membership.members[printable(identity)], m.state != .dead, d.workerId == m.id else {
+                    log.warning("ignored a model delta from non-member \(printable(identity))")
+                    return
+                }
             }
             for dir in aggregator.receive(d) { executeModel(dir) }
             if d.reference != nil || d.referenceDropped != nil { observeReference(d.reference ?? [], dropped: d.referenceDropped ?? 0) }

@@ -26,6 +26,8 @@ public struct ModelAggregator: Sendable {
     /// Each pending delta's norm, taken as it arrives (the robust step's input): the work of
     /// a round is spread over the interval instead of stalling the loop at its end.
     private var pendingNorms: [String: Double] = [:]
+    /// A relayed delta's pending key → the relay that sent it.
+    private var owners: [String: String] = [:]
     /// The merge's parallelism (coordinate ranges merged at once; the result is the same to
     /// the bit for any value).
     public var shards: Int
@@ -76,6 +78,14 @@ public struct ModelAggregator: Sendable {
             rejected[d.workerId, default: 0] += 1
             return [.log("rejected model delta \(d.seq) from \(d.workerId): \(error)")]
         }
+        // A relay sends its host's deltas combined, one per flush, without waiting for a
+        // version between them: each is its own pending delta (`relay#seq`), counted against
+        // the relay.
+        var d = d
+        if d.members != nil {
+            owners["\(d.workerId)#\(d.seq)"] = d.workerId
+            d.workerId = "\(d.workerId)#\(d.seq)"
+        }
         pending[d.workerId] = d
         pendingNorms[d.workerId] = norm
         return []
@@ -95,7 +105,8 @@ public struct ModelAggregator: Sendable {
         let (kept, actions) = ModelAveraging.robust(deltas.map(\.parameterDelta), history: (normHistory, samplesHistory),
                                                     policy: robust, norms: norms)
         var out: [Directive] = []
-        for (w, a) in actions.sorted(by: { $0.key < $1.key }) {
+        for (k, a) in actions.sorted(by: { $0.key < $1.key }) {
+            let w = owners[k] ?? k
             switch a {
             case .accepted: break
             case .clipped(let n, let l):
@@ -145,7 +156,7 @@ public struct ModelAggregator: Sendable {
             }
             if robust.mode != .off,
                let why = ModelAveraging.scalerRejection(part, global: before, samples: samples, factor: max(robust.factor, 3) * 3) {
-                rejectedScalers[d.workerId, default: 0] += 1
+                rejectedScalers[owners[d.workerId] ?? d.workerId, default: 0] += 1
                 out.append(.log("rejected the scaler moments of the model delta from \(d.workerId): \(why)"))
                 continue
             }
@@ -156,9 +167,13 @@ public struct ModelAggregator: Sendable {
         }
         version += 1
         // Every worker's delta was handled (merged, clipped or rejected): each may send again.
-        let contributions = Dictionary(uniqueKeysWithValues: deltas.map { ($0.workerId, $0.seq) })
+        var contributions: [String: Int] = [:]
+        for d in deltas {
+            if let members = d.members { contributions.merge(members) { max($0, $1) } } else { contributions[d.workerId] = d.seq }
+        }
         pending.removeAll()
         pendingNorms.removeAll()
+        owners.removeAll()
         return out + [.publish(ModelUpdate(version: version, contributions: contributions, parameters: parameters, scaler: scaler))]
     }
 
@@ -175,6 +190,7 @@ public struct ModelAggregator: Sendable {
         guard p.count == width, p.allSatisfy(\.isFinite) else { return nil }
         pending.removeAll()
         pendingNorms.removeAll()
+        owners.removeAll()
         velocity.removeAll()
         version += 1
         parameters = p
@@ -188,6 +204,7 @@ public struct ModelAggregator: Sendable {
         guard p.allSatisfy(\.isFinite), s.allSatisfy(\.isFinite) else { return nil }
         pending.removeAll()
         pendingNorms.removeAll()
+        owners.removeAll()
         normHistory.removeAll()
         samplesHistory.removeAll()
         velocity.removeAll()

@@ -21,7 +21,7 @@ struct Tributary: AsyncParsableCommand {
         """,
         version: BuildInfo.version,
         subcommands: [Demo.self, Coordinator.self, WorkerCommand.self, Status.self, Produce.self, BenchRestore.self,
-                      Tail.self, Report.self, ModelCommandGroup.self, Replay.self, Broker.self, Bench.self, BenchScale.self, ConfigCommand.self, KeysCommand.self])
+                      Tail.self, Report.self, ModelCommandGroup.self, Replay.self, Broker.self, Bench.self, BenchScale.self, ConfigCommand.self, KeysCommand.self, RelayCommand.self])
 }
 
 /// Exit with a message a person can act on (no stack trace).

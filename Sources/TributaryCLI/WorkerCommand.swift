@@ -16,6 +16,8 @@ struct WorkerCommand: AsyncParsableCommand {
     var coordinator: String = BuildInfo.defaultCoordinator
     @Option(help: "Worker id (default HOSTNAME-PID); must be unique in the cluster.") var id: String?
     @Option(help: "Serve Prometheus metrics and probes on HOST:PORT (GET /metrics, /healthz, /readyz; port 0 = any free port; IPv6 as [::1]:PORT).") var metrics: String?
+    @Option(help: "This host's relay (`tributary relay --bind`): model deltas go there and reach the coordinator combined with this host's other workers' (for many workers or big models).")
+    var relay: String?
     @OptionGroup var security: CurveOptions
     @OptionGroup var logging: LogOptions
     @Option(help: ArgumentHelp("Fault injection for testing robust averaging: poison every model delta sent (nan, huge, mixed).",
@@ -30,6 +32,7 @@ struct WorkerCommand: AsyncParsableCommand {
             o.deltaFault = fault
         }
         o.metricsBind = metrics
+        o.relay = relay
         o.curve = security.client()
         o.logLevel = logging.logLevel
         o.logFormat = logging.logFormat

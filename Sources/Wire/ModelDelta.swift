@@ -31,6 +31,9 @@ public struct ModelDelta: Sendable, Codable, Equatable {
     public var reference: [ReferenceSample]?
     /// Samples the worker could not keep since its last delta (over `ReferenceSample.perDelta`).
     public var referenceDropped: Int?
+    /// A host's deltas combined by its relay (`DeltaCombiner`): worker id → the `seq` of its
+    /// delta inside this one. The version that merges it names each of them back.
+    public var members: [String: Int]?
     public init(workerId: String, seq: Int, baseVersion: Int, samples: Int, delta: [Double], scaler: [Double] = []) {
         self.scaler = scaler
         self.workerId = workerId
@@ -66,12 +69,12 @@ public struct ModelDelta: Sendable, Codable, Equatable {
 
     /// Equal when they carry the same change, sparse or dense.
     public static func == (a: ModelDelta, b: ModelDelta) -> Bool {
-        a.workerId == b.workerId && a.seq == b.seq && a.baseVersion == b.baseVersion && a.samples == b.samples
+        a.workerId == b.workerId && a.seq == b.seq && a.baseVersion == b.baseVersion && a.samples == b.samples && a.members == b.members
             && a.scaler == b.scaler && a.width == b.width
             && (a.indices == b.indices && a.packed == nil && b.packed == nil ? a.delta == b.delta : a.dense == b.dense)
     }
 
-    enum CodingKeys: String, CodingKey { case workerId, seq, baseVersion, samples, scaler, reference, referenceDropped }
+    enum CodingKeys: String, CodingKey { case workerId, seq, baseVersion, samples, scaler, reference, referenceDropped, members }
     public init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
         scaler = try c.decodeIfPresent([Double].self, forKey: .scaler) ?? []
@@ -81,6 +84,7 @@ public struct ModelDelta: Sendable, Codable, Equatable {
         samples = try c.decode(Int.self, forKey: .samples)
         reference = try c.decodeIfPresent([ReferenceSample].self, forKey: .reference)
         referenceDropped = try c.decodeIfPresent(Int.self, forKey: .referenceDropped)
+        members = try c.decodeIfPresent([String: Int].self, forKey: .members)
         delta = []
         width = 0
     }

@@ -13,4 +13,5 @@ struct SparseDeltaHead: Codable {
     var compression: String?
     var reference: [ReferenceSample]?
     var referenceDropped: Int?
+    var members: [String: Int]?
 }

@@ -45,7 +45,7 @@ public enum WireCodec {
                 let head = SparseDeltaHead(workerId: b.workerId, seq: b.seq, baseVersion: b.baseVersion, samples: b.samples,
                                            scaler: b.scaler, width: b.width, sparse: compression == nil ? true : nil,
                                            compression: compression?.rawValue, reference: b.reference,
-                                           referenceDropped: b.referenceDropped)
+                                           referenceDropped: b.referenceDropped, members: b.members)
                 return (try? Array(enc.encode(Envelope(type: m.typeName, body: head, epoch: epoch)))) ?? []
             }
             if let indices = b.indices { return [tag, sparseHead()] + frames(packPairs(indices, b.delta)) }

@@ -16,6 +16,9 @@ public struct WorkerOptions: Sendable {
     public var logFormat: String?
     /// The coordinator's CURVE key and ours, when it runs with `[security] curve = true`.
     public var curve: CurveClient?
+    /// This host's relay (`tributary relay`): model deltas go there, to be combined with the
+    /// host's other workers' before they reach the coordinator; nil = straight to it.
+    public var relay: String?
     public init(coordinator: String, workerId: String? = nil) {
         self.coordinator = coordinator
         host = ProcessInfo.processInfo.hostName

@@ -16,6 +16,8 @@ public final class WorkerService: PartitionDriverHost {
     var log: Logger
     let context = ZmqContext()
     let dealer: ZmqSocket
+    /// To `options.relay`, when deltas go through this host's relay.
+    let relaySocket: ZmqSocket?
     let metricsServer: MetricsServer?
     var session: WorkerSession
     /// The data plane (made in `init`: it refers back to this shell).
@@ -52,6 +54,15 @@ public final class WorkerService: PartitionDriverHost {
         if endpoints.isEmpty { endpoints = [options.coordinator] }
         do { try dealer.connect(endpoints[0], curve: options.curve) } catch {
             throw ServiceError("cannot connect to coordinator \(endpoints[0]): \(error)")
+        }
+        if let relay = options.relay {
+            let r = try ZmqSocket(context, .dealer, lingerMs: 1000, maxMessageSize: 16 << 20)
+            try r.setIdentity(Array(options.workerId.utf8))
+            try r.setReconnect(minMs: 100, maxMs: 2000)
+            do { try r.connect(relay) } catch { throw ServiceError("cannot connect to relay \(relay): \(error)") }
+            relaySocket = r
+        } else {
+            relaySocket = nil
         }
         driver = PartitionDriver(host: self, workerId: options.workerId, log: log)
     }
@@ -134,6 +145,13 @@ public final class WorkerService: PartitionDriverHost {
         if let taken = driver.models?.takeReference() { (d.reference, d.referenceDropped) = taken }
         if let fault = options.deltaFault {
             log.warning("fault injection: model delta \(d.seq) poisoned (\(fault.poison(&d)))")
+        }
+        if let relaySocket {
+            do { try relaySocket.send(WireCodec.encode(.modelDelta(d)), dontWait: true) } catch {
+                // Kept as progress: the session abandons an unmerged delta and sends it again.
+                log.debug("send model delta to relay failed: \(error)")
+            }
+            return
         }
         send(.modelDelta(d))
     }

@@ -79,7 +79,9 @@ struct AveragingTests {
     @Test("kill -9 and restart the coordinator: the global version continues from the checkpoint")
     func checkpointResume() throws {
         let path = NSTemporaryDirectory() + "avg-\(getpid()).conf"
-        try "[model]\nsync_interval_ms = 300\n[kafka]\npartitions = 4".write(toFile: path, atomically: true, encoding: .utf8)
+        // Versions travel as int8 differences: the restarted coordinator holds no view of what
+        // workers hold, so its first version must go whole, and workers must follow it.
+        try "[model]\nsync_interval_ms = 300\nversion_compression = \"int8\"\n[kafka]\npartitions = 4".write(toFile: path, atomically: true, encoding: .utf8)
         let broker = try Proc("broker", ["broker", "--config", path, "--brokers", "1"])
         let bootstrap = String(try #require(broker.readLine()).dropFirst("bootstrap ".count))
         var coord = try Proc("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*", "--bootstrap", bootstrap])
@@ -107,6 +109,61 @@ struct AveragingTests {
         #expect(later.workers.allSatisfy { ($0.report?.modelVersion ?? 0) > before.modelVersion - 1 })
         #expect(gen.wait(seconds: 60) == 0)
         for w in workers { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+        // No worker ever lacked the version a difference was taken from.
+        for w in workers { #expect(!w.log.contains("asking for it whole"), "\(w.log)") }
+    }
+
+    @Test("versions travel as int8 differences to workers holding the one before; a new worker and one that missed a version get it whole")
+    func versionDiffs() throws {
+        let cluster = try Cluster.start(config: "[model]\nsync_interval_ms = 200\nrobust_averaging = \"off\"\nversion_compression = \"int8\"\n[kafka]\npartitions = 2")
+        let ctx = ZmqContext()
+        let w = Self.width
+        // Only a sends deltas, one per version: version k's merged parameters are d1 + ... + dk.
+        let a = try FakeWorker(ctx, cluster.endpoint, "a"), b = try FakeWorker(ctx, cluster.endpoint, "b")
+        for fw in [a, b] { _ = try fw.await(seconds: 10) { if case .welcome(let x) = $0 { return x } else { return nil } } }
+        func delta(_ k: Int) -> [Double] { (0..<w).map { i in Double(k * (i + 1)) * (i % 2 == 0 ? 0.01 : -0.003) } }
+        func version(_ v: Int, at fw: FakeWorker) throws -> ModelUpdate {
+            try fw.await(seconds: 10) { m -> ModelUpdate? in if case .modelUpdate(let u) = m, u.version == v { return u } else { return nil } }
+        }
+        var exact = [Double](repeating: 0, count: w)
+        func send(_ k: Int) throws {
+            let d = delta(k)
+            for i in exact.indices { exact[i] += d[i] }
+            try a.socket.send(WireCodec.encode(.modelDelta(ModelDelta(workerId: "a", seq: k, baseVersion: k - 1, samples: 50, delta: d))))
+        }
+        try send(1)
+        let v1 = try version(1, at: a), v1b = try version(1, at: b)
+        // The first version of a coordinator goes whole and exact.
+        #expect(v1.diffFrom == nil && v1.parameters == exact && v1b.parameters == exact)
+        try send(2)
+        let v2 = try version(2, at: a), v2b = try version(2, at: b)
+        #expect(v2.diffFrom == 1 && v2.diff?.kind == "int8" && v2.parameters.isEmpty)
+        #expect(v2 == v2b)
+        let held2 = try #require(v2.diff?.apply(to: v1.parameters[...]))
+        let largest = delta(2).map(abs).max()!
+        for i in 0..<w { #expect(abs(held2[i] - exact[i]) <= largest / 254 * 1.0001, "weight \(i): \(held2[i]) vs \(exact[i])") }
+        // c joins after version 2 (welcomed with the merged parameters): version 3 reaches it whole.
+        let c = try FakeWorker(ctx, cluster.endpoint, "c")
+        let welcome = try c.await(seconds: 10) { if case .welcome(let x) = $0 { return x } else { return nil } }
+        #expect(welcome.modelVersion == 2)
+        try send(3)
+        let v3 = try version(3, at: a), v3c = try version(3, at: c)
+        #expect(v3.diffFrom == 2 && v3c.diffFrom == nil)
+        let held3 = try #require(v3.diff?.apply(to: held2[...]))
+        #expect(held3 == v3c.parameters, "a worker's rebuilt version must be the version sent whole")
+        // a reports that it could not apply version 3: it gets it whole, the same weights.
+        var report = WorkerReport(workerId: "a")
+        report.modelMissed = 3
+        let deadline = Date().addingTimeInterval(10)
+        var resent: ModelUpdate?
+        while resent == nil && Date() < deadline {
+            try a.socket.send(WireCodec.encode(.heartbeat(report)))
+            if zmqPollReadable([a.socket], timeoutMs: 100)[0], case .modelUpdate(let u)? = try? WireCodec.decode(try a.socket.receive()[...]),
+               u.version == 3 { resent = u }
+        }
+        let whole = try #require(resent, "version 3 was not sent again whole after the miss")
+        #expect(whole.diffFrom == nil && whole.parameters == held3)
+        #expect(cluster.coordinator.log.contains("a lacks the version before 3"), "\(cluster.coordinator.log)")
     }
 
     @Test("model export, rollback and import: the global model becomes exactly the chosen parameters")

@@ -1,0 +1,99 @@
+import Models
+import Wire
+
+/// A host's relay (`tributary relay`, issue 28): the deltas of the workers on one host,
+/// combined into one before they cross to the coordinator (tree aggregation), so the
+/// coordinator's work per round grows with hosts, not workers. Pure: time is passed in.
+///
+/// The combined delta is the host's part of the merge: under `average`, Σ nᵢ·Δᵢ / Σ nᵢ with
+/// Σ nᵢ samples, which the coordinator's sample-weighted average turns into the same
+/// w + Σ nᵢ·Δᵢ / N as if every worker had sent its own (up to float rounding); under `sum`,
+/// Σ Δᵢ. Scaler moments add up; reference samples travel along. The coordinator's robust step
+/// then judges hosts, not single workers.
+///
+/// A flush goes out once every worker heard from within `memberWindowMs` has a delta pending
+/// (one round of the host), or `maxWaitMs` after the first pending one arrived.
+public struct DeltaCombiner: Sendable {
+    public struct Settings: Sendable {
+        public var rule: MergeRule = .average
+        public var maxWaitMs: Int64 = 500
+        public var memberWindowMs: Int64 = 10_000
+        public init(rule: MergeRule = .average, maxWaitMs: Int64 = 500, memberWindowMs: Int64 = 10_000) {
+            self.rule = rule
+            self.maxWaitMs = maxWaitMs
+            self.memberWindowMs = memberWindowMs
+        }
+    }
+
+    public let id: String
+    public let settings: Settings
+    private var pending: [String: ModelDelta] = [:]
+    private var firstPendingAt: Int64?
+    private var lastHeard: [String: Int64] = [:]
+    private var seq = 0
+    public private(set) var combined = 0
+    public private(set) var rejected = 0
+
+    public init(id: String, settings: Settings = Settings()) {
+        self.id = id
+        self.settings = settings
+    }
+
+    /// A worker's delta. A bad one (not finite, no samples, a relay's own) is refused with the
+    /// reason; a second from the same worker before a flush replaces the first only if the
+    /// first is flushed with it, which the worker's one-in-flight rule rules out.
+    public mutating func add(_ d: ModelDelta, now: Int64) -> String? {
+        guard d.members == nil else {
+            rejected += 1
+            return "a combined delta from \(d.workerId) (relays do not chain)"
+        }
+        do { _ = try ModelAveraging.validatedNorm(d.parameterDelta, width: d.width) } catch {
+            rejected += 1
+            return "\(error)"
+        }
+        if let first = pending.values.first, first.width != d.width {
+            rejected += 1
+            return "width \(d.width), the host's other deltas have \(first.width)"
+        }
+        lastHeard[d.workerId] = now
+        if pending.isEmpty { firstPendingAt = now }
+        pending[d.workerId] = d
+        return nil
+    }
+
+    /// The combined delta when due (`force`: now, whatever is pending, as at shutdown).
+    public mutating func flush(now: Int64, force: Bool = false) -> ModelDelta? {
+        guard let first = firstPendingAt, !pending.isEmpty else { return nil }
+        let members = lastHeard.filter { now - $0.value <= settings.memberWindowMs }.keys
+        let everyone = members.allSatisfy { pending[$0] != nil }
+        guard force || everyone || now - first >= settings.maxWaitMs else { return nil }
+        lastHeard = lastHeard.filter { now - $0.value <= settings.memberWindowMs }
+        let deltas = pending.values.sorted { $0.workerId < $1.workerId }
+        pending.removeAll()
+        firstPendingAt = nil
+        return combine(deltas)
+    }
+
+    /// Deltas pending (for status lines).
+    public var pendingCount: Int { pending.count }
+
+    mutating func combine(_ deltas: [ModelDelta]) -> ModelDelta {
+        let width = deltas[0].width
+        let values = ModelAveraging.merge(global: [Double](repeating: 0, count: width), deltas: deltas.map(\.parameterDelta),
+                                          rule: settings.rule)
+        seq += 1
+        combined += deltas.count
+        var out = ModelDelta(workerId: id, seq: seq, baseVersion: deltas.map(\.baseVersion).min() ?? 0,
+                             samples: deltas.reduce(0) { $0 + $1.samples }, delta: values)
+        out.members = Dictionary(uniqueKeysWithValues: deltas.map { ($0.workerId, $0.seq) })
+        let scalers = deltas.map(\.scaler).filter { !$0.isEmpty }
+        if let n = scalers.first?.count, scalers.allSatisfy({ $0.count == n }) {
+            out.scaler = (0..<n).map { i in scalers.reduce(0) { $0 + $1[i] } }
+        }
+        let refs = deltas.compactMap(\.reference).flatMap { $0 }
+        if !refs.isEmpty { out.reference = refs }
+        let dropped = deltas.reduce(0) { $0 + ($1.referenceDropped ?? 0) }
+        if dropped > 0 { out.referenceDropped = dropped }
+        return out
+    }
+}
