@@ -166,6 +166,37 @@ struct AveragingTests {
         #expect(cluster.coordinator.log.contains("a lacks the version before 3"), "\(cluster.coordinator.log)")
     }
 
+    @Test("a host's relay: two workers' deltas reach the coordinator combined, both follow every version, and the cluster learns")
+    func relay() throws {
+        let cluster = try Cluster.start(config: "[model]\nsync_interval_ms = 300\n[kafka]\npartitions = 4")
+        let relay = try Proc("relay", ["relay", "--coordinator", cluster.endpoint, "--bind", "tcp://127.0.0.1:*", "--id", "relay-test",
+                                       "--log-level", "debug"])
+        let line = try #require(relay.readLine(), "relay did not start: \(relay.log)")
+        let parts = line.split(separator: " ").map(String.init)
+        try #require(parts.count >= 2 && parts[0] == "relay", "\(line)")
+        let workers = try ["r1", "r2"].map { try cluster.worker($0, args: ["--relay", parts[1]]) }
+        try cluster.waitFor(seconds: 20, "2 workers") { $0.workers.count == 2 && $0.unassigned.isEmpty }
+        let gen = try Proc("produce", ["produce", "--bootstrap", cluster.bootstrap, "--count", "20000", "--rate", "4000"])
+        let s = try cluster.waitFor(seconds: 30, "versions merged from the relay's deltas, both workers on them") { s in
+            s.modelVersion >= 5 && s.workers.count == 2
+                && s.workers.allSatisfy { ($0.report?.modelVersion ?? 0) >= 4 && ($0.report?.labelled ?? 0) > 0 }
+        }
+        #expect(gen.wait(seconds: 60) == 0)
+        let done = try cluster.waitFor(seconds: 30, "every event processed") { s in
+            s.workers.compactMap { $0.report?.processed }.reduce(0, +) >= 20000
+        }
+        #expect(done.accuracy > 0.8, "accuracy \(done.accuracy)")
+        #expect(done.rejectedDeltas == 0 && s.rejectedDeltas == 0)
+        for w in workers { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+        relay.signal(SIGTERM)
+        #expect(relay.wait(seconds: 10) == 0, "\(relay.log)")
+        // Rounds with both workers' deltas went as one; the relay accounts for every delta.
+        #expect(relay.log.contains(": 2 workers,"), "\(relay.log)")
+        let stopped = try #require(relay.log.split(separator: "\n").first { $0.contains("stopped:") }, "\(relay.log)")
+        #expect(stopped.contains(", 0 refused, 0 lost"), "\(stopped)")
+        #expect(!cluster.coordinator.log.contains("ignored a combined model delta"), "\(cluster.coordinator.log)")
+    }
+
     @Test("model export, rollback and import: the global model becomes exactly the chosen parameters")
     func exportRollbackImport() throws {
         let cluster = try Cluster.start(config: "[model]\nsync_interval_ms = 200")
