@@ -31,6 +31,10 @@ struct AggregatorLoad {
         /// as the deltas are), what a worker holding that one is sent; and the wall ms taking it.
         var diffBytesPerWorker: Int?
         var diffMs: Double?
+        /// Workers per host behind a relay (1: none), and one relay's work per round (ms):
+        /// decoding its workers' deltas, combining, encoding the one it sends.
+        var perHost: Int?
+        var hostMs: Double?
     }
 
     /// Distinct deltas cycled over the workers (each worker's frames are copied first, as a
@@ -44,9 +48,10 @@ struct AggregatorLoad {
         return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
-    static func run(workers: Int, weights: Int, touched: Double, compression: DeltaCompression, shards: Int, rounds: Int) -> Result {
+    static func run(workers: Int, weights: Int, touched: Double, compression: DeltaCompression, shards: Int, rounds: Int,
+                    perHost: Int = 1) -> Result {
         var rng = SplitMix64(seed: 42)  // setup only: the system generator made a syscall per number
-        let frames: [[[UInt8]]] = (0..<patterns).map { p in
+        var frames: [[[UInt8]]] = (0..<patterns).map { p in
             var delta = [Double](repeating: 0, count: weights)
             if touched >= 1 {
                 for i in delta.indices { delta[i] = Double.random(in: -1e-3...1e-3, using: &rng) }
@@ -57,8 +62,33 @@ struct AggregatorLoad {
             if compression != .none && touched >= 1 { (d.compressed, d.delta) = compression.encode(delta); d.compression = compression }
             return WireCodec.encode(.modelDelta(d))
         }
+        // Behind relays (`perHost` > 1): one host's relay decodes its workers' deltas, combines
+        // and encodes them (timed: work on the host, off the coordinator), and the coordinator
+        // receives one combined delta per host.
+        var hostMs: Double?
+        var senders = workers
+        var relayHeads: [[UInt8]]?
+        if perHost > 1 {
+            let t = DispatchTime.now().uptimeNanoseconds
+            var c = DeltaCombiner(id: "relay-0")
+            for w in 0..<min(perHost, workers) {
+                guard case .modelDelta(var d)? = try? WireCodec.decode(frames[w % patterns].map { Array($0) }[...]) else { fatalError("bench delta did not decode") }
+                d.workerId = "w\(w)"
+                precondition(c.add(d, now: 0) == nil, "bench delta refused")
+            }
+            guard let combined = c.flush(now: 0, force: true) else { fatalError("nothing combined") }
+            let encoded = WireCodec.encode(.modelDelta(combined))
+            hostMs = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
+            senders = (workers + perHost - 1) / perHost
+            frames = [encoded]
+            // Each relay's own id in the head (the members' names do not matter to the cost).
+            let head = String(decoding: encoded[1], as: UTF8.self)
+            relayHeads = (0..<senders).map { h in
+                Array(head.replacingOccurrences(of: "\"workerId\":\"relay-0\"", with: "\"workerId\":\"relay-\(h)\"").utf8)
+            }
+        }
         // Each worker's own head (its id), the pattern's parameter frames.
-        let heads: [[UInt8]] = (0..<workers).map { w in
+        let heads: [[UInt8]] = relayHeads ?? (0..<workers).map { w in
             var f = WireCodec.encode(.modelDelta(ModelDelta(workerId: "w\(w)", seq: 1, baseVersion: 0, samples: 100 + w % patterns, delta: [])))
             if touched < 1 || compression != .none {
                 let p = frames[w % patterns][1]
@@ -73,9 +103,9 @@ struct AggregatorLoad {
         for r in 0..<rounds {
             let c0 = cpuNow()
             let t0 = DispatchTime.now().uptimeNanoseconds
-            for w in 0..<workers {
+            for w in 0..<senders {
                 // A copy of each frame, as a socket hands over fresh buffers.
-                var f = frames[w % patterns].map { Array($0) }
+                var f = frames[w % frames.count].map { Array($0) }
                 f[1] = heads[w]
                 guard case .modelDelta(let d)? = try? WireCodec.decode(f[...]) else { fatalError("bench delta did not decode") }
                 let out = agg.receive(d)
@@ -107,6 +137,7 @@ struct AggregatorLoad {
         return Result(workers: workers, weights: weights, touched: touched, compression: compression.rawValue, shards: shards, rounds: rounds,
                       receiveMs: receive / n, mergeMs: merge / n, roundMs: (receive + merge) / n, cpuMs: cpu / n,
                       deltaBytesPerWorker: frames[0].dropFirst().reduce(0) { $0 + $1.count }, updateBytesPerWorker: updateBytes,
-                      diffBytesPerWorker: diffBytes, diffMs: diffs > 0 ? diffTime / Double(diffs) : nil)
+                      diffBytesPerWorker: diffBytes, diffMs: diffs > 0 ? diffTime / Double(diffs) : nil,
+                      perHost: perHost > 1 ? perHost : nil, hostMs: hostMs)
     }
 }

@@ -19,6 +19,7 @@ struct BenchScale: ParsableCommand {
     @Option(help: "Compressions of the aggregator part's dense deltas, comma-separated: none, float16, int8.") var compressions: String = "none,int8"
     @Option(help: "Merge shards of the aggregator part, comma-separated (default: 1 and the cores).") var shards: String = ""
     @Option(help: "Sync rounds per aggregator case.") var aggregatorRounds: Int = 3
+    @Option(help: "Workers per host of the aggregator part, comma-separated: above 1, each host's relay combines its workers' deltas (tree aggregation) and the coordinator receives one per host.") var perHost: String = "1,10"
     @Option(help: "Only these parts, comma-separated: membership, aggregator, quality (default: all).") var only: String = "membership,aggregator,quality"
     @Option(help: "River datasets of the quality part (written by tools/river_reference.py), comma-separated.") var datasets: String = "phishing,hyperplane"
     @Option(help: "Events of the quality part's Hyperplane stream.") var hyperplaneEvents: Int = 50_000
@@ -97,13 +98,18 @@ struct BenchScale: ParsableCommand {
                     // Dense deltas of many workers are held until the merge: 8 bytes × weights
                     // each (1,000 × 2^20 = 8 GiB).
                     for c in (t >= 1 ? Self.list(compressions) : ["none"]).compactMap(DeltaCompression.init(rawValue:)) {
-                    for s in shardCounts {
-                        let r = AggregatorLoad.run(workers: w, weights: weights, touched: t, compression: c, shards: s, rounds: aggregatorRounds)
-                        say(String(format: "  %5d workers, %@, %d shard%@: receive %8.1f ms, merge %7.1f ms, round %8.1f ms, CPU %8.1f ms; bytes per worker: delta %9d, version %9d whole, %9d as a difference (taken in %.1f ms)",
-                                   w, (t >= 1 ? "dense \(c.rawValue)" : "\(t * 100) % touched") as NSString, s, (s == 1 ? "" : "s") as NSString,
+                    for ph in Self.list(perHost) as [Int] where ph >= 1 {
+                    // Behind relays, the coordinator's merge on every core only.
+                    for s in ph > 1 ? [shardCounts.max() ?? 1] : shardCounts {
+                        let r = AggregatorLoad.run(workers: w, weights: weights, touched: t, compression: c, shards: s, rounds: aggregatorRounds,
+                                                   perHost: ph)
+                        if let h = r.hostMs { say(String(format: "  %5d workers behind %d relays of %d: one relay's round %.1f ms (on its host)", w, (w + ph - 1) / ph, ph, h)) }
+                        say(String(format: "  %5d workers, %@, %d shard%@: receive %8.1f ms, merge %7.1f ms, round %8.1f ms, CPU %8.1f ms; bytes per sender: delta %9d, version %9d whole, %9d as a difference (taken in %.1f ms)",
+                                   w, ((t >= 1 ? "dense \(c.rawValue)" : "\(t * 100) % touched") + (ph > 1 ? " via relays" : "")) as NSString, s, (s == 1 ? "" : "s") as NSString,
                                    r.receiveMs, r.mergeMs, r.roundMs, r.cpuMs, r.deltaBytesPerWorker, r.updateBytesPerWorker,
                                    r.diffBytesPerWorker ?? r.updateBytesPerWorker, r.diffMs ?? 0))
                         out.aggregator.append(r)
+                    }
                     }
                     }
                 }

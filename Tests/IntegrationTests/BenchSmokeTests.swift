@@ -92,9 +92,16 @@ struct BenchSmokeTests {
         }
         #expect((m["p99Us"] as? Double ?? 0) > 0)
         let aggregator = try #require(obj["aggregator"] as? [[String: Any]], "\(out)")
-        #expect(aggregator.count == 4)
+        // Each of dense and 1 % touched: 1 and 2 shards, and behind relays of 10 workers.
+        #expect(aggregator.count == 6)
         for a in aggregator {
             #expect((a["roundMs"] as? Double ?? 0) > 0 && (a["cpuMs"] as? Double ?? -1) >= 0, "\(a)")
+            // A version as a difference is never bigger than whole.
+            #expect((a["diffBytesPerWorker"] as? Int ?? .max) <= (a["updateBytesPerWorker"] as? Int ?? 0), "\(a)")
+            guard a["perHost"] == nil else {
+                #expect(a["perHost"] as? Int == 10 && (a["hostMs"] as? Double ?? 0) > 0, "\(a)")
+                continue
+            }
             // A dense delta is the whole vector; a 1 % one about 1.5 % of it (12-byte pairs).
             let bytes = a["deltaBytesPerWorker"] as? Int ?? 0
             #expect((a["touched"] as? Double ?? 0) >= 1 ? bytes >= 65536 * 8 : bytes < 65536 * 8 / 40, "\(a)")
@@ -103,9 +110,11 @@ struct BenchSmokeTests {
         // parity test's), and compressed deltas cost less than 0.2 accuracy points against
         // full precision with 4 workers, in fewer bytes.
         let quality = try #require(obj["quality"] as? [[String: Any]], "\(out)")
-        #expect(quality.count == 2 * 4)
-        func figure(_ dataset: String, _ workers: Int, _ compression: String) -> [String: Any]? {
-            quality.first { $0["dataset"] as? String == dataset && $0["workers"] as? Int == workers && $0["compression"] as? String == compression }
+        // Per dataset: one worker, then 4 with deltas none, float16, int8, then versions too.
+        #expect(quality.count == 2 * 6)
+        func figure(_ dataset: String, _ workers: Int, _ compression: String, versions: String = "none") -> [String: Any]? {
+            quality.first { $0["dataset"] as? String == dataset && $0["workers"] as? Int == workers && $0["compression"] as? String == compression
+                && ($0["versionCompression"] as? String ?? "none") == versions }
         }
         #expect(abs((figure("phishing", 1, "none")?["accuracy"] as? Double ?? 0) - 0.8928) < 0.0005, "\(quality)")
         for dataset in ["phishing", "hyperplane"] {
@@ -116,6 +125,10 @@ struct BenchSmokeTests {
                 #expect(abs((q["accuracy"] as? Double ?? 0) - (full["accuracy"] as? Double ?? 1)) <= 0.002, "\(dataset) \(c): \(q) vs \(full)")
                 #expect((q["deltaBytes"] as? Double ?? .infinity) < bytes, "\(dataset) \(c): \(q)")
                 bytes = q["deltaBytes"] as? Double ?? 0
+                // Versions as compressed differences as well: the same bound, fewer bytes out.
+                let both = try #require(figure(dataset, 4, c, versions: c))
+                #expect(abs((both["accuracy"] as? Double ?? 0) - (full["accuracy"] as? Double ?? 1)) <= 0.002, "\(dataset) \(c): \(both) vs \(full)")
+                #expect((both["versionBytes"] as? Double ?? .infinity) < (full["versionBytes"] as? Double ?? 0), "\(dataset) \(c): \(both)")
             }
         }
     }
