@@ -18,6 +18,10 @@ public final class WorkerService: PartitionDriverHost {
     let dealer: ZmqSocket
     /// To `options.relay`, when deltas go through this host's relay.
     let relaySocket: ZmqSocket?
+    /// Deltas still to send straight to the coordinator after one sent through the relay was
+    /// not merged; `unmergedSeen`: the session's count of those already acted on.
+    var relayBypass = 0
+    var unmergedSeen = 0
     let metricsServer: MetricsServer?
     var session: WorkerSession
     /// The data plane (made in `init`: it refers back to this shell).
@@ -146,13 +150,21 @@ public final class WorkerService: PartitionDriverHost {
         if let fault = options.deltaFault {
             log.warning("fault injection: model delta \(d.seq) poisoned (\(fault.poison(&d)))")
         }
-        if let relaySocket {
+        // A delta sent through the relay and never merged: the relay may be down. The next 10
+        // go straight to the coordinator, then the relay is tried again.
+        if relaySocket != nil && session.unmerged > unmergedSeen {
+            unmergedSeen = session.unmerged
+            relayBypass = 10
+            log.warning("a model delta sent through the relay \(options.relay ?? "") was not merged within 5 sync intervals: is the relay running? sending the next 10 straight to the coordinator")
+        }
+        if let relaySocket, relayBypass == 0 {
             do { try relaySocket.send(WireCodec.encode(.modelDelta(d)), dontWait: true) } catch {
                 // Kept as progress: the session abandons an unmerged delta and sends it again.
                 log.debug("send model delta to relay failed: \(error)")
             }
             return
         }
+        relayBypass = max(0, relayBypass - 1)
         send(.modelDelta(d))
     }
 

@@ -44,6 +44,9 @@ public struct WorkerSession: Sendable, Equatable {
     private var pendingSince: Int64 = 0
     /// Parameter averaging: the global version adopted and the delta in flight.
     public private(set) var sync = SyncState()
+    /// Deltas abandoned for want of a version merging them (the shell sends the next ones
+    /// straight to the coordinator for a while when they went through a relay).
+    public private(set) var unmerged = 0
     /// The coordinator process of the last welcome (`Welcome.incarnation`).
     public private(set) var coordinatorIncarnation: Int64?
 
@@ -135,7 +138,10 @@ public struct WorkerSession: Sendable, Equatable {
             // A delta never merged (coordinator restarted, delta rejected) is abandoned after
             // 5 intervals (5 s when syncing by samples alone); its progress is still in
             // `local − base`, so none is lost.
-            if sync.pending != nil && now - pendingSince > 5 * (syncMs > 0 ? syncMs : 1000) { sync.abandonPending() }
+            if sync.pending != nil && now - pendingSince > 5 * (syncMs > 0 ? syncMs : 1000) {
+                sync.abandonPending()
+                unmerged += 1
+            }
             if byTime || sync.pending == nil {
                 lastSync = now
                 out.append(.sync)

@@ -187,7 +187,6 @@ struct AveragingTests {
         }
         #expect(done.accuracy > 0.8, "accuracy \(done.accuracy)")
         #expect(done.rejectedDeltas == 0 && s.rejectedDeltas == 0)
-        for w in workers { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
         relay.signal(SIGTERM)
         #expect(relay.wait(seconds: 10) == 0, "\(relay.log)")
         // Rounds with both workers' deltas went as one; the relay accounts for every delta.
@@ -195,6 +194,14 @@ struct AveragingTests {
         let stopped = try #require(relay.log.split(separator: "\n").first { $0.contains("stopped:") }, "\(relay.log)")
         #expect(stopped.contains(", 0 refused, 0 lost"), "\(stopped)")
         #expect(!cluster.coordinator.log.contains("ignored a combined model delta"), "\(cluster.coordinator.log)")
+        // The relay is gone: deltas sent to it are never merged, so after five sync intervals
+        // the workers send straight to the coordinator, and the model keeps moving.
+        let before = try cluster.status().modelVersion
+        let more = try Proc("produce-more", ["produce", "--bootstrap", cluster.bootstrap, "--count", "12000", "--rate", "2000"])
+        try cluster.waitFor(seconds: 30, "new versions without the relay") { $0.modelVersion >= before + 3 }
+        #expect(more.wait(seconds: 60) == 0)
+        for w in workers { w.signal(SIGTERM); #expect(w.wait(seconds: 20) == 0) }
+        #expect(workers.contains { $0.log.contains("sending the next 10 straight to the coordinator") }, "\(workers.map(\.log))")
     }
 
     @Test("model export, rollback and import: the global model becomes exactly the chosen parameters")
