@@ -18,7 +18,12 @@ public struct DeltaCombiner: Sendable {
         public var rule: MergeRule = .average
         public var maxWaitMs: Int64 = 500
         public var memberWindowMs: Int64 = 10_000
-        public init(rule: MergeRule = .average, maxWaitMs: Int64 = 500, memberWindowMs: Int64 = 10_000) {
+        /// How the combined delta travels when dense; what rounding leaves out is added to the
+        /// next combined delta (error feedback, as a worker does for its own).
+        public var compression: DeltaCompression = .none
+        public init(rule: MergeRule = .average, maxWaitMs: Int64 = 500, memberWindowMs: Int64 = 10_000,
+                    compression: DeltaCompression = .none) {
+            self.compression = compression
             self.rule = rule
             self.maxWaitMs = maxWaitMs
             self.memberWindowMs = memberWindowMs
@@ -31,6 +36,8 @@ public struct DeltaCombiner: Sendable {
     private var firstPendingAt: Int64?
     private var lastHeard: [String: Int64] = [:]
     private var seq = 0
+    /// What compression left out of the last combined delta.
+    private var residual: [Double] = []
     public private(set) var combined = 0
     public private(set) var rejected = 0
 
@@ -79,12 +86,28 @@ public struct DeltaCombiner: Sendable {
 
     mutating func combine(_ deltas: [ModelDelta]) -> ModelDelta {
         let width = deltas[0].width
-        let values = ModelAveraging.merge(global: [Double](repeating: 0, count: width), deltas: deltas.map(\.parameterDelta),
-                                          rule: settings.rule)
+        var values = ModelAveraging.merge(global: residual.count == width ? residual : [Double](repeating: 0, count: width),
+                                          deltas: deltas.map(\.parameterDelta), rule: settings.rule)
+        residual = []
         seq += 1
         combined += deltas.count
         var out = ModelDelta(workerId: id, seq: seq, baseVersion: deltas.map(\.baseVersion).min() ?? 0,
                              samples: deltas.reduce(0) { $0 + $1.samples }, delta: values)
+        // Compressed when that is smaller than its non-zero pairs (as a worker decides).
+        if settings.compression != .none {
+            var nonZero = 0
+            for v in values where v != 0 { nonZero += 1 }
+            if settings.compression.byteCount(width) < nonZero * 12 {
+                let (bytes, decoded) = settings.compression.encode(values)
+                if decoded.allSatisfy(\.isFinite) {
+                    for i in values.indices { values[i] -= decoded[i] }
+                    residual = values
+                    out.delta = decoded
+                    out.compressed = bytes
+                    out.compression = settings.compression
+                }
+            }
+        }
         out.members = Dictionary(uniqueKeysWithValues: deltas.map { ($0.workerId, $0.seq) })
         let scalers = deltas.map(\.scaler).filter { !$0.isEmpty }
         if let n = scalers.first?.count, scalers.allSatisfy({ $0.count == n }) {

@@ -70,7 +70,8 @@ struct AggregatorLoad {
         var relayHeads: [[UInt8]]?
         if perHost > 1 {
             let t = DispatchTime.now().uptimeNanoseconds
-            var c = DeltaCombiner(id: "relay-0")
+            // The relay sends as the workers do (compressed deltas: a compressed combined one).
+            var c = DeltaCombiner(id: "relay-0", settings: .init(compression: compression))
             for w in 0..<min(perHost, workers) {
                 guard case .modelDelta(var d)? = try? WireCodec.decode(frames[w % patterns].map { Array($0) }[...]) else { fatalError("bench delta did not decode") }
                 d.workerId = "w\(w)"

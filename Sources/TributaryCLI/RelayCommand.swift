@@ -25,12 +25,15 @@ struct RelayCommand: ParsableCommand {
     @Option(help: "The cluster's [model] merge rule: average or sum.") var merge: String = "average"
     @Option(help: "Send what arrived this long after the first delta of a round, if some of the host's workers are still to send (ms).")
     var maxWaitMs: Int = 500
+    @Option(help: "How the combined dense delta travels to the coordinator: none (float64), float16 or int8 (what rounding leaves out goes with the next one).")
+    var compression: String = "none"
     @OptionGroup var security: CurveOptions
     @OptionGroup var logging: LogOptions
 
     func run() throws {
         Signals.installStopHandlers()
         guard let rule = MergeRule(rawValue: merge) else { fail("--merge must be average or sum, got '\(merge)'") }
+        guard let c = DeltaCompression(rawValue: compression) else { fail("--compression must be none, float16 or int8, got '\(compression)'") }
         guard maxWaitMs >= 0 else { fail("--max-wait-ms must be >= 0, got \(maxWaitMs)") }
         let name = id ?? "relay-\(ProcessInfo.processInfo.hostName)"
         let log = Log.logger("relay \(name)", level: logging.logLevel ?? "info")
@@ -47,7 +50,7 @@ struct RelayCommand: ParsableCommand {
         } catch { fail("relay on \(bind) to \(coordinator): \(error)") }
         say("relay \(workers.lastEndpoint) coordinator \(coordinator)")
 
-        var combiner = DeltaCombiner(id: name, settings: .init(rule: rule, maxWaitMs: Int64(maxWaitMs)))
+        var combiner = DeltaCombiner(id: name, settings: .init(rule: rule, maxWaitMs: Int64(maxWaitMs), compression: c))
         var sent = 0, refused = 0, failed = 0
         func forward(_ d: ModelDelta) {
             do {

@@ -170,7 +170,7 @@ struct AveragingTests {
     func relay() throws {
         let cluster = try Cluster.start(config: "[model]\nsync_interval_ms = 300\n[kafka]\npartitions = 4")
         let relay = try Proc("relay", ["relay", "--coordinator", cluster.endpoint, "--bind", "tcp://127.0.0.1:*", "--id", "relay-test",
-                                       "--log-level", "debug"])
+                                       "--compression", "int8", "--log-level", "debug"])
         let line = try #require(relay.readLine(), "relay did not start: \(relay.log)")
         let parts = line.split(separator: " ").map(String.init)
         try #require(parts.count >= 2 && parts[0] == "relay", "\(line)")

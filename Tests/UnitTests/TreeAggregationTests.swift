@@ -66,6 +66,31 @@ struct TreeAggregationTests {
         #expect(t.scaler.count == 3 && zip(t.scaler, f.scaler).allSatisfy { abs($0 - $1) < 1e-9 })
     }
 
+    @Test("a relay's int8 combined delta: what rounding left out goes with the next one, so two rounds sum to the exact two")
+    func compressedRelay() throws {
+        var exact = DeltaCombiner(id: "r")
+        var int8 = DeltaCombiner(id: "r", settings: .init(compression: .int8))
+        var sumExact = [Double](repeating: 0, count: 600), sumInt8 = sumExact
+        var lastRounding = 0.0
+        for round in 1...2 {
+            for c in [0, 1] {
+                let d = Self.delta("w\(c)", seq: round, samples: 10, width: 600, seed: round * 2 + c)
+                _ = exact.add(d, now: 0)
+                _ = int8.add(d, now: 0)
+            }
+            let fe = exact.flush(now: 0, force: true), fq = int8.flush(now: 0, force: true)
+            let e = try #require(fe)
+            let q = try #require(fq)
+            #expect(q.compression == .int8 && q.compressed?.count == DeltaCompression.int8.byteCount(600))
+            let back = try Self.wire(q)
+            #expect(back.dense == q.delta)
+            for i in 0..<600 { sumExact[i] += e.delta[i]; sumInt8[i] += q.delta[i] }
+            lastRounding = e.delta.map(abs).max()! / 127
+        }
+        // Two rounds through int8 trail the exact two by at most the last round's rounding.
+        for i in 0..<600 { #expect(abs(sumInt8[i] - sumExact[i]) <= lastRounding, "weight \(i)") }
+    }
+
     @Test("a relay sends once every worker of the host has sent, or max_wait after the first; at shutdown whatever is pending")
     func flushPolicy() throws {
         var c = DeltaCombiner(id: "r", settings: .init(maxWaitMs: 500))
