@@ -807,7 +807,7 @@ public final class CoordinatorService {
                                 layout: lifecycle.layout)
                 w.incarnation = incarnation
                 // Welcomed with the merged parameters, which a lossy difference was not taken from.
-                broadcast.forget(to)
+                broadcast.welcomed(to, at: aggregator.version)
                 if !config.coordinator.endpoints.isEmpty { w.coordinators = config.coordinator.endpoints }
                 send(to: to, .welcome(w))
             case .send(let to, let m): send(to: to, m)

@@ -20,6 +20,8 @@ public struct VersionBroadcast: Sendable {
     private var holds: [String: Int] = [:]
     /// worker → the version last sent whole because it reported a miss (one answer a miss).
     private var resent: [String: Int] = [:]
+    /// worker → the version its welcome carried, until the next send to it.
+    private var welcomedAt: [String: Int] = [:]
 
     public init(compression: DeltaCompression = .none) { self.compression = compression }
 
@@ -52,14 +54,26 @@ public struct VersionBroadcast: Sendable {
         return holds[worker] == from
     }
 
-    /// `worker` was sent `version` (whole or as a difference).
-    public mutating func sent(_ version: Int, to worker: String) { holds[worker] = version }
+    /// `worker` was sent `version` (whole or as a difference). One welcomed at that very
+    /// version (merged before its checkpoint was done) keeps what the welcome gave it and
+    /// ignores the send, so it does not hold the view: it gets the next version whole too.
+    public mutating func sent(_ version: Int, to worker: String) {
+        if let w = welcomedAt.removeValue(forKey: worker), w == version { return }
+        holds[worker] = version
+    }
 
-    /// `worker` holds something else than a version we sent (welcomed with the merged
-    /// parameters, unreachable, gone): it gets the next version whole.
+    /// `worker` holds something else than a version we sent (unreachable, gone): it gets the
+    /// next version whole.
     public mutating func forget(_ worker: String) {
         holds[worker] = nil
         resent[worker] = nil
+        welcomedAt[worker] = nil
+    }
+
+    /// `worker` was welcomed with the merged parameters of `version` (not the view).
+    public mutating func welcomed(_ worker: String, at version: Int) {
+        forget(worker)
+        welcomedAt[worker] = version
     }
 
     /// `worker` could not apply version `missed` (it lacked the version before it): the

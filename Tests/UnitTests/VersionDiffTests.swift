@@ -102,7 +102,14 @@ struct VersionDiffTests {
         b.forget("b")
         #expect(!b.takesDiff("b", second.diff))
         b.sent(2, to: "a")
-        var reset = ModelUpdate(version: 3, contributions: [:], parameters: p1)
+        // Welcomed at version 2 before version 2 was sent (its checkpoint was pending): the
+        // send of 2 is ignored by that worker, so version 3 must reach it whole too.
+        b.welcomed("d", at: 2)
+        b.sent(2, to: "d")
+        #expect(!b.takesDiff("d", b.next(ModelUpdate(version: 3, contributions: [:], parameters: p2.map { $0 + 1e-3 })).diff))
+        b.sent(3, to: "d")
+        b.sent(3, to: "a")
+        var reset = ModelUpdate(version: 4, contributions: [:], parameters: p1)
         reset.reset = true
         let third = b.next(reset)
         #expect(third.diff == nil && third.whole.parameters == p1 && b.view == p1)
