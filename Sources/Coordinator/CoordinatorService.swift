@@ -53,6 +53,8 @@ public final class CoordinatorService {
     private var published: ModelUpdate?
     /// Which workers get a version as a difference from the one they hold.
     private var broadcast: VersionBroadcast
+    /// Combined deltas received per relay (status).
+    private var relayDeltas: [String: Int] = [:]
     /// A merged version waiting for its checkpoint's delivery before it is sent.
     private var awaitingCheckpoint: ModelUpdate?
     private var checkpointRetryAt: Int64 = 0
@@ -551,6 +553,7 @@ public final class CoordinatorService {
                     return
                 }
             }
+            if d.members != nil { relayDeltas[d.workerId, default: 0] += 1 }
             for dir in aggregator.receive(d) { executeModel(dir) }
             if d.reference != nil || d.referenceDropped != nil { observeReference(d.reference ?? [], dropped: d.referenceDropped ?? 0) }
             return
@@ -909,6 +912,7 @@ public final class CoordinatorService {
         s.keyField = config.features.key
         s.syncBytesPerSecond = syncBytesPerSecond
         s.rejectedDeltas = aggregator.rejected.values.reduce(0, +)
+        if !relayDeltas.isEmpty { s.relays = relayDeltas }
         s.clippedDeltas = aggregator.clipped.values.reduce(0, +)
         s.rejectedScalers = aggregator.rejectedScalers.values.reduce(0, +)
         s.curve = zap != nil

@@ -63,6 +63,9 @@ func formatStatus(_ s: ClusterStatus) -> String {
             : "coordinator: standby; active \(s.activeCoordinator ?? "not known") (epoch \(s.leaderEpoch ?? 0))\n"
     }
     out += "global model v\(s.modelVersion)  sync \(String(format: "%.0f", s.syncBytesPerSecond)) B/s  rejected deltas \(s.rejectedDeltas)  clipped deltas \(s.clippedDeltas)  rejected scalers \(s.rejectedScalers)\n"
+    if let r = s.relays, !r.isEmpty {
+        out += "relays (combined deltas received): " + r.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+    }
     let labels = s.workers.compactMap { $0.report?.labels }
     if !labels.isEmpty {
         let l = labels.reduce(LabelStats(), +)

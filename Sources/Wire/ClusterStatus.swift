@@ -18,6 +18,8 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     /// Bytes of model deltas received plus updates sent, per second (last interval).
     public var syncBytesPerSecond: Double = 0
     public var rejectedDeltas: Int = 0
+    /// Combined deltas received from each relay (`tributary relay`); nil: none.
+    public var relays: [String: Int]?
     public var clippedDeltas: Int = 0
     /// Deltas whose scaler moments were left out of the merge (outside the robust bounds).
     public var rejectedScalers: Int = 0

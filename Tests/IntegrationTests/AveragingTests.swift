@@ -187,6 +187,7 @@ struct AveragingTests {
         }
         #expect(done.accuracy > 0.8, "accuracy \(done.accuracy)")
         #expect(done.rejectedDeltas == 0 && s.rejectedDeltas == 0)
+        #expect((done.relays?["relay-test"] ?? 0) >= 4, "\(String(describing: done.relays))")
         relay.signal(SIGTERM)
         #expect(relay.wait(seconds: 10) == 0, "\(relay.log)")
         // Rounds with both workers' deltas went as one; the relay accounts for every delta.
