@@ -542,9 +542,13 @@ public final class CoordinatorService {
             // Only members may move the model: a worker itself, or a relay (`tributary relay`)
             // whose combined delta holds only live members' deltas.
             if let members = d.members {
-                let strangers = members.keys.filter { membership.members[$0].map { $0.state == .dead } ?? true }
-                guard !members.isEmpty, strangers.isEmpty, d.workerId == printable(identity) else {
-                    log.warning("ignored a combined model delta from relay \(printable(identity)): \(members.isEmpty ? "no members" : d.workerId != printable(identity) ? "it names itself \(d.workerId)" : "not live members: \(strangers.sorted().prefix(5))")")
+                let strangers = members.keys.filter { membership.members[$0].map { $0.state == .dead } ?? true }.sorted()
+                var why: String?
+                if members.isEmpty { why = "no members" }
+                else if d.workerId != printable(identity) { why = "it names itself \(d.workerId)" }
+                else if !strangers.isEmpty { why = "not live workers: \(strangers.prefix(5).joined(separator: ", "))" }
+                if let why {
+                    log.warning("ignored a combined model delta from relay \(printable(identity)): \(why)")
                     return
                 }
             } else {
