@@ -83,12 +83,6 @@ struct AveragingSimulation {
     }
 
     /// `lines`: River's stream as `tools/river_reference.py` writes it (user, x, y).
-    static func run(dataset: String, lines: [String], features: [String], workers: Int, partitions: Int, syncEvery: Int,
-                    compression: DeltaCompression, merge: MergeRule) throws -> Result {
-        try run(dataset: dataset, lines: lines, features: features, workers: workers, partitions: partitions,
-                schedule: Schedule(syncEvery: syncEvery, merge: merge, compression: compression))
-    }
-
     static func run(dataset: String, lines: [String], features: [String], workers: Int, partitions: Int, schedule: Schedule) throws -> Result {
         let compression = schedule.compression, merge = schedule.merge
         let config = try ClusterConfig.parse("""

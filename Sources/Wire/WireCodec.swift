@@ -226,17 +226,10 @@ public enum WireCodec {
 
     /// Frames 2... joined: the parameter payload.
     static func payload(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> [UInt8] {
-        guard frames.count >= 3 else { throw .malformed("model parameters frame missing") }
-        let parts = frames[(frames.startIndex + 2)...]
-        if parts.count == 1 { return parts.first! }
-        var total = 0
-        for f in parts {
-            guard f.count <= maxFrameBytes else { throw .malformed("parameter frame of \(f.count) bytes (at most \(maxFrameBytes) when split)") }
-            total += f.count
-        }
-        guard total <= maxParameterBytes else { throw .malformed("parameters of \(total) bytes") }
+        let parts = try payloadFrames(frames)
+        if parts.count == 1 { return parts[0] }
         var out = [UInt8]()
-        out.reserveCapacity(total)
+        out.reserveCapacity(parts.reduce(0) { $0 + $1.count })
         for f in parts { out += f }
         return out
     }
@@ -278,20 +271,10 @@ public enum WireCodec {
     /// Straight from the frames into the doubles (joining them first cost a second 8 MiB
     /// allocation and copy per 2^20-weight delta: `tributary bench-scale`).
     static func unpackDoubles(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> [Double] {
-        guard frames.count >= 3 else { throw .malformed("model parameters frame missing") }
-        let parts = frames[(frames.startIndex + 2)...]
-        if parts.count == 1 {
-            let f = parts.first!
-            guard f.count % 8 == 0 else { throw .malformed("parameter frame of \(f.count) bytes is not a whole number of float64") }
-            return LittleEndianDoubles.doubles(f, count: f.count / 8)
-        }
-        var total = 0
-        for f in parts {
-            guard f.count <= maxFrameBytes else { throw .malformed("parameter frame of \(f.count) bytes (at most \(maxFrameBytes) when split)") }
-            total += f.count
-        }
-        guard total <= maxParameterBytes else { throw .malformed("parameters of \(total) bytes") }
+        let parts = try payloadFrames(frames)
+        let total = parts.reduce(0) { $0 + $1.count }
         guard total % 8 == 0 else { throw .malformed("parameter frame of \(total) bytes is not a whole number of float64") }
+        if parts.count == 1 { return LittleEndianDoubles.doubles(parts[0], count: total / 8) }
         return [Double](unsafeUninitializedCapacity: total / 8) { out, initialized in
             let raw = UnsafeMutableRawBufferPointer(out)
             var at = 0
