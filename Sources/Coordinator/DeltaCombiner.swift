@@ -8,8 +8,8 @@ import Wire
 /// The combined delta is the host's part of the merge: under `average`, Σ nᵢ·Δᵢ / Σ nᵢ with
 /// Σ nᵢ samples, which the coordinator's sample-weighted average turns into the same
 /// w + Σ nᵢ·Δᵢ / N as if every worker had sent its own (up to float rounding); under `sum`,
-/// Σ Δᵢ. Scaler moments add up; reference samples travel along. The coordinator's robust step
-/// then judges hosts, not single workers.
+/// Σ Δᵢ. Scaler moments add up; reference samples travel along. The robust step runs here
+/// over the host's workers (the coordinator's then judges hosts).
 ///
 /// A flush goes out once every worker heard from within `memberWindowMs` has a delta pending
 /// (one round of the host), or `maxWaitMs` after the first pending one arrived.
@@ -21,8 +21,12 @@ public struct DeltaCombiner: Sendable {
         /// How the combined delta travels when dense; what rounding leaves out is added to the
         /// next combined delta (error feedback, as a worker does for its own).
         public var compression: DeltaCompression = .none
+        /// The robust step over the host's workers, before combining (the coordinator's then
+        /// sees hosts): each delta against the median of this round's and recent ones.
+        public var robust = RobustPolicy()
         public init(rule: MergeRule = .average, maxWaitMs: Int64 = 500, memberWindowMs: Int64 = 10_000,
-                    compression: DeltaCompression = .none) {
+                    compression: DeltaCompression = .none, robust: RobustPolicy = RobustPolicy()) {
+            self.robust = robust
             self.compression = compression
             self.rule = rule
             self.maxWaitMs = maxWaitMs
@@ -40,6 +44,12 @@ public struct DeltaCombiner: Sendable {
     private var residual: [Double] = []
     public private(set) var combined = 0
     public private(set) var rejected = 0
+    /// Deltas the robust step clipped, capped or rejected; `notes`: what it did, for the log
+    /// (the shell takes them).
+    public private(set) var outliers = 0
+    public var notes: [String] = []
+    private var normHistory: [Double] = []
+    private var samplesHistory: [Double] = []
 
     public init(id: String, settings: Settings = Settings()) {
         self.id = id
@@ -86,13 +96,32 @@ public struct DeltaCombiner: Sendable {
 
     mutating func combine(_ deltas: [ModelDelta]) -> ModelDelta {
         let width = deltas[0].width
+        let (kept, actions) = ModelAveraging.robust(deltas.map(\.parameterDelta), history: (normHistory, samplesHistory),
+                                                    policy: settings.robust)
+        for (w, a) in actions.sorted(by: { $0.key < $1.key }) {
+            switch a {
+            case .accepted: continue
+            case .clipped(let n, let l): notes.append("clipped the model delta of \(w): norm \(n) > limit \(l)")
+            case .samplesCapped(let c, let cap): notes.append("capped the samples of the model delta of \(w): \(c) claimed, \(cap) counted")
+            case .rejected(let n, let l): notes.append("rejected the model delta of \(w): norm \(n) > limit \(l)")
+            }
+            outliers += 1
+        }
+        for d in kept {
+            normHistory.append(ModelAveraging.norm(of: d))
+            samplesHistory.append(Double(d.samples))
+        }
+        if normHistory.count > 32 { normHistory.removeFirst(normHistory.count - 32) }
+        if samplesHistory.count > 32 { samplesHistory.removeFirst(samplesHistory.count - 32) }
         var values = ModelAveraging.merge(global: residual.count == width ? residual : [Double](repeating: 0, count: width),
-                                          deltas: deltas.map(\.parameterDelta), rule: settings.rule)
+                                          deltas: kept, rule: settings.rule)
         residual = []
         seq += 1
         combined += deltas.count
+        // Every member is named, merged or not: its worker may send again once the version
+        // comes (as the coordinator does for a delta it rejects).
         var out = ModelDelta(workerId: id, seq: seq, baseVersion: deltas.map(\.baseVersion).min() ?? 0,
-                             samples: deltas.reduce(0) { $0 + $1.samples }, delta: values)
+                             samples: kept.reduce(0) { $0 + $1.samples }, delta: values)
         // Compressed when that is smaller than its non-zero pairs (as a worker decides).
         if settings.compression != .none {
             var nonZero = 0
@@ -109,7 +138,12 @@ public struct DeltaCombiner: Sendable {
             }
         }
         out.members = Dictionary(uniqueKeysWithValues: deltas.map { ($0.workerId, $0.seq) })
-        let scalers = deltas.map(\.scaler).filter { !$0.isEmpty }
+        // Scaler moments of the kept deltas, scaled down with capped samples (as the coordinator does).
+        let keptSamples = Dictionary(kept.map { ($0.worker, $0.samples) }, uniquingKeysWith: { a, _ in a })
+        let scalers: [[Double]] = deltas.compactMap { d in
+            guard !d.scaler.isEmpty, let n = keptSamples[d.workerId] else { return nil }
+            return n < d.samples && d.samples > 0 ? d.scaler.map { $0 * Double(n) / Double(d.samples) } : d.scaler
+        }
         if let n = scalers.first?.count, scalers.allSatisfy({ $0.count == n }) {
             out.scaler = (0..<n).map { i in scalers.reduce(0) { $0 + $1[i] } }
         }

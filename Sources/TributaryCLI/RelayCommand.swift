@@ -27,6 +27,8 @@ struct RelayCommand: ParsableCommand {
     var maxWaitMs: Int = 500
     @Option(help: "How the combined dense delta travels to the coordinator: none (float64), float16 or int8 (what rounding leaves out goes with the next one).")
     var compression: String = "none"
+    @Option(help: "The cluster's [model] robust_averaging over this host's deltas: clip, reject or off.") var robustAveraging: String = "clip"
+    @Option(help: "The cluster's [model] robust_factor.") var robustFactor: Double = 3
     @OptionGroup var security: CurveOptions
     @OptionGroup var logging: LogOptions
 
@@ -34,6 +36,8 @@ struct RelayCommand: ParsableCommand {
         Signals.installStopHandlers()
         guard let rule = MergeRule(rawValue: merge) else { fail("--merge must be average or sum, got '\(merge)'") }
         guard let c = DeltaCompression(rawValue: compression) else { fail("--compression must be none, float16 or int8, got '\(compression)'") }
+        guard let mode = RobustPolicy.Mode(rawValue: robustAveraging) else { fail("--robust-averaging must be clip, reject or off, got '\(robustAveraging)'") }
+        guard robustFactor >= 1.5 else { fail("--robust-factor must be >= 1.5, got \(robustFactor)") }
         guard maxWaitMs >= 0 else { fail("--max-wait-ms must be >= 0, got \(maxWaitMs)") }
         let name = id ?? "relay-\(ProcessInfo.processInfo.hostName)"
         let log = Log.logger("relay \(name)", level: logging.logLevel ?? "info")
@@ -50,7 +54,8 @@ struct RelayCommand: ParsableCommand {
         } catch { fail("relay on \(bind) to \(coordinator): \(error)") }
         say("relay \(workers.lastEndpoint) coordinator \(coordinator)")
 
-        var combiner = DeltaCombiner(id: name, settings: .init(rule: rule, maxWaitMs: Int64(maxWaitMs), compression: c))
+        var combiner = DeltaCombiner(id: name, settings: .init(rule: rule, maxWaitMs: Int64(maxWaitMs), compression: c,
+                                                                robust: RobustPolicy(mode: mode, factor: robustFactor)))
         var sent = 0, refused = 0, failed = 0
         func forward(_ d: ModelDelta) {
             do {
@@ -90,8 +95,10 @@ struct RelayCommand: ParsableCommand {
                 }
             }
             if let d = combiner.flush(now: Clock.nowMs()) { forward(d) }
+            for line in combiner.notes { log.warning("\(line)") }
+            combiner.notes.removeAll()
         }
         if let d = combiner.flush(now: Clock.nowMs(), force: true) { forward(d) }
-        log.info("stopped: \(combiner.combined) worker deltas combined into \(sent) sent to the coordinator, \(refused + combiner.rejected) refused, \(failed) lost")
+        log.info("stopped: \(combiner.combined) worker deltas combined into \(sent) sent to the coordinator, \(refused + combiner.rejected) refused, \(combiner.outliers) clipped or rejected as outliers, \(failed) lost")
     }
 }

@@ -45,7 +45,7 @@ struct TreeAggregationTests {
         for d in hosts.joined() { #expect(flat.receive(try Self.wire(d)).isEmpty) }
         var tree = aggregator()
         for (h, deltas) in hosts.enumerated() {
-            var c = DeltaCombiner(id: "relay-\(h)", settings: .init(rule: rule))
+            var c = DeltaCombiner(id: "relay-\(h)", settings: .init(rule: rule, robust: RobustPolicy(mode: .off)))
             for d in deltas { #expect(c.add(try Self.wire(d), now: 0) == nil) }
             let flushed = c.flush(now: 0)
             let combined = try #require(flushed)
@@ -89,6 +89,23 @@ struct TreeAggregationTests {
         }
         // Two rounds through int8 trail the exact two by at most the last round's rounding.
         for i in 0..<600 { #expect(abs(sumInt8[i] - sumExact[i]) <= lastRounding, "weight \(i)") }
+    }
+
+    @Test("the relay's robust step: a huge delta among the host's is clipped to factor x the median norm before combining, and said")
+    func robustAtRelay() throws {
+        var c = DeltaCombiner(id: "r")
+        var deltas = (0..<4).map { Self.delta("w\($0)", seq: 1, samples: 10, width: 50, seed: 2) }
+        for i in deltas[3].delta.indices { deltas[3].delta[i] *= 1_000 }
+        for d in deltas { #expect(c.add(d, now: 0) == nil) }
+        let f = c.flush(now: 0, force: true)
+        let combined = try #require(f)
+        #expect(combined.members?.count == 4 && c.outliers == 1)
+        #expect(c.notes.count == 1 && c.notes[0].contains("clipped the model delta of w3"), "\(c.notes)")
+        // Three equal deltas and one clipped to 3x their norm: the average moves by (3 + 3) / 4
+        // of one honest delta along its direction.
+        let honest = deltas[0].delta
+        let clipped = deltas[3].delta.map { $0 / 1_000 * 3 }
+        for i in 0..<50 { #expect(abs(combined.delta[i] - (3 * honest[i] + clipped[i]) / 4) < 1e-12, "weight \(i)") }
     }
 
     @Test("a relay sends once every worker of the host has sent, or max_wait after the first; at shutdown whatever is pending")
