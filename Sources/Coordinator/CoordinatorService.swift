@@ -551,13 +551,13 @@ public final class CoordinatorService {
                     log.warning("ignored a combined model delta from relay \(printable(identity)): \(why)")
                     return
                 }
+                relayDeltas[d.workerId, default: 0] += 1
             } else {
                 guard let m = membership.members[printable(identity)], m.state != .dead, d.workerId == m.id else {
                     log.warning("ignored a model delta from non-member \(printable(identity))")
                     return
                 }
             }
-            if d.members != nil { relayDeltas[d.workerId, default: 0] += 1 }
             for dir in aggregator.receive(d) { executeModel(dir) }
             if d.reference != nil || d.referenceDropped != nil { observeReference(d.reference ?? [], dropped: d.referenceDropped ?? 0) }
             return

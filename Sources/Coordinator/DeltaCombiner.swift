@@ -48,8 +48,7 @@ public struct DeltaCombiner: Sendable {
     /// (the shell takes them).
     public private(set) var outliers = 0
     public var notes: [String] = []
-    private var normHistory: [Double] = []
-    private var samplesHistory: [Double] = []
+    private var history = RobustHistory()
 
     public init(id: String, settings: Settings = Settings()) {
         self.id = id
@@ -81,22 +80,19 @@ public struct DeltaCombiner: Sendable {
     /// The combined delta when due (`force`: now, whatever is pending, as at shutdown).
     public mutating func flush(now: Int64, force: Bool = false) -> ModelDelta? {
         guard let first = firstPendingAt, !pending.isEmpty else { return nil }
-        let members = lastHeard.filter { now - $0.value <= settings.memberWindowMs }.keys
-        let everyone = members.allSatisfy { pending[$0] != nil }
+        let recent = lastHeard.filter { now - $0.value <= settings.memberWindowMs }
+        let everyone = recent.keys.allSatisfy { pending[$0] != nil }
         guard force || everyone || now - first >= settings.maxWaitMs else { return nil }
-        lastHeard = lastHeard.filter { now - $0.value <= settings.memberWindowMs }
+        lastHeard = recent
         let deltas = pending.values.sorted { $0.workerId < $1.workerId }
         pending.removeAll()
         firstPendingAt = nil
         return combine(deltas)
     }
 
-    /// Deltas pending (for status lines).
-    public var pendingCount: Int { pending.count }
-
     mutating func combine(_ deltas: [ModelDelta]) -> ModelDelta {
         let width = deltas[0].width
-        let (kept, actions) = ModelAveraging.robust(deltas.map(\.parameterDelta), history: (normHistory, samplesHistory),
+        let (kept, actions) = ModelAveraging.robust(deltas.map(\.parameterDelta), history: history.reference,
                                                     policy: settings.robust)
         for (w, a) in actions.sorted(by: { $0.key < $1.key }) {
             switch a {
@@ -107,12 +103,7 @@ public struct DeltaCombiner: Sendable {
             }
             outliers += 1
         }
-        for d in kept {
-            normHistory.append(ModelAveraging.norm(of: d))
-            samplesHistory.append(Double(d.samples))
-        }
-        if normHistory.count > 32 { normHistory.removeFirst(normHistory.count - 32) }
-        if samplesHistory.count > 32 { samplesHistory.removeFirst(samplesHistory.count - 32) }
+        for d in kept { history.record(norm: ModelAveraging.norm(of: d), samples: d.samples) }
         var values = ModelAveraging.merge(global: residual.count == width ? residual : [Double](repeating: 0, count: width),
                                           deltas: kept, rule: settings.rule)
         residual = []
@@ -122,27 +113,21 @@ public struct DeltaCombiner: Sendable {
         // comes (as the coordinator does for a delta it rejects).
         var out = ModelDelta(workerId: id, seq: seq, baseVersion: deltas.map(\.baseVersion).min() ?? 0,
                              samples: kept.reduce(0) { $0 + $1.samples }, delta: values)
-        // Compressed when that is smaller than its non-zero pairs (as a worker decides).
-        if settings.compression != .none {
-            var nonZero = 0
-            for v in values where v != 0 { nonZero += 1 }
-            if settings.compression.byteCount(width) < nonZero * 12 {
-                let (bytes, decoded) = settings.compression.encode(values)
-                if decoded.allSatisfy(\.isFinite) {
-                    for i in values.indices { values[i] -= decoded[i] }
-                    residual = values
-                    out.delta = decoded
-                    out.compressed = bytes
-                    out.compression = settings.compression
-                }
-            }
+        // Compressed as a worker decides; never to a value that does not decode finite (the
+        // members' deltas were checked finite, a float16 overflow would not be).
+        if let (bytes, decoded) = settings.compression.encodeIfSmaller(values), decoded.allSatisfy(\.isFinite) {
+            for i in values.indices { values[i] -= decoded[i] }
+            residual = values
+            out.delta = decoded
+            out.compressed = bytes
+            out.compression = settings.compression
         }
         out.members = Dictionary(uniqueKeysWithValues: deltas.map { ($0.workerId, $0.seq) })
         // Scaler moments of the kept deltas, scaled down with capped samples (as the coordinator does).
         let keptSamples = Dictionary(kept.map { ($0.worker, $0.samples) }, uniquingKeysWith: { a, _ in a })
         let scalers: [[Double]] = deltas.compactMap { d in
             guard !d.scaler.isEmpty, let n = keptSamples[d.workerId] else { return nil }
-            return n < d.samples && d.samples > 0 ? d.scaler.map { $0 * Double(n) / Double(d.samples) } : d.scaler
+            return ModelAveraging.scalerPart(d.scaler, counted: n, claimed: d.samples)
         }
         if let n = scalers.first?.count, scalers.allSatisfy({ $0.count == n }) {
             out.scaler = (0..<n).map { i in scalers.reduce(0) { $0 + $1[i] } }

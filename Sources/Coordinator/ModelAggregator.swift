@@ -45,8 +45,7 @@ public struct ModelAggregator: Sendable {
     public let server: ServerStep
     private var velocity: [Double] = []
     /// Norms and sample counts of recently merged deltas: the robust step's reference.
-    private var normHistory: [Double] = []
-    private var samplesHistory: [Double] = []
+    private var history = RobustHistory()
 
     public enum Directive: Sendable, Equatable {
         /// Send this version to every live worker and checkpoint it.
@@ -102,7 +101,7 @@ public struct ModelAggregator: Sendable {
         lastMerge = now
         let deltas = pending.values.sorted { $0.workerId < $1.workerId }
         let norms = robust.mode == .off ? nil : deltas.map { pendingNorms[$0.workerId] ?? ModelAveraging.norm(of: $0.parameterDelta) }
-        let (kept, actions) = ModelAveraging.robust(deltas.map(\.parameterDelta), history: (normHistory, samplesHistory),
+        let (kept, actions) = ModelAveraging.robust(deltas.map(\.parameterDelta), history: history.reference,
                                                     policy: robust, norms: norms)
         var out: [Directive] = []
         for (k, a) in actions.sorted(by: { $0.key < $1.key }) {
@@ -122,12 +121,9 @@ public struct ModelAggregator: Sendable {
         }
         for d in kept {
             // A clipped delta was scaled: its norm again; an accepted one's was taken on arrival.
-            if case .clipped? = actions[d.worker] { normHistory.append(ModelAveraging.norm(of: d)) }
-            else { normHistory.append(pendingNorms[d.worker] ?? ModelAveraging.norm(of: d)) }
-            samplesHistory.append(Double(d.samples))
+            if case .clipped? = actions[d.worker] { history.record(norm: ModelAveraging.norm(of: d), samples: d.samples) }
+            else { history.record(norm: pendingNorms[d.worker] ?? ModelAveraging.norm(of: d), samples: d.samples) }
         }
-        if normHistory.count > 32 { normHistory.removeFirst(normHistory.count - 32) }
-        if samplesHistory.count > 32 { samplesHistory.removeFirst(samplesHistory.count - 32) }
         // Threads pay off from about a quarter million multiply-adds a round.
         let work = kept.reduce(0) { $0 + $1.valueCount }
         let merged = ModelAveraging.merge(global: parameters, deltas: kept, rule: rule, shards: work >= 1 << 18 ? shards : 1)
@@ -147,13 +143,8 @@ public struct ModelAggregator: Sendable {
         let before = scaler
         for d in deltas where !d.scaler.isEmpty {
             guard let samples = keptSamples[d.workerId] else { continue }
-            // Samples capped by the robust step: the scaler part counts for the same share
-            // (means and mean squares unchanged, counts and sums scaled down).
-            var part = d.scaler
-            if samples < d.samples && d.samples > 0 {
-                let share = Double(samples) / Double(d.samples)
-                for i in part.indices { part[i] *= share }
-            }
+            // Samples capped by the robust step: the scaler part counts for the same share.
+            let part = ModelAveraging.scalerPart(d.scaler, counted: samples, claimed: d.samples)
             if robust.mode != .off,
                let why = ModelAveraging.scalerRejection(part, global: before, samples: samples, factor: max(robust.factor, 3) * 3) {
                 rejectedScalers[owners[d.workerId] ?? d.workerId, default: 0] += 1
@@ -205,8 +196,7 @@ public struct ModelAggregator: Sendable {
         pending.removeAll()
         pendingNorms.removeAll()
         owners.removeAll()
-        normHistory.removeAll()
-        samplesHistory.removeAll()
+        history.removeAll()
         velocity.removeAll()
         version += 1
         parameters = p

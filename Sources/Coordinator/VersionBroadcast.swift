@@ -11,11 +11,11 @@ import Wire
 /// so every worker holds the same weights at a version and a later difference fits them all.
 public struct VersionBroadcast: Sendable {
     public let compression: DeltaCompression
-    /// The weights of `version` as workers hold them.
-    public private(set) var view: [Double] = []
-    public private(set) var version: Int?
-    /// The current version whole (the view as its parameters).
+    /// The current version whole, with the weights workers hold (the view) as its parameters.
     public private(set) var whole: ModelUpdate?
+    /// The weights of `version` as workers hold them.
+    public var view: [Double] { whole?.parameters ?? [] }
+    public var version: Int? { whole?.version }
     /// worker → the version of the view it was last sent (whole or as a difference).
     private var holds: [String: Int] = [:]
     /// worker → the version last sent whole because it reported a miss (one answer a miss).
@@ -36,14 +36,10 @@ public struct VersionBroadcast: Sendable {
             m.parameters = []
             m.diff = d
             m.diffFrom = from
-            m.width = view.count
+            m.width = v.count
             diffed = m
-            view = v
             full.parameters = v
-        } else {
-            view = u.parameters
         }
-        version = u.version
         whole = full
         return (full, diffed)
     }

@@ -22,6 +22,15 @@ public enum DeltaCompression: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// `v` encoded, when that is smaller than its non-zero coordinates as exact (index,
+    /// float64) pairs (which the wire sends otherwise); nil with `none`.
+    public func encodeIfSmaller(_ v: [Double]) -> (bytes: [UInt8], decoded: [Double])? {
+        guard self != .none else { return nil }
+        var nonZero = 0
+        for x in v where x != 0 { nonZero += 1 }
+        return byteCount(v.count) < nonZero * 12 ? encode(v) : nil
+    }
+
     /// The bytes of `v`, and the values the receiver will decode from them (what is merged).
     public func encode(_ v: [Double]) -> (bytes: [UInt8], decoded: [Double]) {
         var bytes = [UInt8](repeating: 0, count: byteCount(v.count))

@@ -162,6 +162,16 @@ extension ModelAveraging {
 }
 
 extension ModelAveraging {
+    /// A delta's scaler part when the robust step counted `counted` of its `claimed` samples:
+    /// the same share of it (means and mean squares unchanged, counts and sums scaled down).
+    public static func scalerPart(_ part: [Double], counted: Int, claimed: Int) -> [Double] {
+        guard counted < claimed && claimed > 0 else { return part }
+        let share = Double(counted) / Double(claimed)
+        return part.map { $0 * share }
+    }
+}
+
+extension ModelAveraging {
     /// Why a worker's scaler part (raw moments per input: counts, Σx, Σx², as
     /// `StandardScaler.moments` lays them out) must not be added to the cluster's, or nil
     /// when it may. Moments add up unweighted, so without these bounds one worker could claim

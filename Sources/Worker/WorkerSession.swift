@@ -198,16 +198,11 @@ public struct WorkerSession: Sendable, Equatable {
         d.scaler = Array(d.delta[p...])
         d.delta = Array(d.delta[..<p])
         d.width = p
-        if compression != .none {
-            var nonZero = 0
-            for v in d.delta where v != 0 { nonZero += 1 }
-            if compression.byteCount(p) < nonZero * 12 {
-                let (bytes, decoded) = compression.encode(d.delta)
-                d.delta = decoded
-                d.compressed = bytes
-                d.compression = compression
-                sync.sent(decoded)
-            }
+        if let (bytes, decoded) = compression.encodeIfSmaller(d.delta) {
+            d.delta = decoded
+            d.compressed = bytes
+            d.compression = compression
+            sync.sent(decoded)
         }
         pendingSince = now
         syncOwed = false
