@@ -15,11 +15,12 @@ public struct DistinctSketch: Sendable, Equatable {
     public mutating func add(_ x: Double) { addHash(mix(x.bitPattern)) }
 
     mutating func addHash(_ h: UInt64) {
-        if var e = exact {
-            if e.contains(h) { return }
+        // Taken out (leaving nil) so the array is uniquely referenced and appends in place;
+        // bound with `var e = exact` it was shared, and every new value copied it.
+        if var e = exact.take() {
+            if e.contains(h) { exact = e; return }
             e.append(h)
             if e.count <= 32 { exact = e; return }
-            exact = nil
             registers = .init(repeating: 0, count: Self.m)
             for v in e { put(v) }
             return

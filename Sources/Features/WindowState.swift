@@ -43,10 +43,12 @@ public enum WindowState: Sendable, Equatable {
     mutating func add(_ x: Double, at t: Double, spec: FeatureSpec.Aggregate, watermark: Double) -> RunningStats {
         let distinct = spec.stats.contains(.distinct)
         // Each case takes its payload out and puts a cheap placeholder in first, so the
-        // payload's arrays are uniquely referenced and mutate in place (no copy per event).
+        // payload's arrays are uniquely referenced and mutate in place. `consume` ends
+        // `payload`'s own reference: without it the bound array was shared with it, and every
+        // event copied the key's window array (an allocation and a free per aggregate).
         let payload = self
         self = .sliding([])
-        switch payload {
+        switch consume payload {
         case .global(var s):
             s.add(x, time: t, alpha: spec.alpha)
             self = .global(s)

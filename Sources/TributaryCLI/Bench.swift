@@ -344,18 +344,23 @@ struct Bench: ParsableCommand {
             let log = childLog()
             let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*",
                                                   "--bootstrap", bootstrap], logTo: log)
-            guard let l = coord.firstLine() else { fail("bench: coordinator did not start") }
+            // Failures below throw rather than `fail`, which exits at once: the defers stop
+            // the children, or they would outlive the bench and skew every later run.
+            defer {
+                coord.terminate()
+                _ = coord.wait(seconds: 10)
+            }
+            guard let l = coord.firstLine() else { throw BenchFailure("bench: coordinator did not start") }
             let endpoint = String(l.split(separator: " ")[1])
             let ws = try (1...workers).map { try Child("w\($0)", ["worker", "--coordinator", endpoint, "--id", "bench-w\($0)"], logTo: log) }
             defer {
                 for w in ws { w.terminate() }
                 for w in ws { _ = w.wait(seconds: 20) }
-                coord.terminate()
-                _ = coord.wait(seconds: 10)
             }
             let brokerCpu0 = broker.cpuSeconds()
             let deadline = Clock.nowMs() + 300_000
             var final: ClusterStatus?
+            var seen: Int64 = 0
             // On a terminal, how far the run is (overwritten in place; nothing into a pipe).
             let progress = ProgressLine(total: Int64(events), unit: "events", startedMs: Clock.nowMs())
             let tty = isatty(2) != 0
@@ -363,6 +368,7 @@ struct Bench: ParsableCommand {
             while Clock.nowMs() < deadline && !Signals.shouldStop {
                 usleep(50_000)
                 guard let s = try? fetchStatus(endpoint, timeoutMs: 1000, retries: 1) else { continue }
+                seen = s.totalProcessed
                 if s.totalProcessed >= Int64(events) && s.workers.count == workers { final = s; break }
                 if tty && Clock.nowMs() - shown >= 1000 {
                     shown = Clock.nowMs()
@@ -370,7 +376,10 @@ struct Bench: ParsableCommand {
                 }
             }
             if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            guard let s = final else { fail("bench: \(name) did not finish") }
+            guard let s = final else {
+                throw BenchFailure("bench: \(name) did not finish: \(seen) of \(events) events processed"
+                    + (Signals.shouldStop ? " (stopped)" : " in 300 s (the mock broker keeps about 5 MB a partition: fewer --events, or --broker tansu)"))
+            }
             let reports = s.workers.compactMap(\.report)
             let first = reports.map(\.firstRecordWallMs).filter { $0 > 0 }.min() ?? 0
             let last = reports.map(\.lastRecordWallMs).max() ?? 0
@@ -521,6 +530,7 @@ struct Bench: ParsableCommand {
                 try cfg.write(toFile: path, atomically: true, encoding: .utf8)
                 let log = childLog()
                 let coord = try Child("coordinator", ["coordinator", "--config", path, "--bind", "tcp://127.0.0.1:*", "--bootstrap", bootstrap], logTo: log)
+                stopChildren = { coord.terminate(); _ = coord.wait(seconds: 10) }
                 guard let l = coord.firstLine() else { return nil }
                 let endpoint = String(l.split(separator: " ")[1])
                 let w = try Child("w", ["worker", "--coordinator", endpoint, "--id", "bench-latency"], logTo: log)
