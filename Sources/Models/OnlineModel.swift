@@ -74,6 +74,9 @@ public struct OnlineModel: Sendable, Equatable {
     }
 
     /// The predicted class (multiclass: most probable; binary: p > 0.5); regression: 0.
+    /// Inlinable, as `score`: the worker reads both per record from its model array, and a
+    /// call into this module copied the whole model out of the array to pass it.
+    @inlinable
     public var predictedClass: Int {
         switch model.kind {
         case .logisticRegression: return output[0] > 0.5 ? 1 : 0
@@ -87,6 +90,7 @@ public struct OnlineModel: Sendable, Equatable {
 
     /// The one number a prediction record carries as `score`: P(y=1), ŷ, or the probability
     /// of the predicted class.
+    @inlinable
     public var score: Double { model.kind == .softmaxRegression ? output[predictedClass] : output[0] }
 
     public mutating func predict(_ x: [Double], sparse: SparseInput = .empty) {
