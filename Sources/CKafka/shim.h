@@ -40,6 +40,28 @@ static inline rd_kafka_resp_err_t tb_produce(rd_kafka_t *rk, const char *topic, 
                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
 }
 
+/* As tb_produce, to a topic handle the caller keeps: producing by name looks the topic up
+ * (a lock, a list scan and a reference taken and dropped) for every record. */
+static inline rd_kafka_resp_err_t tb_produce_rkt(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int32_t partition,
+                                                 const void *key, size_t keylen,
+                                                 const void *value, size_t len,
+                                                 rd_kafka_headers_t *headers,
+                                                 int64_t timestamp_ms,
+                                                 void *opaque) {
+    if (headers != NULL) {
+        return rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
+                                 RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+                                 RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    }
+    return rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
+                             RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+                             RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+}
+
 static inline int64_t tb_offset_stored(void) { return RD_KAFKA_OFFSET_STORED; }
 static inline int64_t tb_offset_beginning(void) { return RD_KAFKA_OFFSET_BEGINNING; }
 static inline int64_t tb_offset_end(void) { return RD_KAFKA_OFFSET_END; }

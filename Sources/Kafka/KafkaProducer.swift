@@ -40,8 +40,24 @@ public final class KafkaProducer {
 
     deinit {
         wakeup?.disable()
+        for h in topics.values { rd_kafka_topic_destroy(h) }
         rd_kafka_queue_destroy(queue)
         rd_kafka_destroy(rk)
+    }
+
+    /// Topic handles by name, made on first use and kept: producing by name made librdkafka
+    /// look the topic up per record (~70 ns of ~420 per produce call, measured against the
+    /// mock). The last one used is checked first (one topic takes nearly every record).
+    private var topics: [String: OpaquePointer] = [:]
+    private var lastTopic: (name: String, handle: OpaquePointer)?
+
+    private func handle(_ topic: String) -> OpaquePointer? {
+        if let last = lastTopic, last.name == topic { return last.handle }
+        if let h = topics[topic] { lastTopic = (topic, h); return h }
+        guard let h = rd_kafka_topic_new(rk, topic, nil) else { return nil }
+        topics[topic] = h
+        lastTopic = (topic, h)
+        return h
     }
 
     private var wakeup: QueueWakeup?
@@ -71,9 +87,15 @@ public final class KafkaProducer {
                 }
             }
         }
-        let err = tb_produce(rk, topic, partition ?? tb_partition_ua(),
-                             key.baseAddress, key.count, value.baseAddress, value.count,
-                             hdrs, timestampMs, UnsafeMutableRawPointer(bitPattern: tag &+ 1))
+        let opaque = UnsafeMutableRawPointer(bitPattern: tag &+ 1)
+        // Without a handle (librdkafka refused the name) by name: its error names the cause.
+        let err = if let rkt = handle(topic) {
+            tb_produce_rkt(rk, rkt, partition ?? tb_partition_ua(), key.baseAddress, key.count, value.baseAddress, value.count,
+                           hdrs, timestampMs, opaque)
+        } else {
+            tb_produce(rk, topic, partition ?? tb_partition_ua(), key.baseAddress, key.count, value.baseAddress, value.count,
+                       hdrs, timestampMs, opaque)
+        }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             // On failure ownership of the headers stays with us.
             if let hdrs { rd_kafka_headers_destroy(hdrs) }
