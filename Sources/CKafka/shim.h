@@ -1,5 +1,5 @@
-// Thin C shims over librdkafka for what Swift cannot call directly: the variadic
-// rd_kafka_producev() and its RD_KAFKA_V_* macros. Everything else is called from
+// Thin C shims over librdkafka for what is awkward from Swift: produce's argument list
+// (rd_kafka_vu_t unions) and constants defined as macros. Everything else is called from
 // Swift as it is, through the Kafka module's safe wrappers.
 #ifndef TRIBUTARY_CKAFKA_SHIM_H
 #define TRIBUTARY_CKAFKA_SHIM_H
@@ -17,49 +17,39 @@ static inline void tb_keep_freed_heap(int trim, int pad) {
     mallopt(M_TOP_PAD, pad);
 }
 
-/// Produce one record by topic name (librdkafka copies key and value), with optional
-/// headers (ownership passes to librdkafka on success) and a per-message opaque that
-/// comes back in the delivery report.
-static inline rd_kafka_resp_err_t tb_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
+/// Produce one record (librdkafka copies key and value) to a topic handle the caller keeps
+/// (`rkt`), or by name when it has none: by name, librdkafka looks the topic up (a lock, a
+/// list scan, a reference taken and dropped) for every record. Optional headers (ownership
+/// passes to librdkafka on success) and a per-message opaque that comes back in the
+/// delivery report. Returns the error code.
+static inline rd_kafka_resp_err_t tb_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const char *topic,
+                                             int32_t partition,
                                              const void *key, size_t keylen,
                                              const void *value, size_t len,
                                              rd_kafka_headers_t *headers,
                                              int64_t timestamp_ms,
                                              void *opaque) {
-    if (headers != NULL) {
-        return rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
-                                 RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
-                                 RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    rd_kafka_vu_t vu[8];
+    size_t n = 0;
+    if (rkt != NULL) {
+        vu[n].vtype = RD_KAFKA_VTYPE_RKT; vu[n++].u.rkt = rkt;
+    } else {
+        vu[n].vtype = RD_KAFKA_VTYPE_TOPIC; vu[n++].u.cstr = topic;
     }
-    return rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
-                             RD_KAFKA_V_TIMESTAMP(timestamp_ms),
-                             RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-}
-
-/* As tb_produce, to a topic handle the caller keeps: producing by name looks the topic up
- * (a lock, a list scan and a reference taken and dropped) for every record. */
-static inline rd_kafka_resp_err_t tb_produce_rkt(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int32_t partition,
-                                                 const void *key, size_t keylen,
-                                                 const void *value, size_t len,
-                                                 rd_kafka_headers_t *headers,
-                                                 int64_t timestamp_ms,
-                                                 void *opaque) {
+    vu[n].vtype = RD_KAFKA_VTYPE_PARTITION; vu[n++].u.i32 = partition;
+    vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS; vu[n++].u.i = RD_KAFKA_MSG_F_COPY;
+    vu[n].vtype = RD_KAFKA_VTYPE_KEY; vu[n].u.mem.ptr = (void *)key; vu[n++].u.mem.size = keylen;
+    vu[n].vtype = RD_KAFKA_VTYPE_VALUE; vu[n].u.mem.ptr = (void *)value; vu[n++].u.mem.size = len;
     if (headers != NULL) {
-        return rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
-                                 RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
-                                 RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+        vu[n].vtype = RD_KAFKA_VTYPE_HEADERS; vu[n++].u.headers = headers;
     }
-    return rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
-                             RD_KAFKA_V_TIMESTAMP(timestamp_ms),
-                             RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    vu[n].vtype = RD_KAFKA_VTYPE_TIMESTAMP; vu[n++].u.i64 = timestamp_ms;
+    vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE; vu[n++].u.ptr = opaque;
+    rd_kafka_error_t *error = rd_kafka_produceva(rk, vu, n);
+    if (error == NULL) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+    return code;
 }
 
 static inline int64_t tb_offset_stored(void) { return RD_KAFKA_OFFSET_STORED; }

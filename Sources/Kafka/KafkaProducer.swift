@@ -87,15 +87,10 @@ public final class KafkaProducer {
                 }
             }
         }
-        let opaque = UnsafeMutableRawPointer(bitPattern: tag &+ 1)
         // Without a handle (librdkafka refused the name) by name: its error names the cause.
-        let err = if let rkt = handle(topic) {
-            tb_produce_rkt(rk, rkt, partition ?? tb_partition_ua(), key.baseAddress, key.count, value.baseAddress, value.count,
-                           hdrs, timestampMs, opaque)
-        } else {
-            tb_produce(rk, topic, partition ?? tb_partition_ua(), key.baseAddress, key.count, value.baseAddress, value.count,
-                       hdrs, timestampMs, opaque)
-        }
+        let err = tb_produce(rk, handle(topic), topic, partition ?? tb_partition_ua(),
+                             key.baseAddress, key.count, value.baseAddress, value.count,
+                             hdrs, timestampMs, UnsafeMutableRawPointer(bitPattern: tag &+ 1))
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             // On failure ownership of the headers stays with us.
             if let hdrs { rd_kafka_headers_destroy(hdrs) }
