@@ -40,6 +40,8 @@ struct Bench: ParsableCommand {
     var latencyLingerMs: Int = 5
     @Option(help: "Partitions of the latency run's topics. Measured on the mock: at 35,000 events/s with 32 partitions the latency crept from 20 to 400 ms within 6 s in 2 runs of 3; with 4 or 8 it stayed flat.")
     var latencyPartitions: Int = 8
+    @Option(help: "Measure the no-work consume + produce run and the 1-worker run N times, alternately, and report the median of their ratios (throughput and CPU) beside the first pair's: on a shared machine one pair can move by a third.")
+    var `repeat`: Int = 1
     @Option(help: "Only these parts, comma-separated: bare, tributary, python, latency, sync, pipeline (default: all). latency without tributary needs --latency-rate; pipeline alone needs no broker.")
     var only: String = "bare,tributary,python,latency,sync,pipeline,labels,pretrained,workloads"
     @Option(help: "Where tools/bench_models.py is (the pretrained part trains its models with scikit-learn; \"\" skips it) and tools/bench_peer.py (the workloads' Python peer).")
@@ -66,6 +68,7 @@ struct Bench: ParsableCommand {
         for p in only.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !known.contains(p) {
             throw ValidationError("--only: unknown part '\(p)' (known: bare, tributary, python, latency, sync, pipeline, labels, pretrained, workloads)")
         }
+        guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1 (got \(`repeat`))") }
         if runs("latency") && !runs("tributary") && latencyRate == nil {
             throw ValidationError("--only latency without tributary needs --latency-rate (the default is half the measured 1-worker rate)")
         }
@@ -114,6 +117,18 @@ struct Bench: ParsableCommand {
             let r = tributaryRun(broker: broker, workers: workers, syncMs: sync, conf: conf, challenger: challenger, reference: reference)
             results.append(r)
             say(line(r))
+        }
+        // The pairs behind the median ratios: the first run of each, then `repeat - 1` more.
+        var pairs: [(io: RunResult, ours: RunResult)] = []
+        if runs("bare") && runs("tributary"), let io = results.first(where: { $0.name == "bare consume + produce" }),
+           let ours = results.first(where: { $0.name == "tributary 1 worker, sync off" }) {
+            pairs.append((io, ours))
+            for k in 1..<`repeat` where !Signals.shouldStop {
+                let io = bareConsume(broker: broker, conf: conf, produce: true)
+                let ours = tributaryRun(broker: broker, workers: 1, syncMs: 0, conf: conf)
+                say("repeat \(k + 1) of \(`repeat`): " + line(io) + "; " + line(ours))
+                pairs.append((io, ours))
+            }
         }
         // What keeping a snapshot per served event costs (`[labels]`): the same unlabelled
         // stream scored with and without predictions waiting for labels (none come: every
@@ -170,7 +185,7 @@ struct Bench: ParsableCommand {
         }
         let costs = runs("pipeline") ? pipelineRun(jobs) : nil
         report(results, latency: latency, pause: pause, pipeline: costs?.main, pipelineWorkloads: costs?.workloads ?? [], broker: broker.label,
-               labelPendingBytes: pendingBytes)
+               labelPendingBytes: pendingBytes, pairs: pairs)
     }
 
     /// The per-record work without Kafka: the default job, then each workload's.
@@ -304,7 +319,8 @@ struct Bench: ParsableCommand {
     func tributaryRun(broker: BenchBroker, workers: Int, syncMs: Int, conf: [String: String], challenger: Bool = false,
                       labels: LabelRun = .none, served: ServedModel? = nil, reference: Double = 0) -> RunResult {
         let bootstrap = broker.bootstrap
-        let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(labels)-\(served?.name ?? "")-\(reference)-\(getpid())"
+        // The start time too: a repeated run (`--repeat`) must not resume the last one's offsets.
+        let group = "bench-\(workers)w-\(syncMs)-\(challenger)-\(labels)-\(served?.name ?? "")-\(reference)-\(getpid())-\(Clock.nowMs())"
         // The mock broker answers no CreateTopics: the feature changelog (one partition per
         // input partition) is made here, as for every other topic of the run.
         do { try broker.createTopic("\(group).features", partitions: partitions) } catch { fail("\(error)") }
@@ -696,7 +712,7 @@ struct Bench: ParsableCommand {
 
     func report(_ results: [RunResult], latency: Latency? = nil, pause: SyncPause? = nil, pipeline: PipelineCost? = nil,
                 pipelineWorkloads: [PipelineCost] = [], broker: String? = nil,
-                labelPendingBytes: Double? = nil) {
+                labelPendingBytes: Double? = nil, pairs: [(io: RunResult, ours: RunResult)] = []) {
         func rate(_ prefix: String) -> Double? {
             results.first { $0.name == prefix }?.eventsPerSecond ?? results.first { $0.name.hasPrefix(prefix) }?.eventsPerSecond
         }
@@ -719,6 +735,21 @@ struct Bench: ParsableCommand {
             if let synced = rate("tributary 1 worker, sync 1 s"), let monitored = rate("tributary 1 worker, sync 1 s + N-vs-1 monitor") {
                 ratios["reference_monitor_cost_fraction"] = 1 - monitored / synced
             }
+        }
+        if let io = pairs.first?.io, let ours = pairs.first?.ours, let a = ours.cpuMicrosPerEvent, let b = io.cpuMicrosPerEvent, b > 0 {
+            ratios["cpu_1w_over_bare_consume_produce"] = a / b
+        }
+        if pairs.count > 1 {
+            func median(_ xs: [Double]) -> Double {
+                let s = xs.sorted()
+                return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+            }
+            let speed = pairs.map { $0.ours.eventsPerSecond / $0.io.eventsPerSecond }
+            let cpu = pairs.compactMap { p in p.ours.cpuMicrosPerEvent.flatMap { a in p.io.cpuMicrosPerEvent.map { a / $0 } } }
+            ratios["tributary_1w_over_bare_consume_produce_median"] = median(speed)
+            if !cpu.isEmpty { ratios["cpu_1w_over_bare_consume_produce_median"] = median(cpu) }
+            say(String(format: "%d pairs (no-work consume + produce, then 1 worker): throughput ratio %.3f-%.3f, median %.3f; CPU ratio %.2f-%.2f, median %.2f",
+                       pairs.count, speed.min()!, speed.max()!, median(speed), cpu.min() ?? 0, cpu.max() ?? 0, cpu.isEmpty ? 0 : median(cpu)))
         }
         for w in ["text", "fraud"] {
             let ours = results.first { $0.name == "tributary 1 worker, sync off, \(w) workload" }

@@ -167,7 +167,8 @@ struct BenchSmokeTests {
 
     @Test("tributary bench --broker tansu runs the bare and Tributary runs on a real Kafka-protocol broker")
     func benchOnTansu() throws {
-        let b = try Proc("bench-tansu", ["bench", "--broker", "tansu", "--events", "10000", "--partitions", "4", "--only", "bare,tributary", "--peer", ""])
+        let b = try Proc("bench-tansu", ["bench", "--broker", "tansu", "--events", "10000", "--partitions", "4", "--only", "bare,tributary", "--peer", "",
+                                         "--repeat", "2"])
         #expect(b.wait(seconds: 240) == 0, "\(b.log)")
         let out = b.remainingOutput()
         let line = try #require(out.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(out)")
@@ -178,6 +179,14 @@ struct BenchSmokeTests {
         for r in results where (r["name"] as? String)?.hasPrefix("tributary") == true {
             #expect(r["events"] as? Int == 10000, "\(r)")
             #expect((r["accuracy"] as? Double ?? 0) > 0.8)
+        }
+        // --repeat 2: a second pair of the no-work run and the 1-worker run, and the medians
+        // of their ratios beside the first pair's.
+        #expect(out.contains("repeat 2 of 2: bare consume + produce"), "\(out)")
+        let ratios = try #require(obj["ratios"] as? [String: Double])
+        for k in ["tributary_1w_over_bare_consume_produce", "cpu_1w_over_bare_consume_produce",
+                  "tributary_1w_over_bare_consume_produce_median", "cpu_1w_over_bare_consume_produce_median"] {
+            #expect((ratios[k] ?? 0) > 0, "\(k): \(ratios)")
         }
     }
 
