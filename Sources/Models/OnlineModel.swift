@@ -74,11 +74,18 @@ public struct OnlineModel: Sendable, Equatable {
     }
 
     /// The predicted class (multiclass: most probable; binary: p > 0.5); regression: 0.
-    /// Inlinable, as `score`: the worker reads both per record from its model array, and a
-    /// call into this module copied the whole model out of the array to pass it.
+    public var predictedClass: Int { Self.predictedClass(model.kind, output) }
+
+    /// The one number a prediction record carries as `score`: P(y=1), ŷ, or the probability
+    /// of the predicted class.
+    public var score: Double { Self.score(model.kind, output) }
+
+    /// `predictedClass` and `score` from the two stored fields they read: the worker calls
+    /// these per record with the fields read in place, where calling the getters on a model
+    /// in its array copied the whole model first.
     @inlinable
-    public var predictedClass: Int {
-        switch model.kind {
+    public static func predictedClass(_ kind: ModelKind, _ output: [Double]) -> Int {
+        switch kind {
         case .logisticRegression: return output[0] > 0.5 ? 1 : 0
         case .linearRegression: return 0
         case .softmaxRegression:
@@ -88,10 +95,10 @@ public struct OnlineModel: Sendable, Equatable {
         }
     }
 
-    /// The one number a prediction record carries as `score`: P(y=1), ŷ, or the probability
-    /// of the predicted class.
     @inlinable
-    public var score: Double { model.kind == .softmaxRegression ? output[predictedClass] : output[0] }
+    public static func score(_ kind: ModelKind, _ output: [Double]) -> Double {
+        kind == .softmaxRegression ? output[predictedClass(kind, output)] : output[0]
+    }
 
     public mutating func predict(_ x: [Double], sparse: SparseInput = .empty) {
         switch scaling {

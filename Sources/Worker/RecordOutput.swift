@@ -31,12 +31,10 @@ final class RecordOutput {
     /// properties of a class).
     func prediction(by i: Int, of models: inout ModelSet, runner: inout RecordRunner, classes: [String], version: Int,
                     run: PartitionRun, offset: Int64, producer: KafkaProducer, topic: String, tag: Int, withFeatures: Bool) -> KafkaError? {
-        // Read through a pointer: `models.models[i].score` copied the whole model out of
-        // the array per record (a retain and release of each of its arrays) to call a getter.
-        let (score, predicted, multiclass, output) = models.models.withUnsafeBufferPointer { m in
-            let model = m.baseAddress! + i
-            return (model.pointee.score, model.pointee.predictedClass, model.pointee.model.kind == .softmaxRegression, model.pointee.output)
-        }
+        // The two stored fields, then the arithmetic on them: `models.models[i].score` (a
+        // getter of another module) copied the whole model out of the array per record.
+        let (kind, output) = (models.models[i].model.kind, models.models[i].output)
+        let (score, predicted, multiclass) = (OnlineModel.score(kind, output), OnlineModel.predictedClass(kind, output), kind == .softmaxRegression)
         writer.prediction(partition: run.life.partition, offset: offset, key: runner.event.key, score: score,
                           label: runner.event.label, model: models.layout.models[i].name, modelVersion: version, worker: workerId,
                           epoch: run.life.epoch, timestamp: runner.event.timestamp, features: withFeatures ? runner.features : nil,
