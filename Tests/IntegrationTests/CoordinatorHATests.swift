@@ -51,7 +51,12 @@ struct CoordinatorHATests {
             try base.replacingOccurrences(of: "[kafka]\n", with: "[kafka]\nbootstrap = \"\(bootstrap)\"\n")
                 .write(toFile: conf, atomically: true, encoding: .utf8)
             var ha = HA(broker: broker, bootstrap: bootstrap, config: conf, endpoints: endpoints, coordinators: [nil, nil], launchers: launchers)
-            for i in 0..<2 { try ha.startCoordinator(i) }
+            // Coordinator 0 is the active one by construction: the second starts once the first
+            // has won the election. Started together, the two raced for it (coordinator 0
+            // behind a relay in another network namespace lost it once in CI).
+            try ha.startCoordinator(0)
+            _ = try ha.waitActive(seconds: 30)
+            try ha.startCoordinator(1)
             return ha
         }
 
