@@ -30,7 +30,10 @@ struct BrokerFaultTests {
 
         #expect(gen.wait(seconds: 120) == 0, "\(gen.log)")
         let highs = try highWatermarks(bootstrap: bootstrap, topic: "events")
-        #expect(highs.values.reduce(0, +) == 24000)
+        // At least every record sent: the generator's producer is not idempotent, so a batch
+        // whose acknowledgement the outage cut off can be written twice (24,005 once, locally).
+        // Every offset there is, duplicates included, must have its prediction (below).
+        #expect(highs.values.reduce(0, +) >= 24000)
         try cluster.waitCommitted(highs)
         var seen = Set<String>()
         for r in try readAll(bootstrap: bootstrap, topic: "predictions") {
