@@ -147,6 +147,8 @@ func formatStatus(_ s: ClusterStatus) -> String {
     if s.curve {
         out += "security: CURVE on, \(s.connectionsRefused) connections refused (unknown key), \(s.messagesForbidden) messages refused (status-only key)\n"
     }
+    let again = s.workers.compactMap(\.report).reduce(Int64(0)) { $0 + $1.redeliveredOffsets }
+    if again > 0 { out += "note: \(again) input records were delivered again by the Kafka consumer and skipped (already processed)\n" }
     if skipped > 0 { out += "WARNING: \(skipped) input offsets were never read (deleted by the broker before a worker reached them)\n" }
     out += "total: \(s.workers.count) workers, \(String(format: "%.0f", s.totalEventsPerSecond)) events/s, \(s.totalProcessed) processed, \(s.totalDeadLetters) dead letters, accuracy \(String(format: "%.4f", s.accuracy)), unassigned partitions: \(un)"
     return out

@@ -22,6 +22,9 @@ public struct WorkerReport: Sendable, Codable, Equatable {
     /// Input offsets never read: removed by the broker (retention) before this worker got to
     /// them, or absent (compacted topics). Never silent: logged and shown in status.
     public var skippedOffsets: Int64 = 0
+    /// Records the Kafka consumer delivered again within one run of their partition (below
+    /// the next offset expected): skipped, as they were processed already. Logged and shown.
+    public var redeliveredOffsets: Int64 = 0
     /// Records whose Kafka key is not their `features.key` value (null keys included): their
     /// key's state may be split across partitions (docs/CONFIG.md, "Keys").
     public var keyMismatches: Int64 = 0

@@ -84,18 +84,11 @@ extension PartitionDriver {
                 restorer!.submit(.init(token: run.token, partition: p, topic: changelogTopic, pipeline: runner!.pipeline))
             case .assign(let from):
                 if settings.exactlyOnce { run.restoredFrom = from }
-                do {
-                    try consumer?.assign([tp], start: from.map(StartOffset.offset) ?? .committed)
-                    holdForLabels(p)
-                    log.info("started partition \(p)@\(run.life.epoch) at \(from.map { "its feature checkpoint \($0)" } ?? "its committed offset")")
-                } catch {
-                    log.error("cannot start partition \(p): \(error)")
-                    parts[p] = nil
-                }
+                if !holdForLabels(run, from: from) { assignInput(run, from: from) }
             case .lookUpCommitted:
                 if lookup == nil, let consumer { lookup = CommittedLookup(consumer: consumer) }
                 lookup?.submit(tp, token: run.token)
-            case .unassign: try? consumer?.unassign([tp])
+            case .unassign: if run.heldStart == nil { try? consumer?.unassign([tp]) }
             case .capture(let at): run.capture = run.state.capture(runner!.pipeline, nextOffset: at, side: labelCapture(run))
             case .writeCapture: writeCapture(run)
             case .requestFullSnapshot: run.state.requestFullSnapshot()
@@ -110,6 +103,18 @@ extension PartitionDriver {
             case .rewind: rewind(run)
             case .release(let ack): release(run, ack: ack)
             }
+        }
+    }
+
+    /// Hands the partition to the consumer: from `from`, or from the group's commit.
+    func assignInput(_ run: PartitionRun, from: Int64?) {
+        let p = run.life.partition
+        do {
+            try consumer?.assign([TopicPartition(inputTopic, p)], start: from.map(StartOffset.offset) ?? .committed)
+            log.info("started partition \(p)@\(run.life.epoch) at \(from.map { "its feature checkpoint \($0)" } ?? "its committed offset")")
+        } catch {
+            log.error("cannot start partition \(p): \(error)")
+            parts[p] = nil
         }
     }
 

@@ -254,6 +254,14 @@ final class PartitionDriver: OutputHost {
         }
     }
 
+    func redelivered(_ run: PartitionRun, _ offset: Int64) {
+        run.redelivered += 1
+        report.redeliveredOffsets += 1
+        guard !run.inRedelivery else { return }
+        run.inRedelivery = true
+        log.warning("partition \(run.life.partition): the consumer delivered offset \(offset) again (next expected \(run.life.position)); records already processed are skipped, not processed twice")
+    }
+
     func flush() {
         repartitioner?.close(timeoutMs: 10_000)
         labelRepartitioner?.close(timeoutMs: 10_000)
@@ -281,6 +289,14 @@ final class PartitionDriver: OutputHost {
             failed = runner!.parse(value: rec.value, key: rec.key, kafkaTimestampMs: kafkaMs)
             if failed == nil && !labelsDue(run, offset: offset, time: runner!.event.timestamp ?? Double(kafkaMs) / 1000) { return }
         }
+        // Below the next offset this run expects: a record it processed already (librdkafka
+        // 2.0 can fetch again from a stale position after a pause/resume, its issue #4637).
+        // Processing it again would duplicate its output and learn from it twice.
+        if offset < run.life.position {
+            redelivered(run, offset)
+            return
+        }
+        run.inRedelivery = false
         let skipped = run.life.read(offset)
         if skipped > 0 {
             report.skippedOffsets += skipped

@@ -28,8 +28,15 @@ final class PartitionRun {
     /// `[labels]`: the input offset this partition waits at until labels up to its event's
     /// time are read (the input is paused and sought back to it).
     var blockedAt: Int64?
+    /// `[labels]`: the start offset (nil inside: the commit) of an input partition not yet
+    /// handed to the consumer, until its label partition has answered (`holdForLabels`).
+    var heldStart: Int64??
     /// Whether every input record written so far has been read (its end was reported since).
     var inputAtEnd = false
+    /// Records the consumer delivered again below `life.position` (already processed, so
+    /// skipped), and whether the latest record was one of them (one warning per run of them).
+    var redelivered: Int64 = 0
+    var inRedelivery = false
 
     /// Whether a capture would write anything (feature state or waiting predictions).
     var isDirty: Bool { state.isDirty || labels?.isDirty == true }

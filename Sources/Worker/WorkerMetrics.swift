@@ -15,6 +15,7 @@ enum WorkerMetrics {
         }
         p.add("tributary_delivery_errors_total", .counter, "Outputs that failed delivery (partition replayed).", Double(r.deliveryErrors))
         p.add("tributary_key_mismatches_total", .counter, "Records whose Kafka key is not their features.key value.", Double(r.keyMismatches))
+        p.add("tributary_redelivered_offsets_total", .counter, "Input records the consumer delivered again (already processed; skipped).", Double(r.redeliveredOffsets))
         p.add("tributary_skipped_offsets_total", .counter, "Input offsets never read (deleted before reached).", Double(r.skippedOffsets))
         for (what, n) in r.badValues.sorted(by: { $0.key < $1.key }) {
             let parts = what.split(separator: ":", maxSplits: 1).map(String.init)
