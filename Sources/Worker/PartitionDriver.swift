@@ -289,10 +289,8 @@ final class PartitionDriver: OutputHost {
             failed = runner!.parse(value: rec.value, key: rec.key, kafkaTimestampMs: kafkaMs)
             if failed == nil && !labelsDue(run, offset: offset, time: runner!.event.timestamp ?? Double(kafkaMs) / 1000) { return }
         }
-        // Below the next offset this run expects: a record it processed already (librdkafka
-        // 2.0 can fetch again from a stale position after a pause/resume, its issue #4637).
         // Processing it again would duplicate its output and learn from it twice.
-        if offset < run.life.position {
+        if run.life.readAlready(offset) {
             redelivered(run, offset)
             return
         }

@@ -159,6 +159,13 @@ public struct PartitionLifecycle: Sendable, Equatable {
         return skipped
     }
 
+    /// Whether the record at `offset` was read already in this run (it is below the next offset
+    /// to read, from a record or a restore): a record the consumer delivered again, which must
+    /// not be processed twice. librdkafka 2.0 fetches again from a stale start offset in rare
+    /// cases (a pause or resume during its offset lookup); a rewind starts a new run.
+    @inline(__always)
+    public func readAlready(_ offset: Int64) -> Bool { offset < position }
+
     /// The record's output (prediction or dead letter) was queued.
     @inline(__always)
     public mutating func produced(_ offset: Int64) { tracker.produced(offset) }

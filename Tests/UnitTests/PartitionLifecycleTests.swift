@@ -43,6 +43,20 @@ struct PartitionLifecycleTests {
         #expect(l.position == 76 && l.processed == 3)
     }
 
+    @Test("a record below the next offset of this run was read already (the consumer delivered it again); from a restore as from a record")
+    func readAlready() {
+        var l = L(partition: 0, epoch: 1, settings: stateless)
+        _ = l.start()
+        #expect(!l.readAlready(0))  // nothing read yet: any offset is new
+        _ = l.read(10)
+        _ = l.read(11)
+        #expect(l.readAlready(0) && l.readAlready(11) && !l.readAlready(12))
+        var r = L(partition: 1, epoch: 1, settings: stateful)
+        _ = r.start()
+        _ = r.restored(next: 50)
+        #expect(r.readAlready(49) && !r.readAlready(50))
+    }
+
     @Test("stateful: restored off the loop, then assigned at the checkpoint and committable there before any record")
     func restore() {
         var l = L(partition: 1, epoch: 1, settings: stateful)
