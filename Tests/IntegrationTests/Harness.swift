@@ -54,9 +54,11 @@ final class Proc {
         for (k, v) in env { e[k] = v }
         process.environment = e
         try process.run()
+        LiveLogs.add(self)
     }
 
     deinit {
+        LiveLogs.remove(self)
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -157,7 +159,9 @@ struct Cluster {
             }
             usleep(200_000)
         }
-        throw HarnessError("timed out after \(seconds) s waiting for \(what); last status: \(last.map(\.brief) ?? "none")")
+        let warnings = LiveLogs.warnings()
+        throw HarnessError("timed out after \(seconds) s waiting for \(what); last status: \(last.map(\.brief) ?? "none")"
+                           + (warnings.isEmpty ? "" : "\n" + warnings))
     }
 }
 
