@@ -279,6 +279,13 @@ final class PartitionDriver: OutputHost {
         // A record fetched before a revoke took effect: leave it to the next owner.
         guard let run = parts[p], let producer = output(for: run) else { return }
         let offset = rec.offset
+        // Delivered again by the consumer (`readAlready`), before anything else looks at it:
+        // processing it again would duplicate its output and learn from it twice.
+        if run.life.readAlready(offset) {
+            redelivered(run, offset)
+            return
+        }
+        run.inRedelivery = false
         var failed: RecordRunner.Outcome?
         if run.labels != nil {
             // `[labels]`: the labels up to this event's time are learnt before it is scored;
@@ -289,12 +296,6 @@ final class PartitionDriver: OutputHost {
             failed = runner!.parse(value: rec.value, key: rec.key, kafkaTimestampMs: kafkaMs)
             if failed == nil && !labelsDue(run, offset: offset, time: runner!.event.timestamp ?? Double(kafkaMs) / 1000) { return }
         }
-        // Processing it again would duplicate its output and learn from it twice.
-        if run.life.readAlready(offset) {
-            redelivered(run, offset)
-            return
-        }
-        run.inRedelivery = false
         let skipped = run.life.read(offset)
         if skipped > 0 {
             report.skippedOffsets += skipped
