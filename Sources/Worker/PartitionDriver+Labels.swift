@@ -131,9 +131,9 @@ extension PartitionDriver {
         }
     }
 
-    /// Holds and releases input partitions for their labels: one waits (paused) until its
-    /// label partition has answered once (a label or its end), and one stopped at a record by
-    /// `labelsDue` until a later label, or the end of the label partition, is read.
+    /// Holds and releases input partitions for their labels: one is assigned to the consumer
+    /// once its label partition has answered (a label or its end), and one stopped at a record
+    /// by `labelsDue` waits (paused) until a later label, or the end of the label partition, is read.
     func alignWithLabels() {
         guard let reader = labelReader, let consumer else { return }
         for (p, run) in parts where run.labels != nil {

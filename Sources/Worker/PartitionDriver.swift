@@ -255,7 +255,6 @@ final class PartitionDriver: OutputHost {
     }
 
     func redelivered(_ run: PartitionRun, _ offset: Int64) {
-        run.redelivered += 1
         report.redeliveredOffsets += 1
         guard !run.inRedelivery else { return }
         run.inRedelivery = true

@@ -33,9 +33,8 @@ final class PartitionRun {
     var heldStart: Int64??
     /// Whether every input record written so far has been read (its end was reported since).
     var inputAtEnd = false
-    /// Records the consumer delivered again below `life.position` (already processed, so
-    /// skipped), and whether the latest record was one of them (one warning per run of them).
-    var redelivered: Int64 = 0
+    /// Whether the latest record was one the consumer delivered again below `life.position`
+    /// (skipped, counted in the report): one warning per run of them.
     var inRedelivery = false
 
     /// Whether a capture would write anything (feature state or waiting predictions).
